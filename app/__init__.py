@@ -1,0 +1,176 @@
+"""halopmi application factory."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.core import crypto
+from app.core.logging import configure_logging
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+from config import INSTANCE_DIR, BASE_DIR, Config, DevelopmentConfig, config_from_env
+
+
+class ConfigurationError(SystemExit):
+    """Raised (exits) when production settings are missing."""
+
+
+def create_app(config_class: type[Config] | None = None, **overrides: object) -> Flask:
+    config_class = config_class or config_from_env()
+    missing = config_class.missing_settings()
+    if missing:
+        raise ConfigurationError(
+            "halopmi cannot start in production: missing environment setting(s): "
+            + ", ".join(missing)
+            + ". See the configuration table in README.md."
+        )
+
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder="static",
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if issubclass(config_class, DevelopmentConfig):
+        _ensure_dev_secrets(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite in the embedded default: wait for the single writer instead of failing.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+    configure_logging(app)
+    crypto.configure(app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_template_helpers(app)
+    return app
+
+
+def _ensure_dev_secrets(app: Flask) -> None:
+    """The embedded default works without configuration: dev-only keys live in instance/."""
+    path = app.config["DEV_SECRETS_FILE"]
+    data: dict[str, object] = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    changed = False
+    if "SECRET_KEY" not in data:
+        data["SECRET_KEY"] = secrets.token_urlsafe(32)
+        changed = True
+    if "PII_ENCRYPTION_KEYS" not in data:
+        data["PII_ENCRYPTION_KEYS"] = [crypto.generate_key()]
+        changed = True
+    if "PII_HASH_KEY" not in data:
+        data["PII_HASH_KEY"] = secrets.token_urlsafe(32)
+        changed = True
+    if changed:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = data["SECRET_KEY"]
+    if not app.config.get("PII_ENCRYPTION_KEYS"):
+        app.config["PII_ENCRYPTION_KEYS"] = data["PII_ENCRYPTION_KEYS"]
+    if not app.config.get("PII_HASH_KEY"):
+        app.config["PII_HASH_KEY"] = data["PII_HASH_KEY"]
+
+
+def select_locale() -> str:
+    languages = current_app_languages()
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return str(current_user.language)
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    return request.accept_languages.best_match(languages) or "id"
+
+
+def current_app_languages() -> tuple[str, ...]:
+    from flask import current_app
+
+    return tuple(current_app.config["LANGUAGES"])
+
+
+def register_extensions(app: Flask) -> None:
+    # Importing the models registers them on the metadata (Alembic and create_all need all).
+    from app import models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    login_manager.init_app(app)
+    login_manager.login_view = "agents.login"
+    login_manager.session_protection = "strong"
+    login_manager.login_message = None  # the login page explains itself
+
+    from app.agents.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
+
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config.get("REDIS_URL"),
+        channel=app.config["SOCKETIO_CHANNEL"],
+        cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"] or None,
+        manage_session=False,
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.agents import events  # noqa: F401 - registers the Socket.IO handlers
+    from app.agents.admin import bp as admin_bp
+    from app.agents.cli import cli as users_cli
+    from app.agents.routes import bp as agents_bp
+    from app.core.cli import jobs_cli, pii_cli
+    from app.core.routes import bp as core_bp
+    from app.portal.routes import bp as portal_bp
+    from app.records.cli import cli as records_cli
+    from app.records.routes import bp as records_bp
+
+    for blueprint in (core_bp, agents_bp, admin_bp, portal_bp, records_bp, users_cli, records_cli, jobs_cli, pii_cli):
+        app.register_blueprint(blueprint)
+
+    from app.demo import demo_cli
+
+    app.register_blueprint(demo_cli)
+
+
+def register_errors(app: Flask) -> None:
+    from app.core.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.agents.policy import allowed
+    from app.core.masking import mask
+
+    app.jinja_env.filters["mask"] = mask
+
+    @app.context_processor
+    def inject() -> dict[str, object]:
+        from flask_babel import get_locale
+
+        return {
+            "can": lambda permission: allowed(current_user, permission),
+            "current_locale": str(get_locale() or "id"),
+            "languages": app.config["LANGUAGES"],
+            "request_id": getattr(g, "request_id", ""),
+        }

@@ -1,0 +1,1 @@
+"""Staff: users and roles, login, the role policy; later presence, routing and the console."""

@@ -1,0 +1,7 @@
+"""Administration pages (users and roles)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -1,0 +1,83 @@
+"""The one place that says which role may do what: used by routes and Socket.IO handlers.
+
+Permissions are named capabilities; each lists the roles that hold it. Routes declare what
+they need with :func:`require`; socket handlers call :func:`allowed`. A test walks the whole
+matrix, so adding a route without a permission is visible in review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, request
+from flask_login import current_user
+
+from app.agents.models import ROLES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+AGENT, SUPERVISOR, ADMIN = ROLES
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # Working contacts: the console, tickets, the member records behind them.
+    "console.use": frozenset({AGENT, SUPERVISOR}),
+    "tickets.work": frozenset({AGENT, SUPERVISOR}),
+    "records.view": frozenset({AGENT, SUPERVISOR, ADMIN}),
+    "pii.reveal": frozenset({AGENT, SUPERVISOR}),
+    # Supervision.
+    "supervisor.view": frozenset({SUPERVISOR, ADMIN}),
+    "reports.export": frozenset({SUPERVISOR, ADMIN}),
+    # Administration.
+    "admin.view": frozenset({ADMIN}),
+    "users.manage": frozenset({ADMIN}),
+    "records.import": frozenset({ADMIN}),
+    "settings.manage": frozenset({ADMIN}),
+    # Realtime rooms.
+    "socket.staff": frozenset({AGENT, SUPERVISOR, ADMIN}),
+    "socket.supervisors": frozenset({SUPERVISOR, ADMIN}),
+}
+
+
+class UnknownPermission(KeyError):
+    pass
+
+
+def allowed(user: Any, permission: str) -> bool:
+    """Whether ``user`` (a User or Flask-Login's anonymous user) holds ``permission``."""
+    try:
+        roles = PERMISSIONS[permission]
+    except KeyError:
+        raise UnknownPermission(permission) from None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return getattr(user, "role", None) in roles
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """Route decorator: 401 (or a redirect to login for pages) when anonymous, 403 without the role."""
+    if permission not in PERMISSIONS:
+        raise UnknownPermission(permission)
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                if wants_json():
+                    abort(401)
+                from app.extensions import login_manager
+
+                return login_manager.unauthorized()
+            if not allowed(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

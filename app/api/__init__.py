@@ -1,0 +1,1 @@
+"""The public JSON API and its OpenAPI document (issue: tickets and complaints)."""

@@ -1,0 +1,92 @@
+"""``flask jobs …`` (rq worker with scheduler and outbox dispatcher) and ``flask pii …``."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import click
+from flask import Blueprint, current_app
+from rq import Queue, Worker
+
+from app.core import jobs
+from app.core.realtime import use_write_only_emitter
+from app.extensions import db
+
+jobs_cli = Blueprint("jobs_cli", __name__, cli_group="jobs")
+pii_cli = Blueprint("pii_cli", __name__, cli_group="pii")
+
+
+@jobs_cli.cli.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--no-dispatcher", is_flag=True, help="Do not run the outbox dispatcher here.")
+def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool) -> None:
+    """Run an rq worker (with the scheduler) and the outbox dispatcher."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    use_write_only_emitter(app)
+    engine = db.engine
+    # The work horse is a fork: it must not share the parent's pooled connections.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    connection = jobs.redis_connection(app)
+    stop = threading.Event()
+    dispatcher = None
+    if not no_dispatcher:
+        dispatcher = threading.Thread(
+            target=jobs.run_dispatcher, args=(app, stop), name="outbox-dispatcher", daemon=True
+        )
+        dispatcher.start()
+    names = queues or jobs.QUEUES
+    rq_worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
+    try:
+        rq_worker.work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()
+        if dispatcher is not None:
+            dispatcher.join(timeout=5)
+
+
+@jobs_cli.cli.command("dispatcher")
+def dispatcher() -> None:
+    """Run only the outbox dispatcher (for deployments that scale it separately)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    try:
+        jobs.run_dispatcher(app, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@jobs_cli.cli.command("status")
+def status() -> None:
+    """Pending outbox intents and queue depths."""
+    from sqlalchemy import func, select
+
+    counts = dict(
+        db.session.execute(
+            select(jobs.OutboxIntent.status, func.count()).group_by(jobs.OutboxIntent.status)
+        ).all()
+    )
+    click.echo("outbox: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "outbox: empty")
+    connection = jobs.redis_connection()
+    for name in jobs.QUEUES:
+        click.echo(f"queue {name}: {Queue(name, connection=connection).count}")
+
+
+@pii_cli.cli.command("generate-key")
+def generate_key() -> None:
+    """Print a new Fernet key for PII_ENCRYPTION_KEYS."""
+    from app.core.crypto import generate_key as new_key
+
+    click.echo(new_key())
+
+
+@pii_cli.cli.command("rotate")
+def rotate() -> None:
+    """Re-encrypt all PII under the first key and recompute every keyed hash."""
+    from app.core.pii import rotate_all
+
+    report = rotate_all()
+    click.echo(
+        f"rotated {report.values} values in {report.tables} tables; recomputed {report.hashes} hashes"
+    )

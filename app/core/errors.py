@@ -1,0 +1,69 @@
+"""Errors: JSON ``{"error": {"code", "message", "fields"}}`` for the API, pages for people.
+
+Bad input is always a 4xx with a reason; an unexpected failure is a 500 with a request id and
+no stack trace (the trace goes to the log, masked).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Please sign in first."),
+        403: _("You do not have access to this page."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        409: _("Someone else changed this in the meantime."),
+        413: _("The upload is too large."),
+        415: _("This file type is not accepted."),
+        422: _("Some fields need your attention."),
+        429: _("Too many attempts. Please wait a moment and try again."),
+        500: _("Something went wrong on our side. Please try again."),
+        503: _("The service is temporarily unavailable."),
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(status: int, code: str, message: str | None = None, fields: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    message = message or _messages().get(status, _("Error"))
+    if wants_json():
+        return jsonify(error={"code": code, "message": message, "fields": fields or {}}), status
+    return render_template("errors/error.html", status=status, message=message, code=code), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        return error_response(400, "csrf_failed", _("The form expired or was not sent from this site. Please try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        status = exc.code or 500
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(status, code)
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(exc: InternalServerError):  # type: ignore[no-untyped-def]
+        original = getattr(exc, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error", exc_info=original)
+        from app.extensions import db
+
+        db.session.rollback()
+        return error_response(500, "internal_error")

@@ -1,0 +1,233 @@
+"""Background jobs: rq queues plus a transactional outbox.
+
+A service that wants work done later calls :func:`record_intent` inside its own database
+transaction. The intent row commits or rolls back with the change that caused it, so a Redis
+outage can delay work but never lose it. The dispatcher (:func:`dispatch_pending`, run in a loop
+by ``flask jobs worker`` or ``flask jobs dispatcher``) moves pending intents into rq; the job
+(:func:`run_intent`) claims its intent and runs the target function in one transaction, so a
+job delivered twice (a retry, a re-dispatch after Redis lost its data) has its effect once.
+
+Functions run through the outbox must not commit themselves; the job wrapper commits.
+Functions with effects outside the database (Twilio, SMS) keep their own intent rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy import JSON, Index, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.time import utcnow
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+PENDING, DISPATCHED, DONE, FAILED = "pending", "dispatched", "done", "failed"
+QUEUES = ("telephony", "notifications", "default")
+DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+
+
+class OutboxIntent(db.Model):  # type: ignore[name-defined,misc]
+    """A unit of work promised by a committed transaction, waiting to reach rq."""
+
+    __tablename__ = "outbox_intents"
+    __table_args__ = (Index("ix_outbox_intents_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    queue: Mapped[str] = mapped_column(String(32), default="default")
+    func: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    run_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatch_count: Mapped[int] = mapped_column(Integer, default=0)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def job_id(self) -> str:
+        return f"intent-{self.id}"
+
+
+def record_intent(
+    func: str | Callable[..., Any],
+    *args: Any,
+    queue: str = "default",
+    key: str | None = None,
+    run_after: datetime | None = None,
+) -> OutboxIntent:
+    """Promise that ``func(*args)`` will run, as part of the caller's transaction.
+
+    ``func`` is a dotted path (or a module-level function); ``args`` must be JSON values
+    (ids, not ORM objects). ``key`` makes the intent unique: recording the same key twice in
+    separate transactions fails on the unique constraint, so callers can use natural keys
+    (``"sms:ticket-42:reply-7"``) for exactly-once semantics.
+    """
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    path = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+    intent = OutboxIntent(
+        key=key or uuid.uuid4().hex,
+        queue=queue,
+        func=path,
+        args=list(args),
+        status=PENDING,
+        run_after=run_after,
+    )
+    db.session.add(intent)
+    return intent
+
+
+def redis_connection(app: Flask | None = None) -> Redis:
+    app = app or current_app
+    url = app.config.get("REDIS_URL")
+    if not url:
+        raise RuntimeError("REDIS_URL is not configured")
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:
+    return Queue(name, connection=connection or redis_connection())
+
+
+def _lock_for_dispatch(stmt):  # type: ignore[no-untyped-def]
+    # Several dispatchers may run (one per worker process): on PostgreSQL each takes rows the
+    # others have not locked. SQLite has a single writer, so there is nothing to skip.
+    if db.engine.dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt
+
+
+def _enqueue(intent: OutboxIntent, connection: Redis) -> None:
+    queue = Queue(intent.queue, connection=connection)
+    kwargs: dict[str, Any] = {
+        "args": (intent.id,),
+        "job_id": intent.job_id,
+        "retry": DEFAULT_RETRY,
+        "description": f"{intent.func} (intent {intent.id})",
+        "failure_ttl": 30 * 24 * 3600,
+    }
+    if intent.run_after and intent.run_after > utcnow():
+        queue.enqueue_at(intent.run_after, run_intent, **kwargs)
+    else:
+        queue.enqueue_call(run_intent, **kwargs)
+
+
+def dispatch_pending(connection: Redis, limit: int = 200) -> int:
+    """Move pending intents into rq. Returns how many were enqueued; Redis errors leave them pending."""
+    stmt = (
+        select(OutboxIntent)
+        .where(OutboxIntent.status == PENDING)
+        .order_by(OutboxIntent.id)
+        .limit(limit)
+    )
+    intents = db.session.scalars(_lock_for_dispatch(stmt)).all()
+    sent = 0
+    try:
+        for intent in intents:
+            _enqueue(intent, connection)
+            intent.status = DISPATCHED
+            intent.dispatched_at = utcnow()
+            intent.dispatch_count += 1
+            sent += 1
+    except RedisError as exc:
+        log.warning("outbox dispatch paused, Redis unavailable: %s", exc)
+    db.session.commit()
+    return sent
+
+
+def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Re-enqueue dispatched intents whose rq job vanished (Redis restarted without its data)."""
+    cutoff = utcnow() - older_than
+    stmt = (
+        select(OutboxIntent)
+        .where(OutboxIntent.status == DISPATCHED, OutboxIntent.dispatched_at < cutoff)
+        .order_by(OutboxIntent.id)
+        .limit(500)
+    )
+    recovered = 0
+    try:
+        for intent in db.session.scalars(_lock_for_dispatch(stmt)).all():
+            if Job.exists(intent.job_id, connection=connection):
+                continue
+            _enqueue(intent, connection)
+            intent.dispatched_at = utcnow()
+            intent.dispatch_count += 1
+            recovered += 1
+    except RedisError as exc:
+        log.warning("outbox recovery paused, Redis unavailable: %s", exc)
+    db.session.commit()
+    return recovered
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module_name, _, attr = path.rpartition(".")
+    target = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target  # type: ignore[return-value]
+
+
+def run_intent(intent_id: int) -> str:
+    """The rq job: claim the intent and run its function in one transaction (effect once)."""
+    try:
+        claimed = db.session.execute(
+            update(OutboxIntent)
+            .where(OutboxIntent.id == intent_id, OutboxIntent.status.in_((PENDING, DISPATCHED)))
+            .values(status=DONE, done_at=utcnow(), run_count=OutboxIntent.run_count + 1)
+        ).rowcount
+        if not claimed:
+            db.session.rollback()
+            return "already-done"
+        intent = db.session.get(OutboxIntent, intent_id)
+        assert intent is not None
+        _resolve(intent.func)(*intent.args)
+        db.session.commit()
+        return "done"
+    except Exception as exc:
+        db.session.rollback()
+        db.session.execute(
+            update(OutboxIntent)
+            .where(OutboxIntent.id == intent_id, OutboxIntent.status != DONE)
+            .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        )
+        db.session.commit()
+        raise
+    finally:
+        db.session.remove()
+
+
+def run_dispatcher(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
+    """Dispatch loop for a background thread: survives Redis and database outages."""
+    interval = interval if interval is not None else app.config.get("OUTBOX_POLL_SECONDS", 1.0)
+    connection = redis_connection(app)
+    ticks = 0
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                dispatch_pending(connection)
+                ticks += 1
+                if ticks % 60 == 0:
+                    recover_lost(connection)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                log.exception("outbox dispatcher iteration failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+            stop.wait(interval)

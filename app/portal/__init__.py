@@ -1,0 +1,1 @@
+"""Worker-facing pages: click-to-call, complaints, follow a case."""

@@ -1,0 +1,7 @@
+"""``flask records …``."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+cli = Blueprint("records_cli", __name__, cli_group="records")

@@ -1,0 +1,1 @@
+"""Wallboard, SLA and performance reports, staffing (issue: SLA engine and supervision)."""

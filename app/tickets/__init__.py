@@ -1,0 +1,1 @@
+"""Ticket lifecycle, the agent workspace and complaint handling (issue: tickets and complaints)."""

@@ -1,0 +1,167 @@
+"""Configuration classes, read from the environment (a `.env` file is honoured).
+
+Pick one with ``HALOPMI_CONFIG`` = ``development`` (default), ``testing`` or ``production``.
+Production refuses to start while a secret it needs is missing, and says which one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("HALOPMI_INSTANCE_DIR", BASE_DIR / "instance"))
+
+load_dotenv(BASE_DIR / ".env")
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` spellings and pick the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'halopmi.db'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Redis backs rq, the Socket.IO message queue and the rate limiter.
+    REDIS_URL = os.environ.get("REDIS_URL")
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "halopmi")
+    SOCKETIO_CORS_ORIGINS = _env_list("SOCKETIO_CORS_ORIGINS")
+    RQ_QUEUES = ("telephony", "notifications", "default")
+    OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "1.0"))
+
+    # PII at rest: comma-separated Fernet keys (the first encrypts, all decrypt: rotation),
+    # and a separate key for the keyed hashes ("blind index") used for exact lookups.
+    PII_ENCRYPTION_KEYS = _env_list("PII_ENCRYPTION_KEYS")
+    PII_HASH_KEY = os.environ.get("PII_HASH_KEY")
+
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    LANGUAGES = ("id", "en")
+
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get(
+        "REDIS_URL", "memory://"
+    )
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+
+    # Number of reverse proxies in front of the app (for X-Forwarded-* headers). 0 = none.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json | text
+
+    DEFAULT_PHONE_REGION = "ID"
+    # ISO 3166 codes of the placement countries the centre serves (SPEC §2), plus Indonesia.
+    PLACEMENT_COUNTRIES = tuple(
+        _env_list("PLACEMENT_COUNTRIES", "TW,MY,HK,KR,JP,SG,SA,IT,BN,TR,AE,PL,ID")
+    )
+
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
+
+    REQUIRED_SETTINGS: tuple[str, ...] = ()
+
+    @classmethod
+    def missing_settings(cls) -> list[str]:
+        """Names of required environment settings that are not set."""
+        env_names = {
+            "SECRET_KEY": "SECRET_KEY",
+            "DATABASE_URL": "DATABASE_URL",
+            "REDIS_URL": "REDIS_URL",
+            "PII_ENCRYPTION_KEYS": "PII_ENCRYPTION_KEYS",
+            "PII_HASH_KEY": "PII_HASH_KEY",
+        }
+        return [env_names[name] for name in cls.REQUIRED_SETTINGS if not os.environ.get(env_names[name])]
+
+
+class DevelopmentConfig(Config):
+    """The embedded default: SQLite, embedded Redis, dev-only keys kept in ``instance/``."""
+
+    NAME = "development"
+    DEBUG = _env_bool("FLASK_DEBUG", False)
+    DEV_SECRETS_FILE = INSTANCE_DIR / "dev-secrets.json"
+
+
+class TestingConfig(Config):
+    """pytest: a throwaway database chosen by ``TEST_DATABASE_URL`` (SQLite by default)."""
+
+    NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - test-only constant
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("TEST_DATABASE_URL", "sqlite:///" + str(INSTANCE_DIR / "test.db"))
+    )
+    # Two fixed test keys: the second exists so tests can exercise rotation.
+    PII_ENCRYPTION_KEYS = ["lHhCkvsb1ec6u6OO0N5nmE2g9MMdO6KHnQBgd-8WL1k="]
+    PII_HASH_KEY = "test-hash-key"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    WTF_CSRF_ENABLED = True
+    LOG_FORMAT = "text"
+    LOG_LEVEL = "WARNING"
+    OUTBOX_DISPATCH_ON_COMMIT = False
+
+
+class ProductionConfig(Config):
+    """PostgreSQL, Redis, gunicorn. Every secret must come from the environment."""
+
+    NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    REQUIRED_SETTINGS = (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PII_ENCRYPTION_KEYS",
+        "PII_HASH_KEY",
+    )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    name = os.environ.get("HALOPMI_CONFIG", "development").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise SystemExit(
+            f"HALOPMI_CONFIG={name!r} is not one of: {', '.join(sorted(CONFIGS))}"
+        ) from None
