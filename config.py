@@ -7,7 +7,9 @@ Production refuses to start while a secret it needs is missing, and says which o
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -17,15 +19,26 @@ INSTANCE_DIR = Path(os.environ.get("HALOPMI_INSTANCE_DIR", BASE_DIR / "instance"
 load_dotenv(BASE_DIR / ".env")
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
+class env:  # noqa: N801 - reads like a declaration: NAME = env("NAME", default)
+    """A setting read from the environment when the app is created, not when this module is
+    imported (so a launcher may set variables after importing the package)."""
+
+    def __init__(self, name: str, default: Any = None, cast: Callable[[str], Any] = str) -> None:
+        self.name, self.default, self.cast = name, default, cast
+
+    def __get__(self, obj: object, owner: type) -> Any:
+        raw = os.environ.get(self.name)
+        if raw is None or raw == "":
+            return self.default(owner) if callable(self.default) else self.default
+        return self.cast(raw)
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 def normalise_database_url(url: str) -> str:
@@ -41,24 +54,24 @@ class Config:
     """Settings shared by every environment."""
 
     NAME = "base"
-    SECRET_KEY = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'halopmi.db'}")
+    SECRET_KEY = env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = env(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'halopmi.db'}", normalise_database_url
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Redis backs rq, the Socket.IO message queue and the rate limiter.
-    REDIS_URL = os.environ.get("REDIS_URL")
-    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "halopmi")
-    SOCKETIO_CORS_ORIGINS = _env_list("SOCKETIO_CORS_ORIGINS")
+    REDIS_URL = env("REDIS_URL")
+    SOCKETIO_CHANNEL = env("SOCKETIO_CHANNEL", "halopmi")
+    SOCKETIO_CORS_ORIGINS = env("SOCKETIO_CORS_ORIGINS", [], _csv)
     RQ_QUEUES = ("telephony", "notifications", "default")
-    OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "1.0"))
+    OUTBOX_POLL_SECONDS = env("OUTBOX_POLL_SECONDS", 1.0, float)
 
     # PII at rest: comma-separated Fernet keys (the first encrypts, all decrypt: rotation),
     # and a separate key for the keyed hashes ("blind index") used for exact lookups.
-    PII_ENCRYPTION_KEYS = _env_list("PII_ENCRYPTION_KEYS")
-    PII_HASH_KEY = os.environ.get("PII_HASH_KEY")
+    PII_ENCRYPTION_KEYS = env("PII_ENCRYPTION_KEYS", [], _csv)
+    PII_HASH_KEY = env("PII_HASH_KEY")
 
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -70,27 +83,29 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get(
-        "REDIS_URL", "memory://"
+    RATELIMIT_STORAGE_URI = env(
+        "RATELIMIT_STORAGE_URI", lambda cls: os.environ.get("REDIS_URL") or "memory://"
     )
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    LOGIN_RATE_LIMIT = env("LOGIN_RATE_LIMIT", "10 per minute")
 
     # Number of reverse proxies in front of the app (for X-Forwarded-* headers). 0 = none.
-    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+    PROXY_COUNT = env("PROXY_COUNT", 0, int)
+    PUBLIC_BASE_URL = env("PUBLIC_BASE_URL")
 
-    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
-    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json | text
+    LOG_LEVEL = env("LOG_LEVEL", "INFO")
+    LOG_FORMAT = env("LOG_FORMAT", "json")  # json | text
 
     DEFAULT_PHONE_REGION = "ID"
     # ISO 3166 codes of the placement countries the centre serves (SPEC §2), plus Indonesia.
-    PLACEMENT_COUNTRIES = tuple(
-        _env_list("PLACEMENT_COUNTRIES", "TW,MY,HK,KR,JP,SG,SA,IT,BN,TR,AE,PL,ID")
+    PLACEMENT_COUNTRIES = env(
+        "PLACEMENT_COUNTRIES",
+        ("TW", "MY", "HK", "KR", "JP", "SG", "SA", "IT", "BN", "TR", "AE", "PL", "ID"),
+        lambda value: tuple(_csv(value)),
     )
 
-    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID")
-    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
+    TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
 
     REQUIRED_SETTINGS: tuple[str, ...] = ()
 
@@ -111,7 +126,7 @@ class DevelopmentConfig(Config):
     """The embedded default: SQLite, embedded Redis, dev-only keys kept in ``instance/``."""
 
     NAME = "development"
-    DEBUG = _env_bool("FLASK_DEBUG", False)
+    DEBUG = env("FLASK_DEBUG", False, _bool)
     DEV_SECRETS_FILE = INSTANCE_DIR / "dev-secrets.json"
 
 
@@ -121,8 +136,8 @@ class TestingConfig(Config):
     NAME = "testing"
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - test-only constant
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("TEST_DATABASE_URL", "sqlite:///" + str(INSTANCE_DIR / "test.db"))
+    SQLALCHEMY_DATABASE_URI = env(
+        "TEST_DATABASE_URL", "sqlite:///" + str(INSTANCE_DIR / "test.db"), normalise_database_url
     )
     # Two fixed test keys: the second exists so tests can exercise rotation.
     PII_ENCRYPTION_KEYS = ["lHhCkvsb1ec6u6OO0N5nmE2g9MMdO6KHnQBgd-8WL1k="]

@@ -37,7 +37,7 @@ def _requirements_digest() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py may be started by an older python3
         raise SystemExit("halopmi needs Python 3.11 or newer")
     if not VENV_PY.exists():
         print("* creating the virtualenv in .venv")

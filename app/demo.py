@@ -79,6 +79,8 @@ def mobile_number(rng: random.Random, region: str) -> str:
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
     if example is None:
         example = phonenumbers.example_number(region)
+    if example is None:
+        raise ValueError(f"no example number for region {region}")
     national = str(example.national_number)
     for _ in range(200):
         tail = "".join(rng.choice("0123456789") for _ in range(min(5, len(national) - 2)))
@@ -105,7 +107,7 @@ def _weighted(rng: random.Random, items: list, weight_index: int):  # type: igno
 
 
 def seed_members(count: int, rng: random.Random, today: date) -> SeedReport:
-    from app.records.services import name_key
+    from app.records.identifiers import name_key
 
     report = SeedReport()
     start = (db.session.scalar(select(func.count(Member.id))) or 0) + 1
@@ -217,7 +219,7 @@ def seed_staff() -> tuple[int, dict[str, str]]:
 
 
 def seed(members: int = 300, seed_value: int = 2026) -> SeedReport:
-    rng = random.Random(seed_value)
+    rng = random.Random(seed_value)  # noqa: S311 - synthetic data, reproducible on purpose
     existing = db.session.scalar(select(func.count(Member.id))) or 0
     report = seed_members(max(members - existing, 0), rng, date.today())
     report.staff, _ = seed_staff()

@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -93,8 +94,22 @@ def app(_schema: None, redis_url: str) -> Iterator[Flask]:
     limiter.reset()
 
 
+class RequestScopedClient(FlaskClient):
+    """Each request gets its own application context, as in production.
+
+    The ``app`` fixture keeps a context pushed for the test, and Flask would reuse it for
+    requests: ``g`` (Flask-Login's cached ``current_user``) and the database session would then
+    outlive a request and be shared by two clients.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = RequestScopedClient
     return app.test_client()
 
 

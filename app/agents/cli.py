@@ -18,12 +18,14 @@ cli = Blueprint("users", __name__, cli_group="users")
 @click.option("--name", default="")
 @click.option("--role", type=click.Choice(ROLES), default="agent", show_default=True)
 @click.option("--language", type=click.Choice(["id", "en"]), default="id", show_default=True)
-@click.password_option(help="At least 10 characters; prompted for when not given.")
+# Given once on the command line it is taken as is; left out, it is prompted for twice.
+@click.password_option(help="At least 10 characters; prompted for (twice) when not given.")
 def create(email: str, name: str, role: str, language: str, password: str) -> None:
     """Create a staff account."""
     try:
         user = services.create_user(email, name, password, role, language)
     except services.UserError as exc:
+        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"created {user.role} {user.email} (id {user.id})")

@@ -21,6 +21,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 AGENT, SUPERVISOR, ADMIN = ROLES
 
 PERMISSIONS: dict[str, frozenset[str]] = {
+    # Every staff account: the staff home page.
+    "staff.home": frozenset({AGENT, SUPERVISOR, ADMIN}),
     # Working contacts: the console, tickets, the member records behind them.
     "console.use": frozenset({AGENT, SUPERVISOR}),
     "tickets.work": frozenset({AGENT, SUPERVISOR}),
@@ -56,6 +58,7 @@ def allowed(user: Any, permission: str) -> bool:
 
 
 def wants_json() -> bool:
+    """API paths and clients that ask for JSON get a 401, not a redirect to the login page."""
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 

@@ -60,6 +60,7 @@ def dispatcher() -> None:
 @jobs_cli.cli.command("status")
 def status() -> None:
     """Pending outbox intents and queue depths."""
+    from redis.exceptions import RedisError
     from sqlalchemy import func, select
 
     counts = dict(
@@ -67,10 +68,24 @@ def status() -> None:
             select(jobs.OutboxIntent.status, func.count()).group_by(jobs.OutboxIntent.status)
         ).all()
     )
-    click.echo("outbox: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "outbox: empty")
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    click.echo(f"outbox: {summary or 'empty'}")
     connection = jobs.redis_connection()
     for name in jobs.QUEUES:
-        click.echo(f"queue {name}: {Queue(name, connection=connection).count}")
+        try:
+            depth: object = Queue(name, connection=connection).count
+        except RedisError as exc:
+            depth = f"unavailable ({type(exc).__name__})"
+        click.echo(f"queue {name}: {depth}")
+
+
+@jobs_cli.cli.command("requeue-failed")
+@click.argument("intent_ids", nargs=-1, type=int)
+def requeue_failed(intent_ids: tuple[int, ...]) -> None:
+    """Give failed intents (all, or the ids given) back to the dispatcher."""
+    count = jobs.requeue_failed(list(intent_ids) if intent_ids else None)
+    db.session.commit()
+    click.echo(f"requeued {count} failed intent(s)")
 
 
 @pii_cli.cli.command("generate-key")
@@ -87,6 +102,4 @@ def rotate() -> None:
     from app.core.pii import rotate_all
 
     report = rotate_all()
-    click.echo(
-        f"rotated {report.values} values in {report.tables} tables; recomputed {report.hashes} hashes"
-    )
+    click.echo(f"rotated {report.values} values in {report.tables} tables; recomputed {report.hashes} hashes")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -35,28 +35,42 @@ def _messages() -> dict[int, str]:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def error_response(status: int, code: str, message: str | None = None, fields: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
     message = message or _messages().get(status, _("Error"))
     if wants_json():
         return jsonify(error={"code": code, "message": message, "fields": fields or {}}), status
-    return render_template("errors/error.html", status=status, message=message, code=code), status
+    try:
+        return render_template("errors/error.html", status=status, message=message, code=code), status
+    except Exception:  # the page itself failed (say, the database is down): plain text will do
+        log.exception("error page could not be rendered")
+        return Response(f"{status} {message}\n", mimetype="text/plain"), status
+
+
+def _with_headers(response: Any, exc: HTTPException) -> Any:
+    """Keep the headers the exception carries (Allow on a 405, WWW-Authenticate on a 401…)."""
+    body, status = response
+    wrapped = make_response(body, status)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            wrapped.headers[name] = value
+    return wrapped
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
-        return error_response(400, "csrf_failed", _("The form expired or was not sent from this site. Please try again."))
+        return error_response(
+            400, "csrf_failed", _("The form expired or was not sent from this site. Please try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, code)
+        code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+        return _with_headers(error_response(status, code), exc)
 
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError):  # type: ignore[no-untyped-def]
@@ -65,5 +79,8 @@ def register(app: Flask) -> None:
             log.error("unhandled error", exc_info=original)
         from app.extensions import db
 
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # the database may be why we are here
+            log.exception("rollback after an unhandled error failed")
         return error_response(500, "internal_error")

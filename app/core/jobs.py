@@ -7,6 +7,10 @@ by ``flask jobs worker`` or ``flask jobs dispatcher``) moves pending intents int
 (:func:`run_intent`) claims its intent and runs the target function in one transaction, so a
 job delivered twice (a retry, a re-dispatch after Redis lost its data) has its effect once.
 
+A failing function is retried by rq (:data:`DEFAULT_RETRY`; the intervals need a worker
+started with the scheduler, as ``flask jobs worker`` is). After the last attempt the intent is
+marked ``failed`` and stays so until ``flask jobs requeue-failed``.
+
 Functions run through the outbox must not commit themselves; the job wrapper commits.
 Functions with effects outside the database (Twilio, SMS) keep their own intent rows.
 """
@@ -19,19 +23,23 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.job import Job
+from rq.job import Job, get_current_job
 from sqlalchemy import JSON, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +70,7 @@ class OutboxIntent(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def job_id(self) -> str:
-        return f"intent-{self.id}"
+        return job_id_for(self.id)
 
 
 def record_intent(
@@ -106,6 +114,12 @@ def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:
     return Queue(name, connection=connection or redis_connection())
 
 
+def _execute_dml(stmt: Any) -> int:
+    """Run an UPDATE through the session and return how many rows it changed."""
+    result = cast("CursorResult[Any]", db.session.execute(stmt))
+    return int(result.rowcount or 0)
+
+
 def _lock_for_dispatch(stmt):  # type: ignore[no-untyped-def]
     # Several dispatchers may run (one per worker process): on PostgreSQL each takes rows the
     # others have not locked. SQLite has a single writer, so there is nothing to skip.
@@ -114,40 +128,73 @@ def _lock_for_dispatch(stmt):  # type: ignore[no-untyped-def]
     return stmt
 
 
-def _enqueue(intent: OutboxIntent, connection: Redis) -> None:
-    queue = Queue(intent.queue, connection=connection)
+def job_id_for(intent_id: int) -> str:
+    """The rq job id of an intent: fixed, so every delivery of one intent is the same job."""
+    return f"intent-{intent_id}"
+
+
+def _enqueue(intent_id: int, queue_name: str, run_after: datetime | None, connection: Redis) -> None:
+    queue = Queue(queue_name, connection=connection)
     kwargs: dict[str, Any] = {
-        "args": (intent.id,),
-        "job_id": intent.job_id,
+        "args": (intent_id,),
+        "job_id": job_id_for(intent_id),
         "retry": DEFAULT_RETRY,
-        "description": f"{intent.func} (intent {intent.id})",
+        "description": f"outbox intent {intent_id}",
         "failure_ttl": 30 * 24 * 3600,
     }
-    if intent.run_after and intent.run_after > utcnow():
-        queue.enqueue_at(intent.run_after, run_intent, **kwargs)
+    if run_after and run_after > utcnow():
+        queue.enqueue_at(run_after, run_intent, **kwargs)
     else:
         queue.enqueue_call(run_intent, **kwargs)
 
 
 def dispatch_pending(connection: Redis, limit: int = 200) -> int:
-    """Move pending intents into rq. Returns how many were enqueued; Redis errors leave them pending."""
+    """Move pending intents into rq. Returns how many were enqueued; Redis errors leave them pending.
+
+    Each intent is claimed with a conditional UPDATE (``pending`` → ``dispatched``) *before* it
+    is enqueued, so the dispatcher's bookkeeping can never overwrite the ``done`` a fast worker
+    wrote, and a second dispatcher that read the same rows (SQLite has no row locks) finds
+    nothing left to claim. On PostgreSQL the rows are also locked with SKIP LOCKED so that
+    concurrent dispatchers split the work instead of queueing behind each other.
+    """
     stmt = (
-        select(OutboxIntent)
+        select(OutboxIntent.id, OutboxIntent.queue, OutboxIntent.run_after)
         .where(OutboxIntent.status == PENDING)
         .order_by(OutboxIntent.id)
         .limit(limit)
     )
-    intents = db.session.scalars(_lock_for_dispatch(stmt)).all()
+    rows = db.session.execute(_lock_for_dispatch(stmt)).all()
     sent = 0
-    try:
-        for intent in intents:
-            _enqueue(intent, connection)
-            intent.status = DISPATCHED
-            intent.dispatched_at = utcnow()
-            intent.dispatch_count += 1
-            sent += 1
-    except RedisError as exc:
-        log.warning("outbox dispatch paused, Redis unavailable: %s", exc)
+    for intent_id, queue, run_after in rows:
+        claimed = _execute_dml(
+            update(OutboxIntent)
+            .where(OutboxIntent.id == intent_id, OutboxIntent.status == PENDING)
+            .values(
+                status=DISPATCHED,
+                dispatched_at=utcnow(),
+                dispatch_count=OutboxIntent.dispatch_count + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed:
+            continue
+        try:
+            _enqueue(intent_id, queue, run_after, connection)
+        except RedisError as exc:
+            # Give this one back; the ones already enqueued stay dispatched.
+            db.session.execute(
+                update(OutboxIntent)
+                .where(OutboxIntent.id == intent_id, OutboxIntent.status == DISPATCHED)
+                .values(
+                    status=PENDING,
+                    dispatched_at=None,
+                    dispatch_count=OutboxIntent.dispatch_count - 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            log.warning("outbox dispatch paused, Redis unavailable: %s", exc)
+            break
+        sent += 1
     db.session.commit()
     return sent
 
@@ -156,24 +203,39 @@ def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)
     """Re-enqueue dispatched intents whose rq job vanished (Redis restarted without its data)."""
     cutoff = utcnow() - older_than
     stmt = (
-        select(OutboxIntent)
+        select(OutboxIntent.id, OutboxIntent.queue, OutboxIntent.run_after)
         .where(OutboxIntent.status == DISPATCHED, OutboxIntent.dispatched_at < cutoff)
         .order_by(OutboxIntent.id)
         .limit(500)
     )
     recovered = 0
     try:
-        for intent in db.session.scalars(_lock_for_dispatch(stmt)).all():
-            if Job.exists(intent.job_id, connection=connection):
+        for intent_id, queue, run_after in db.session.execute(_lock_for_dispatch(stmt)).all():
+            if Job.exists(job_id_for(intent_id), connection=connection):
                 continue
-            _enqueue(intent, connection)
-            intent.dispatched_at = utcnow()
-            intent.dispatch_count += 1
+            _enqueue(intent_id, queue, run_after, connection)
+            # Only bookkeeping columns: a worker may have finished it meanwhile (status stays).
+            db.session.execute(
+                update(OutboxIntent)
+                .where(OutboxIntent.id == intent_id)
+                .values(dispatched_at=utcnow(), dispatch_count=OutboxIntent.dispatch_count + 1)
+                .execution_options(synchronize_session=False)
+            )
             recovered += 1
     except RedisError as exc:
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
     db.session.commit()
     return recovered
+
+
+def requeue_failed(intent_ids: list[int] | None = None) -> int:
+    """Give failed intents (retries exhausted) back to the dispatcher; the caller commits."""
+    stmt = update(OutboxIntent).where(OutboxIntent.status == FAILED)
+    if intent_ids is not None:
+        stmt = stmt.where(OutboxIntent.id.in_(intent_ids))
+    return _execute_dml(
+        stmt.values(status=PENDING, dispatched_at=None).execution_options(synchronize_session=False)
+    )
 
 
 def _resolve(path: str) -> Callable[..., Any]:
@@ -185,13 +247,20 @@ def _resolve(path: str) -> Callable[..., Any]:
 
 
 def run_intent(intent_id: int) -> str:
-    """The rq job: claim the intent and run its function in one transaction (effect once)."""
+    """The rq job: claim the intent and run its function in one transaction (effect once).
+
+    Returns ``"done"``, or ``"already-done"`` for a duplicate delivery. When the function
+    raises, its changes roll back, the error is kept on the intent and the exception goes back
+    to rq, which retries per :data:`DEFAULT_RETRY`; after the last attempt the intent is marked
+    ``failed`` (``flask jobs requeue-failed`` gives it another round).
+    """
     try:
-        claimed = db.session.execute(
+        claimed = _execute_dml(
             update(OutboxIntent)
-            .where(OutboxIntent.id == intent_id, OutboxIntent.status.in_((PENDING, DISPATCHED)))
+            .where(OutboxIntent.id == intent_id, OutboxIntent.status != DONE)
             .values(status=DONE, done_at=utcnow(), run_count=OutboxIntent.run_count + 1)
-        ).rowcount
+            .execution_options(synchronize_session=False)
+        )
         if not claimed:
             db.session.rollback()
             return "already-done"
@@ -201,16 +270,32 @@ def run_intent(intent_id: int) -> str:
         db.session.commit()
         return "done"
     except Exception as exc:
+        _record_failure(intent_id, exc)
+        raise
+    finally:
+        db.session.remove()
+
+
+def _record_failure(intent_id: int, exc: Exception) -> None:
+    job = get_current_job()
+    # rq decrements retries_left after the job returns: 0 (or no job at all) means last attempt.
+    final = job is None or not job.retries_left
+    # Error texts can quote phone numbers or emails (a provider's message): keep them masked.
+    values: dict[str, Any] = {"last_error": mask_text(f"{type(exc).__name__}: {exc}")[:2000]}
+    if final:
+        values["status"] = FAILED
+    try:
         db.session.rollback()
         db.session.execute(
             update(OutboxIntent)
             .where(OutboxIntent.id == intent_id, OutboxIntent.status != DONE)
-            .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
-        raise
-    finally:
-        db.session.remove()
+    except Exception:  # the original error matters more (and rq still retries it)
+        log.exception("could not record the failure of outbox intent %s", intent_id)
+        db.session.rollback()
 
 
 def run_dispatcher(app: Flask, stop: threading.Event, interval: float | None = None) -> None:

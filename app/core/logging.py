@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from flask import Flask, g, has_request_context, request
 from app.core.masking import mask_text
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# An upstream proxy's id is kept only if it is a plain token (it lands in logs and audit rows).
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def current_request_id() -> str | None:
@@ -86,7 +89,7 @@ def configure_logging(app: Flask) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        g.request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         g.request_started = datetime.now(UTC)
 
     @app.after_request

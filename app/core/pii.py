@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from app.core.crypto import EncryptedText, get_cipher
-from app.extensions import db
+from app.extensions import Base, db
 
 
 @dataclass
@@ -26,7 +26,7 @@ class RotationReport:
 
 def encrypted_models() -> list[tuple[type, list[str]]]:
     found = []
-    for mapper in db.Model.registry.mappers:
+    for mapper in Base.registry.mappers:
         attrs = [
             prop.key
             for prop in mapper.column_attrs

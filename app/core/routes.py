@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, session, u
 from flask_login import current_user
 from sqlalchemy import text
 
+from app.core.urls import safe_redirect_target
 from app.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -47,12 +48,4 @@ def set_language(code: str):  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         current_user.language = code
         db.session.commit()
-    target = request.form.get("next") or request.referrer or url_for("portal.index")
-    if not target.startswith("/") or target.startswith("//"):
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(target)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if parts.netloc and parts.netloc != request.host:
-            target = url_for("portal.index")
-    return redirect(target)
+    return redirect(safe_redirect_target(request.form.get("next")) or url_for("portal.index"))

@@ -1,0 +1,96 @@
+"""Production refuses to start without its secrets, and names each one that is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+
+import pytest
+from cryptography.fernet import Fernet
+
+import config
+from app import ConfigurationError, create_app
+from config import ProductionConfig, TestingConfig
+
+REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PII_ENCRYPTION_KEYS", "PII_HASH_KEY")
+
+
+@pytest.fixture
+def production_env(monkeypatch, redis_url):  # type: ignore[no-untyped-def]
+    values = {
+        "SECRET_KEY": "a-production-secret-for-this-test",
+        "DATABASE_URL": TestingConfig.SQLALCHEMY_DATABASE_URI,
+        "REDIS_URL": redis_url,
+        "PII_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "PII_HASH_KEY": "a-production-hash-key",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def load_config_module() -> types.ModuleType:
+    """config.py as a process started with the current environment would read it.
+
+    Its classes read the environment when the module is imported, so the already-imported
+    module still holds the values from before the test changed the environment.
+    """
+    spec = importlib.util.spec_from_file_location("config_under_test", config.__file__)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_refuses_to_start_without_any_setting(monkeypatch):
+    for name in REQUIRED:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError) as raised:
+        create_app(ProductionConfig)
+    message = str(raised.value)
+    for name in REQUIRED:
+        assert name in message
+
+
+@pytest.mark.parametrize("missing", REQUIRED)
+def test_names_the_one_missing_setting(production_env, monkeypatch, missing):
+    monkeypatch.delenv(missing)
+    with pytest.raises(ConfigurationError) as raised:
+        create_app(ProductionConfig)
+    message = str(raised.value)
+    assert missing in message
+    assert [name for name in REQUIRED if name in message] == [missing]
+
+
+@pytest.mark.parametrize("missing", REQUIRED)
+def test_an_empty_setting_counts_as_missing(production_env, monkeypatch, missing):
+    monkeypatch.setenv(missing, "")
+    with pytest.raises(ConfigurationError, match=missing):
+        create_app(ProductionConfig)
+
+
+def test_configuration_error_exits_the_process():
+    assert issubclass(ConfigurationError, SystemExit)
+
+
+def test_starts_with_every_setting(production_env):
+    fresh = load_config_module()
+    app = create_app(fresh.ProductionConfig)
+    assert app.config["SECRET_KEY"] == production_env["SECRET_KEY"]
+    assert app.config["REDIS_URL"] == production_env["REDIS_URL"]
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config.get("TESTING") is not True
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+
+
+def test_unknown_config_name_is_refused(monkeypatch):
+    monkeypatch.setenv("HALOPMI_CONFIG", "staging")
+    with pytest.raises(SystemExit, match="staging"):
+        config.config_from_env()
+
+
+def test_postgres_urls_use_the_psycopg3_driver():
+    assert config.normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert config.normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert config.normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
