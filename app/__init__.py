@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.core import crypto
 from app.core.logging import configure_logging
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
-from config import INSTANCE_DIR, BASE_DIR, Config, DevelopmentConfig, config_from_env
+from config import BASE_DIR, INSTANCE_DIR, Config, DevelopmentConfig, config_from_env
 
 
 class ConfigurationError(SystemExit):
