@@ -123,6 +123,11 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id))
 
+    from app.agents import events  # noqa: F401 - the /staff namespace, before init_app (see there)
+
+    # init_app keeps a message-queue manager from an earlier app in server_options: drop it so
+    # each app gets the queue its own configuration names.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",
@@ -134,7 +139,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.agents import events  # noqa: F401 - registers the Socket.IO handlers
     from app.agents.admin import bp as admin_bp
     from app.agents.cli import cli as users_cli
     from app.agents.routes import bp as agents_bp

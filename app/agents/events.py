@@ -45,11 +45,7 @@ class StaffNamespace(Namespace):
         return True
 
 
+# Registered at import, before the factory's socketio.init_app(): SocketIO keeps the handler in
+# namespace_handlers and registers it on every server it creates (tests build many apps).
 staff_namespace = StaffNamespace(STAFF_NAMESPACE)
 socketio.on_namespace(staff_namespace)
-# The factory imports this module after socketio.init_app(). SocketIO.on_namespace() (like
-# SocketIO.on()) then registers on that one server only and does not remember the handler, so
-# a second create_app() in the same process (tests, scripts) would get a server with no /staff
-# namespace at all, and every connection would be refused as "Unable to connect".
-if staff_namespace not in socketio.namespace_handlers:
-    socketio.namespace_handlers.append(staff_namespace)
