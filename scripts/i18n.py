@@ -22,7 +22,8 @@ def extract() -> None:
          "--no-location", "--sort-output", "-o", str(POT), "."],
         check=True, cwd=ROOT,
     )
-    for lang in ("id", "en"):
+    # English is the source language: it needs no catalogue.
+    for lang in ("id",):
         po = TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
         command = "update" if po.exists() else "init"
         subprocess.run(

@@ -19,6 +19,8 @@ def make_user(role: str = "agent", password: str = "correct horse battery", **kw
         email=kwargs.pop("email", f"{role}{n}@example.test"),
         name=kwargs.pop("name", f"{role.title()} {n}"),
         role=role,
+        # Tests read English text; the Indonesian default is covered by tests/test_i18n.py.
+        language=kwargs.pop("language", "en"),
         **kwargs,
     )
     user.set_password(password)
