@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -88,6 +88,8 @@ def _ensure_dev_secrets(app: Flask) -> None:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands and rq jobs: the default language
+        return "id"
     languages = current_app_languages()
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return str(current_user.language)

@@ -1,15 +1,178 @@
-"""Staff pages for member records (filled in by the records work)."""
+"""Staff pages for member records: search, the member page, and revealing one identifier.
+
+Identifiers are shown masked; the real value of one field is handed out only on an explicit
+POST by someone holding ``pii.reveal``, and every such view is audited (UU 27/2022). The search
+form posts, so NIKs and phone numbers typed by agents stay out of URLs, browser history and
+proxy logs; ``GET /records/?q=…`` still works for links from other pages.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.agents.policy import require, wants_json
+from app.extensions import db
+from app.records import services
+from app.records.identifiers import IdentifierError, _
+from app.records.schemas import parse_date
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
+PHASE_LABELS = {
+    "CPMI": _l("CPMI (before placement)"),
+    "PMI": _l("PMI (working abroad)"),
+    "PURNA": _l("Purna PMI (returned)"),
+}
+CLAIM_STATUS_LABELS = {
+    "reported": _l("Reported"),
+    "submitted": _l("Submitted"),
+    "documents_incomplete": _l("Documents incomplete"),
+    "verifying": _l("Verifying"),
+    "medical_assessment": _l("Medical assessment"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "paid": _l("Paid"),
+    "closed": _l("Closed"),
+}
+MEMBERSHIP_LABELS = {
+    "active": _l("Active"),
+    "inactive": _l("Inactive"),
+    "expired": _l("Expired"),
+    "pending": _l("Pending"),
+}
+FIELD_LABELS = {
+    "nik": _l("NIK"),
+    "passport": _l("Passport"),
+    "phone_id": _l("Phone in Indonesia"),
+    "phone_abroad": _l("Phone abroad"),
+    "email": _l("Email"),
+    "bank_account": _l("Bank account"),
+}
+REASON_LABELS = {
+    "kpj": _l("KPJ"),
+    "nik": _l("NIK"),
+    "passport": _l("passport"),
+    "phone": _l("phone"),
+    "name": _l("name"),
+    "birth_date": _l("birth date"),
+    "conflict": _l("identifiers disagree"),
+}
+# How each revealable field is masked on screen (kinds of app.core.masking.mask).
+MASK_KINDS = {
+    "nik": "nik",
+    "passport": "passport",
+    "phone_id": "phone",
+    "phone_abroad": "phone",
+    "email": "email",
+    "bank_account": "account",
+}
 
-@bp.get("/")
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Member pages hold personal data: no browser or proxy may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_global()
+def country_name(code: str | None) -> str:
+    """A placement country's name in the page's language (``HK`` → Hong Kong / Hongkong)."""
+    if not code:
+        return ""
+    if code in _SHORT_NAMES:  # CLDR's official long forms read oddly on a worker's record
+        return _SHORT_NAMES[code]
+    return str(get_locale().territories.get(code, code)) if get_locale() else code
+
+
+_SHORT_NAMES = {"HK": "Hong Kong", "TW": "Taiwan"}
+
+
+@bp.app_template_filter("rupiah")
+def rupiah(amount: int | None) -> str:
+    """Integer rupiah for people: ``Rp 12.500.000`` (separators follow the page language)."""
+    if amount is None:
+        return ""
+    return f"Rp {format_decimal(amount)}"
+
+
+def _labels() -> dict[str, Any]:
+    return {
+        "phase_labels": PHASE_LABELS,
+        "status_labels": CLAIM_STATUS_LABELS,
+        "membership_labels": MEMBERSHIP_LABELS,
+        "field_labels": FIELD_LABELS,
+        "reason_labels": REASON_LABELS,
+        "mask_kinds": MASK_KINDS,
+        "revealable": services.REVEALABLE_FIELDS,
+    }
+
+
+@bp.route("/", methods=["GET", "POST"])
+@require("records.view")
 def search():  # type: ignore[no-untyped-def]
-    # Placeholder until the records pages land in this same change.
-    from flask import abort
+    """One search box: KPJ, NIK, passport, phone or name, detected from what was typed."""
+    values = request.form if request.method == "POST" else request.args
+    text = (values.get("q") or "").strip()
+    birth_text = (values.get("birth_date") or "").strip()
+    context: dict[str, Any] = {"q": text, "birth_date": birth_text, "result": None, "error": None}
+    if not text:
+        return render_template("records/search.html", **context, **_labels())
+    birth_date: date | None = None
+    if birth_text:
+        birth_date = parse_date(birth_text)
+        if birth_date is None:
+            context["error"] = _("The birth date is not a date (use YYYY-MM-DD).")
+            return render_template("records/search.html", **context, **_labels()), 400
+    try:
+        context["result"] = services.search_members(text, birth_date)
+    except IdentifierError as exc:
+        context["error"] = exc.message
+        return render_template("records/search.html", **context, **_labels()), 400
+    return render_template("records/search.html", **context, **_labels())
 
-    abort(404)
+
+def _member_or_404(member_id: int) -> Any:
+    member = services.get_member(member_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+@bp.get("/members/<int:member_id>")
+@require("records.view")
+def member(member_id: int):  # type: ignore[no-untyped-def]
+    """Facts, coverage and claims of one member; identifiers masked."""
+    found = _member_or_404(member_id)
+    return render_template(
+        "records/member.html", member=found, summary=services.member_summary(found), revealed={}, **_labels()
+    )
+
+
+@bp.post("/members/<int:member_id>/reveal")
+@require("pii.reveal")
+def reveal(member_id: int):  # type: ignore[no-untyped-def]
+    """The real value of one identifier (``field`` in the form), audited as ``pii.view``."""
+    found = _member_or_404(member_id)
+    field = request.form.get("field", "")
+    try:
+        value = services.reveal(found, field, actor_id=int(current_user.get_id()))
+    except services.UnknownField:
+        abort(400)
+    db.session.commit()
+    if wants_json():
+        return jsonify(field=field, value=value)
+    return render_template(
+        "records/member.html",
+        member=found,
+        summary=services.member_summary(found),
+        revealed={field: value},
+        **_labels(),
+    )

@@ -51,7 +51,7 @@ def test_wrong_password_shows_the_error_and_stays_on_login(page: Any) -> None:
 
 
 def test_language_switch_toggles_indonesian_and_english(page: Any) -> None:
-    agent = staff_user("agent")
+    agent = staff_user("agent", language="id")
     _sign_in(page, agent.email, PASSWORD)
     expect(page).to_have_url(re.compile(r"/staff/$"))
     html, switch = page.locator("html"), page.locator(".lang-switch")
