@@ -106,6 +106,42 @@ class Config:
 
     TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
     TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+    TWILIO_API_KEY = env("TWILIO_API_KEY")  # SK…, signs browser voice tokens
+    TWILIO_API_SECRET = env("TWILIO_API_SECRET")
+    TWILIO_TWIML_APP_SID = env("TWILIO_TWIML_APP_SID")  # AP…, voice URL /telephony/voice/client
+    TWILIO_CALLER_ID = env("TWILIO_CALLER_ID")  # E.164 number callbacks are dialled from
+    TELEPHONY_HOURS = env("TELEPHONY_HOURS", "06:00-22:00")  # call-centre hours, local time below
+    TELEPHONY_TIMEZONE = env("TELEPHONY_TIMEZONE", "Asia/Jakarta")
+    TELEPHONY_MAX_WAIT_SECONDS = env("TELEPHONY_MAX_WAIT_SECONDS", 900, int)
+    TELEPHONY_HOLD_MUSIC_URL = env(
+        "TELEPHONY_HOLD_MUSIC_URL", "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    )
+    CALLBACK_MAX_ATTEMPTS = env("CALLBACK_MAX_ATTEMPTS", 3, int)
+    CALLBACK_RETRY_MINUTES = env("CALLBACK_RETRY_MINUTES", [15, 60], lambda v: [int(x) for x in _csv(v)])
+    CALLBACK_LIMIT_PER_NUMBER_PER_DAY = env("CALLBACK_LIMIT_PER_NUMBER_PER_DAY", 3, int)
+    CALLBACK_RATE_LIMIT = env("CALLBACK_RATE_LIMIT", "10 per hour")  # per IP address
+    VOICE_TOKEN_RATE_LIMIT = env("VOICE_TOKEN_RATE_LIMIT", "20 per hour")  # per IP address
+    VOICE_TOKEN_TTL_SECONDS = env("VOICE_TOKEN_TTL_SECONDS", 600, int)
+
+    # Live queue and routing (seconds).
+    ROUTING_OFFER_TIMEOUT = env("ROUTING_OFFER_TIMEOUT", 20, int)  # unanswered offer → next agent
+    ROUTING_RELAX_LANGUAGE_AFTER = env("ROUTING_RELAX_LANGUAGE_AFTER", 60, int)  # any Indonesian speaker
+    ROUTING_RELAX_ANY_AFTER = env("ROUTING_RELAX_ANY_AFTER", 180, int)  # any agent
+    ROUTING_WRAP_UP_SECONDS = env("ROUTING_WRAP_UP_SECONDS", 30, int)
+    PRESENCE_GRACE_SECONDS = env("PRESENCE_GRACE_SECONDS", 30, int)  # console gone → offline
+    ROUTER_TICK_SECONDS = env("ROUTER_TICK_SECONDS", 2.0, float)
+
+    # Tickets and complaints.
+    TICKETS_REOPEN_DAYS = env("TICKETS_REOPEN_DAYS", 7, int)  # a worker's reply reopens a resolved case
+    TICKETS_REUSE_DAYS = env("TICKETS_REUSE_DAYS", 7, int)  # a new call joins a recent open ticket
+    TICKETS_TRACK_RATE_LIMIT = env("TICKETS_TRACK_RATE_LIMIT", "10 per hour")  # failed look-ups
+    TICKETS_COMPLAINT_RATE_LIMIT = env("TICKETS_COMPLAINT_RATE_LIMIT", "20 per hour")
+    TICKETS_ATTACHMENT_MAX_BYTES = env("TICKETS_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024, int)
+    TICKETS_ATTACHMENT_MAX_FILES = env("TICKETS_ATTACHMENT_MAX_FILES", 3, int)
+    TICKETS_ATTACHMENT_DIR = env("TICKETS_ATTACHMENT_DIR")  # default: instance/attachments
+    TICKETS_MESSENGER = env("TICKETS_MESSENGER")  # "package.module:factory"; unset = log only
+    # Whole request bodies: refused with 413 before anything reads them.
+    MAX_CONTENT_LENGTH = env("MAX_CONTENT_LENGTH", 20 * 1024 * 1024, int)
 
     REQUIRED_SETTINGS: tuple[str, ...] = ()
 

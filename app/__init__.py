@@ -144,26 +144,35 @@ def register_blueprints(app: Flask) -> None:
     from app.agents.admin import bp as admin_bp
     from app.agents.cli import cli as users_cli
     from app.agents.console import bp as console_bp
-    from app.api.routes import bp as api_bp
     from app.agents.routes import bp as agents_bp
+    from app.api.routes import bp as api_bp
     from app.core.cli import jobs_cli, pii_cli
     from app.core.routes import bp as core_bp
     from app.portal.routes import bp as portal_bp
     from app.records.cli import cli as records_cli
     from app.records.routes import bp as records_bp
+    from app.telephony.api import bp as telephony_api_bp
     from app.telephony.routes import bp as telephony_bp
     from app.tickets.routes import bp as tickets_bp
 
     blueprints = (
         core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp,
-        telephony_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli,
+        telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     # Twilio webhooks are authenticated by their signature; the public API by its own rules
     # (no cookies are accepted there), so neither carries a CSRF token.
     csrf.exempt(telephony_bp)
+    csrf.exempt(telephony_api_bp)
     csrf.exempt(api_bp)
+
+    from app.agents.tasks import run_router_loop
+    from app.core.jobs import register_loop
+
+    # Offer time-outs, wrap-up ends, lost consoles and skill relaxation: every worker ticks the
+    # router (each step is a conditional UPDATE, so several workers are safe).
+    register_loop("router", run_router_loop)
 
     from app.demo import demo_cli
 

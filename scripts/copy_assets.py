@@ -8,6 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = {
     "socket.io-client/dist/socket.io.min.js": "socket.io.min.js",
+    "@twilio/voice-sdk/dist/twilio.min.js": "twilio-voice.min.js",
 }
 
 

@@ -3,19 +3,35 @@
 Flask-SocketIO runs with ``manage_session=False``, so the connect handler sees the Flask
 cookie session (and Flask-Login's ``current_user``) as it was when the socket connected.
 A deactivated account is refused too: Flask-Login's ``is_authenticated`` follows ``is_active``.
+
+Console liveness: a socket that connects with ``auth={"console": true}`` from an account that
+may use the console marks that agent's console as present and also joins ``queue:<language>``
+for each language the agent takes calls in (``console/socket.js`` connects that way). Each web process keeps the console
+sockets it serves and refreshes ``AgentPresence.console_seen_at`` for them every
+``CONSOLE_HEARTBEAT_SECONDS``; when every console of an agent is gone (tab closed, network lost,
+web process crashed) the heartbeats stop and the router tick sets the agent offline after the
+grace period (``PRESENCE_GRACE_SECONDS``), so a page reload or a short network blip keeps the
+agent's state. Logging out sets the agent offline at once (``user_logged_out`` below).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
-from flask import request
-from flask_login import current_user
+from flask import Flask, current_app, request
+from flask_login import current_user, user_logged_out
 from flask_socketio import Namespace, join_room
 
 from app.agents.policy import allowed
 from app.core.realtime import STAFF_NAMESPACE
-from app.extensions import socketio
+from app.extensions import db, socketio
+
+log = logging.getLogger(__name__)
+
+CONSOLE_HEARTBEAT_SECONDS = 10
+_REGISTRY_KEY = "halopmi_console_sockets"
 
 
 def rooms_for(user: Any) -> list[str]:
@@ -23,7 +39,68 @@ def rooms_for(user: Any) -> list[str]:
     rooms = [f"user:{user.id}", f"role:{user.role}"]
     if allowed(user, "socket.supervisors"):
         rooms.append("supervisors")
+    if allowed(user, "tickets.work"):
+        rooms.append("tickets")  # ticket.updated / ticket.viewing for the workspace
     return rooms
+
+
+def console_rooms_for(user: Any) -> list[str]:
+    """What a console socket joins besides: the queue of each language the agent takes."""
+    from app.agents.presence import agent_languages
+
+    return [f"queue:{language}" for language in agent_languages(user.id)]
+
+
+class _ConsoleSockets:
+    """The console sockets this web process serves (sid → agent id), and their heartbeat."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.sids: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.started = False
+
+    def add(self, sid: str, agent_id: int) -> None:
+        with self.lock:
+            self.sids[sid] = agent_id
+            start, self.started = not self.started, True
+        if start:
+            socketio.start_background_task(self._heartbeat)
+
+    def remove(self, sid: str) -> None:
+        with self.lock:
+            self.sids.pop(sid, None)
+
+    def agents(self) -> list[int]:
+        with self.lock:
+            return sorted(set(self.sids.values()))
+
+    def _heartbeat(self) -> None:
+        from app.agents.presence import console_seen
+
+        interval = self.app.config.get("CONSOLE_HEARTBEAT_SECONDS", CONSOLE_HEARTBEAT_SECONDS)
+        while True:
+            socketio.sleep(interval)
+            with self.lock:
+                if not self.sids:  # no console left here: stop; the next connect restarts it
+                    self.started = False
+                    return
+            with self.app.app_context():
+                try:
+                    console_seen(self.agents())
+                    db.session.commit()
+                except Exception:  # noqa: BLE001 - the next beat retries; the grace period covers it
+                    log.exception("console heartbeat failed")
+                    db.session.rollback()
+                finally:
+                    db.session.remove()
+
+
+def console_sockets(app: Flask) -> _ConsoleSockets:
+    registry = app.extensions.get(_REGISTRY_KEY)
+    if registry is None:
+        registry = app.extensions.setdefault(_REGISTRY_KEY, _ConsoleSockets(app))
+    return registry  # type: ignore[no-any-return]
 
 
 class StaffNamespace(Namespace):
@@ -32,11 +109,26 @@ class StaffNamespace(Namespace):
         if not allowed(current_user, "socket.staff"):
             return False
         rooms = rooms_for(current_user)
+        console = (
+            isinstance(auth, dict) and bool(auth.get("console")) and allowed(current_user, "console.use")
+        )
+        if console:
+            rooms += console_rooms_for(current_user)
         for room in rooms:
             join_room(room)
+        hello: dict[str, Any] = {"user_id": current_user.id, "role": current_user.role, "rooms": rooms}
+        if console:
+            from app.agents.presence import console_seen, get_presence
+
+            get_presence(current_user.id)
+            console_seen([current_user.id])
+            db.session.commit()
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            console_sockets(app).add(request.sid, current_user.id)  # type: ignore[attr-defined]
+            hello["console"] = True
         socketio.emit(
             "hello",
-            {"user_id": current_user.id, "role": current_user.role, "rooms": rooms},
+            hello,
             to=request.sid,  # type: ignore[attr-defined]
             namespace=STAFF_NAMESPACE,
             # One addressee on this very server: no need for a round trip through Redis.
@@ -44,6 +136,26 @@ class StaffNamespace(Namespace):
         )
         return True
 
+    def on_disconnect(self, reason: Any = None) -> None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        console_sockets(app).remove(request.sid)  # type: ignore[attr-defined]
+
+
+def _on_logout(sender: Flask, user: Any) -> None:
+    """Signing out ends availability at once: no offers to an agent who has left."""
+    if user is None or not getattr(user, "id", None) or not allowed(user, "console.use"):
+        return
+    from app.agents.presence import logged_out
+
+    try:
+        logged_out(user.id)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - logout must work even if presence cannot be written
+        log.exception("could not set agent %s offline at logout", user.id)
+        db.session.rollback()
+
+
+user_logged_out.connect(_on_logout)
 
 # Registered at import, before the factory's socketio.init_app(): SocketIO keeps the handler in
 # namespace_handlers and registers it on every server it creates (tests build many apps).

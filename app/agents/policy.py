@@ -26,11 +26,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Working contacts: the console, tickets, the member records behind them.
     "console.use": frozenset({AGENT, SUPERVISOR}),
     "tickets.work": frozenset({AGENT, SUPERVISOR}),
+    "tickets.canned": frozenset({SUPERVISOR}),  # manage canned replies (page needs tickets.work)
     "records.view": frozenset({AGENT, SUPERVISOR, ADMIN}),
     "pii.reveal": frozenset({AGENT, SUPERVISOR}),
     # Supervision.
     "supervisor.view": frozenset({SUPERVISOR, ADMIN}),
     "reports.export": frozenset({SUPERVISOR, ADMIN}),
+    "routing.manage": frozenset({SUPERVISOR, ADMIN}),  # agents' language and topic skills
     # Administration.
     "admin.view": frozenset({ADMIN}),
     "users.manage": frozenset({ADMIN}),

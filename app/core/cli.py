@@ -21,8 +21,14 @@ pii_cli = Blueprint("pii_cli", __name__, cli_group="pii")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--no-dispatcher", is_flag=True, help="Do not run the outbox dispatcher here.")
-def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool) -> None:
-    """Run an rq worker (with the scheduler) and the outbox dispatcher."""
+@click.option(
+    "--without",
+    "without",
+    multiple=True,
+    help="Do not run this background loop here (see `flask jobs loops`); repeatable.",
+)
+def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool, without: tuple[str, ...]) -> None:
+    """Run an rq worker (with the scheduler), the outbox dispatcher and the background loops."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     use_write_only_emitter(app)
     engine = db.engine
@@ -30,20 +36,31 @@ def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool) -> None:
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     connection = jobs.redis_connection(app)
     stop = threading.Event()
-    dispatcher = None
-    if not no_dispatcher:
-        dispatcher = threading.Thread(
-            target=jobs.run_dispatcher, args=(app, stop), name="outbox-dispatcher", daemon=True
-        )
-        dispatcher.start()
+    loops = {"outbox": jobs.run_dispatcher, **jobs.BACKGROUND_LOOPS}
+    skipped = set(without) | ({"outbox"} if no_dispatcher else set())
+    threads = []
+    for name, loop in loops.items():
+        if name in skipped:
+            continue
+        thread = threading.Thread(target=loop, args=(app, stop), name=f"loop-{name}", daemon=True)
+        thread.start()
+        threads.append(thread)
     names = queues or jobs.QUEUES
     rq_worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
     try:
         rq_worker.work(burst=burst, with_scheduler=True)
     finally:
         stop.set()
-        if dispatcher is not None:
-            dispatcher.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=5)
+
+
+@jobs_cli.cli.command("loops")
+def loops() -> None:
+    """List the background loops a worker runs besides rq."""
+    click.echo("outbox\tmoves recorded intents into rq")
+    for name, loop in jobs.BACKGROUND_LOOPS.items():
+        click.echo(f"{name}\t{(loop.__doc__ or '').strip().splitlines()[0] if loop.__doc__ else ''}")
 
 
 @jobs_cli.cli.command("dispatcher")

@@ -298,6 +298,15 @@ def _record_failure(intent_id: int, exc: Exception) -> None:
         db.session.rollback()
 
 
+# Periodic loops that domain packages ask every worker to run beside rq (registered by the
+# application factory, so core imports no domain): name → loop(app, stop_event).
+BACKGROUND_LOOPS: dict[str, Callable[[Flask, threading.Event], None]] = {}
+
+
+def register_loop(name: str, loop: Callable[[Flask, threading.Event], None]) -> None:
+    BACKGROUND_LOOPS[name] = loop
+
+
 def run_dispatcher(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
     """Dispatch loop for a background thread: survives Redis and database outages."""
     interval = interval if interval is not None else app.config.get("OUTBOX_POLL_SECONDS", 1.0)

@@ -1,12 +1,246 @@
-"""The public landing page for workers."""
+"""Worker-facing pages: the landing page, the complaint form and "follow your case".
+
+Pages are public: CSRF protects every form, Flask-Limiter slows down guessing. A case is shown
+only after the reference *and* a verification (the birth date or the phone on file) fit; the
+verified ticket ids are kept in the signed session for an hour of follow-up.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from app.extensions import db, limiter
+from app.records.identifiers import _
+from app.records.routes import country_name
+from app.tickets import attachments, intake, schemas, services
+from app.tickets.models import CATEGORIES, Ticket
 
 bp = Blueprint("portal", __name__)
+
+SESSION_KEY = "tracked_cases"
+SESSION_TTL = 3600
+
+CATEGORY_LABELS = {
+    "membership": _l("Membership / registration"),
+    "contribution": _l("Contribution / payment"),
+    "claim_jkk": _l("Work accident claim (JKK)"),
+    "claim_jkm": _l("Death benefit claim (JKM)"),
+    "claim_jht": _l("Old-age savings claim (JHT)"),
+    "benefit_info": _l("Benefit information"),
+    "data_correction": _l("Correcting my data"),
+    "app_access": _l("App or account access"),
+    "service_complaint": _l("Complaint about our service"),
+    "emergency": _l("Emergency (accident, death, violence, detention, lost contact, unpaid wages)"),
+    "other": _l("Other"),
+}
+STATUS_LABELS = {
+    "new": _l("Received"),
+    "open": _l("Being handled"),
+    "pending_worker": _l("Waiting for your answer"),
+    "pending_third_party": _l("Waiting for another office"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+}
+
+
+def _track_limit() -> str:
+    return str(current_app.config.get("TICKETS_TRACK_RATE_LIMIT", "10 per hour"))
+
+
+def _complaint_limit() -> str:
+    return str(current_app.config.get("TICKETS_COMPLAINT_RATE_LIMIT", "20 per hour"))
+
+
+def _reference_key() -> str:
+    return "ref:" + (request.form.get("reference") or "").strip().upper()[:32]
+
+
+def _failed(response: Response) -> bool:
+    # Only failed attempts count: a worker checking their case often is not guessing.
+    return response.status_code != 302
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    if request.endpoint in ("portal.case", "portal.track", "portal.complaint_done"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     return render_template("portal/index.html")
+
+
+def _form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "values": values,
+        "errors": errors,
+        "categories": [(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+        "countries": [(code, country_name(code)) for code in schemas.countries()],
+        "max_mb": attachments.max_bytes() // (1024 * 1024),
+        "max_files": attachments.max_files(),
+    }
+
+
+def _uploads(field: str = "attachments") -> list[attachments.Upload]:
+    files = [f for f in request.files.getlist(field) if f and f.filename]
+    if len(files) > attachments.max_files():
+        raise attachments.UploadError(
+            413, field, _("At most %(n)d files can be attached.", n=attachments.max_files())
+        )
+    return [attachments.read_upload(f.stream, f.filename or "file", field) for f in files]
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+@limiter.limit(_complaint_limit, methods=["POST"])
+def complaint_new():  # type: ignore[no-untyped-def]
+    if request.method == "GET":
+        values = {"language": str(session.get("lang") or "id"), "category": request.args.get("category", "")}
+        return render_template("portal/complaint_new.html", **_form_context(values, {}))
+    values = {name: request.form.get(name, "") for name in schemas.COMPLAINT_FIELDS}
+    result = schemas.validate_complaint(values)
+    try:
+        uploads = _uploads()
+    except attachments.UploadError as exc:
+        errors = dict(result.errors, attachments=exc.message)
+        return render_template("portal/complaint_new.html", **_form_context(values, errors)), exc.status
+    if not result.ok:
+        return render_template("portal/complaint_new.html", **_form_context(values, result.errors)), 422
+    ticket = intake.file_complaint(result.clean, channel="portal")
+    db.session.commit()  # the complaint is safe before any file is written
+    if uploads:
+        intake.attach(ticket, uploads)
+        db.session.commit()
+    _remember(ticket)
+    session["last_complaint"] = ticket.reference
+    return redirect(url_for("portal.complaint_done"))
+
+
+@bp.get("/complaints/done")
+def complaint_done():  # type: ignore[no-untyped-def]
+    reference = session.get("last_complaint")
+    if not reference:
+        return redirect(url_for("portal.complaint_new"))
+    return render_template("portal/complaint_done.html", reference=reference)
+
+
+def _remember(ticket: Ticket) -> None:
+    now = int(time.time())
+    tracked = {k: v for k, v in (session.get(SESSION_KEY) or {}).items() if now - int(v) < SESSION_TTL}
+    tracked[str(ticket.id)] = now
+    session[SESSION_KEY] = dict(list(tracked.items())[-10:])
+
+
+def _verified(ticket: Ticket) -> bool:
+    seen = (session.get(SESSION_KEY) or {}).get(str(ticket.id))
+    return seen is not None and int(time.time()) - int(seen) < SESSION_TTL
+
+
+@bp.route("/complaints/track", methods=["GET", "POST"])
+@limiter.limit(_track_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_track_limit, methods=["POST"], key_func=_reference_key, deduct_when=_failed)
+def track():  # type: ignore[no-untyped-def]
+    if request.method == "GET":
+        return render_template(
+            "portal/track.html", values={"reference": request.args.get("reference", "")}, errors={}
+        )
+    values = {
+        "reference": request.form.get("reference", ""),
+        "verification": request.form.get("verification", ""),
+    }
+    errors: dict[str, str] = {}
+    if not values["reference"].strip():
+        errors["reference"] = _("Enter the reference number, e.g. PMI-2026-000123.")
+    if not values["verification"].strip():
+        errors["verification"] = _("Enter your birth date (YYYY-MM-DD) or the phone number you gave us.")
+    if errors:
+        return render_template("portal/track.html", values=values, errors=errors), 422
+    ticket = services.get_by_reference(values["reference"])
+    # One answer for "no such case" and "wrong verification": no hint for guessers.
+    if ticket is None or not services.verify_requester(ticket, values["verification"]):
+        errors["verification"] = _("We could not find a case with this reference and verification.")
+        return render_template("portal/track.html", values=values, errors=errors), 404
+    _remember(ticket)
+    return redirect(url_for("portal.case", reference=ticket.reference))
+
+
+def _case_or_redirect(reference: str) -> Ticket | Response:
+    ticket = services.get_by_reference(reference)
+    if ticket is None or not _verified(ticket):
+        return redirect(url_for("portal.track", reference=reference))
+    return ticket
+
+
+def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    shown = services.effective(ticket)
+    return render_template(
+        "portal/case.html",
+        ticket=shown,
+        original=ticket,
+        timeline=services.public_timeline(shown),
+        status_label=STATUS_LABELS.get(shown.status, shown.status),
+        category_label=CATEGORY_LABELS.get(shown.category, shown.category),
+        status_labels=STATUS_LABELS,
+        errors=errors or {},
+        max_mb=attachments.max_bytes() // (1024 * 1024),
+    ), status
+
+
+@bp.get("/complaints/<reference>")
+def case(reference: str):  # type: ignore[no-untyped-def]
+    found = _case_or_redirect(reference)
+    if not isinstance(found, Ticket):
+        return found
+    return _render_case(found)
+
+
+@bp.post("/complaints/<reference>/reply")
+@limiter.limit(_complaint_limit)
+def case_reply(reference: str):  # type: ignore[no-untyped-def]
+    found = _case_or_redirect(reference)
+    if not isinstance(found, Ticket):
+        return found
+    result = schemas.validate_reply({"message": request.form.get("message", "")})
+    try:
+        uploads = _uploads()
+    except attachments.UploadError as exc:
+        return _render_case(found, {"attachments": exc.message}, exc.status)
+    if not result.ok:
+        return _render_case(found, result.errors, 422)
+    try:
+        event = services.requester_reply(found, result.clean["message"])
+    except services.TicketError as exc:
+        db.session.rollback()
+        return _render_case(found, {"message": exc.message}, 409)
+    db.session.commit()
+    if uploads:
+        target = db.session.get(Ticket, event.ticket_id)
+        assert target is not None
+        intake.attach(target, uploads, event)
+        db.session.commit()
+    return redirect(url_for("portal.case", reference=found.reference))
+
+
+@bp.post("/complaints/<reference>/rating")
+def case_rating(reference: str):  # type: ignore[no-untyped-def]
+    found = _case_or_redirect(reference)
+    if not isinstance(found, Ticket):
+        return found
+    result = schemas.validate_rating(
+        {"score": request.form.get("score", ""), "comment": request.form.get("comment", "")}
+    )
+    if not result.ok:
+        return _render_case(found, result.errors, 422)
+    try:
+        services.rate(found, result.clean["score"], result.clean.get("comment"))
+    except services.TicketError as exc:
+        db.session.rollback()
+        return _render_case(found, {"score": exc.message}, 409)
+    db.session.commit()
+    return redirect(url_for("portal.case", reference=found.reference))

@@ -293,10 +293,17 @@ def classify_query(text: str) -> list[QueryKind]:
         )
 
     compact = re.sub(r"[\s\-.()/]", "", raw)
-    if compact.startswith("+") or (compact.startswith("00") and compact[2:].isdigit()):
+    if compact.startswith("+"):
         return [QueryKind("phone", normalize_phone_number(compact).value)]
 
     readings: list[QueryKind] = []
+    if compact.startswith("00") and compact[2:].isdigit():
+        # An international prefix, or a KPJ that starts with zeros: try both readings.
+        try:
+            readings.append(QueryKind("phone", normalize_phone_number(compact).value))
+        except IdentifierError:
+            if len(compact) != 11:
+                raise
     upper = compact.upper()
     if compact.isdigit() and len(compact) == 16:
         checked = normalize_nik(compact)  # an impossible date is an error worth showing
@@ -308,7 +315,7 @@ def classify_query(text: str) -> list[QueryKind]:
         if 6 <= len(upper) <= 9:
             checked = normalize_passport(upper)
             readings.append(QueryKind("passport", checked.value, checked.warnings))
-        if compact.isdigit() and 7 <= len(compact) <= 15:
+        if compact.isdigit() and 7 <= len(compact) <= 15 and not any(r.kind == "phone" for r in readings):
             try:
                 readings.append(QueryKind("phone", normalize_phone_number(compact).value))
             except IdentifierError:

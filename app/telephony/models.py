@@ -1,1 +1,228 @@
-"""Models of the telephony package."""
+"""Models of the telephony package: calls, the call log, raw provider events, callbacks.
+
+Twilio delivers webhooks at least once and in no guaranteed order, so every provider event is
+stored raw under a unique key first (:class:`RawWebhook`), call status only moves forward
+(:data:`STATUS_RANK`), and the call log (:class:`CallEvent`) carries a unique key per fact so a
+replayed webhook adds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, validates
+
+from app.core.crypto import EncryptedText, blind_index
+from app.core.time import utcnow
+from app.core.types import UTCDateTime
+from app.extensions import db
+
+DIRECTIONS = ("inbound", "outbound", "browser")
+TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+# Twilio's call statuses by progress; every terminal status shares the top rank, so once a call
+# has ended no later (or replayed) callback changes how it ended.
+STATUS_RANK: dict[str, int] = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    **{status: 4 for status in TERMINAL_STATUSES},
+}
+EVENT_KINDS = (
+    "created",
+    "queued",
+    "offered",
+    "answered",
+    "abandoned",
+    "completed",
+    "transferred",
+    "voicemail",
+    "failed",
+)
+CALLBACK_STATUSES = ("pending", "dialing", "connected", "scheduled", "completed", "failed", "cancelled")
+PHONE_KIND = "phone"  # blind-index kind shared with records (same normalised E.164)
+
+
+def can_move(current: str | None, new: str) -> bool:
+    """Whether a call in ``current`` status may take ``new`` (forward only, terminal is final)."""
+    if new not in STATUS_RANK:
+        return False
+    if current is None:
+        return True
+    if current in TERMINAL_STATUSES:
+        return False
+    return STATUS_RANK[new] > STATUS_RANK.get(current, -1)
+
+
+class Call(db.Model):  # type: ignore[name-defined,misc]
+    """One call leg as the provider knows it (one per CallSid)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    from_number: Mapped[str | None] = mapped_column(EncryptedText)
+    from_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(64))  # our number, or client:… identity
+    caller_country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    topic: Mapped[str | None] = mapped_column(String(32))
+    kpj: Mapped[str | None] = mapped_column(String(11))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    callback_id: Mapped[int | None] = mapped_column(
+        ForeignKey("callback_requests.id", ondelete="SET NULL"), index=True
+    )
+    call_request_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # Why the caller left the queue on purpose ("callback", "max_wait"): read by the exit URL.
+    exit_reason: Mapped[str | None] = mapped_column(String(16))
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("from_number")
+    def _sync_hash(self, key: str, value: str | None) -> str | None:
+        self.from_hash = blind_index(PHONE_KIND, value) if value and value.startswith("+") else None
+        return value
+
+    @property
+    def conference_name(self) -> str:
+        return f"call-{self.id}"
+
+    def move_to(self, status: str) -> bool:
+        """Apply a provider status if it moves the call forward; returns whether it did."""
+        if not can_move(self.status, status):
+            return False
+        self.status = status
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Call {self.id} {self.direction} {self.status}>"
+
+
+class CallEvent(db.Model):  # type: ignore[name-defined,misc]
+    """The append-only call log (source of every call-centre KPI)."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (Index("ix_call_events_kind_at", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A fact happens once: "<call_id>:<kind>[:<n>]"; a replayed webhook collides here.
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RawWebhook(db.Model):  # type: ignore[name-defined,misc]
+    """A provider event exactly as received, under its idempotency key."""
+
+    __tablename__ = "raw_webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Masked where it carries phone numbers (From/To/Caller/Called): see services.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallRequest(db.Model):  # type: ignore[name-defined,misc]
+    """What a browser/app caller asked for when they got a voice token (identity → call)."""
+
+    __tablename__ = "call_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity: Mapped[str] = mapped_column(String(80), unique=True)
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    topic: Mapped[str] = mapped_column(String(32), default="other")
+    kpj: Mapped[str | None] = mapped_column(String(11))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    call_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallbackRequest(db.Model):  # type: ignore[name-defined,misc]
+    """A worker asked to be called back on their phone (from the API, the queue or voicemail)."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (Index("ix_callback_requests_phone_created", "phone_hash", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    topic: Mapped[str] = mapped_column(String(32), default="other")
+    kpj: Mapped[str | None] = mapped_column(String(11))
+    nik_hash: Mapped[str | None] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default="api")  # api, queue, voicemail
+    # Preferred window in the worker's local time ("HH:MM"), and that time zone.
+    window_start: Mapped[str | None] = mapped_column(String(5))
+    window_end: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Jakarta")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    call_id: Mapped[int | None] = mapped_column(Integer)  # the queued call it came from, if any
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("phone")
+    def _sync_hash(self, key: str, value: str | None) -> str | None:
+        self.phone_hash = blind_index(PHONE_KIND, value)
+        return value
+
+
+class CallbackAttempt(db.Model):  # type: ignore[name-defined,misc]
+    """The intent to dial, written before dialling: a retried job finds it and never dials twice."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (UniqueConstraint("callback_id", "attempt_no", name="uq_callback_attempts_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id", ondelete="CASCADE"))
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    work_item_id: Mapped[int | None] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    # dialing → dialed → answered | no-answer | busy | failed | error
+    status: Mapped[str] = mapped_column(String(16), default="dialing")
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Recording(db.Model):  # type: ignore[name-defined,misc]
+    """Our reference to a recording kept by the provider (no media, no provider URL)."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="voicemail")
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    duration: Mapped[int | None] = mapped_column(Integer)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,244 @@
-"""Twilio webhooks (signature-checked, CSRF-exempt) and the telephony simulator."""
+"""Twilio webhooks (signature-checked, CSRF-exempt) and the telephony simulator.
+
+Routes are thin: check the signature, hand the form to :mod:`app.telephony.services`, commit
+once, answer with TwiML from :mod:`app.telephony.twiml`. Stable URLs (SPEC §4):
+``/telephony/voice/inbound``, ``/client``, ``/status``, ``/fallback``; the others are followed
+from our own TwiML.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from app.extensions import db
+from app.telephony import services, twiml, voicemail
+from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest
+from app.telephony.prompts import language_or_default
+from app.telephony.signature import twilio_signed
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("telephony", __name__, url_prefix="/telephony")
+
+AGENT_IDENTITY = re.compile(r"^client:agent:(\d+)$")
+WORKER_IDENTITY = re.compile(r"^client:(worker:[0-9a-f]{32})$")
+
+
+def _form() -> dict[str, str]:
+    values = request.form.to_dict()
+    if "lang" in request.args:
+        values["lang"] = request.args["lang"]
+    return values
+
+
+def _answer(document: Any) -> Response:
+    db.session.commit()
+    return twiml.xml(document)
+
+
+@bp.post("/voice/inbound")
+@twilio_signed
+def voice_inbound() -> Response:
+    services.start_call(_form(), "inbound")
+    return _answer(twiml.language_menu())
+
+
+@bp.post("/voice/language")
+@twilio_signed
+def voice_language() -> Response:
+    call = services.choose_language(_form())
+    return _answer(twiml.kpj_menu(call.language))
+
+
+@bp.post("/voice/kpj")
+@twilio_signed
+def voice_kpj() -> Response:
+    call, found = services.enter_kpj(_form())
+    prefix = {True: "kpj_found", False: "kpj_not_found", None: None}[found]
+    return _answer(twiml.topic_menu(call.language, prefix))
+
+
+@bp.post("/voice/topic")
+@twilio_signed
+def voice_topic() -> Response:
+    call = services.choose_topic(_form())
+    if call.exit_reason == "closed":
+        return _answer(twiml.voicemail(call.language, prefix=["closed"]))
+    return _answer(twiml.enqueue(call.language, call.topic))
+
+
+@bp.post("/voice/wait")
+@twilio_signed
+def voice_wait() -> Response:
+    call, position, estimate, too_long = services.wait_state(_form())
+    if too_long:
+        return _answer(twiml.leave())
+    offer = call.exit_reason is None and services.callback_possible(call)
+    return _answer(twiml.hold(call.language, position, estimate, offer_callback=offer))
+
+
+@bp.post("/voice/wait-key")
+@twilio_signed
+def voice_wait_key() -> Response:
+    form = _form()
+    if services.request_callback_from_queue(form):
+        return _answer(twiml.leave())
+    call, position, estimate, _too_long = services.wait_state(form)
+    return _answer(twiml.hold(call.language, position, estimate, offer_callback=False))
+
+
+@bp.post("/voice/queue-exit")
+@twilio_signed
+def voice_queue_exit() -> Response:
+    form = _form()
+    outcome = services.queue_exit(form)
+    call = services.require_call(form)
+    if outcome == "callback":
+        return _answer(twiml.goodbye(call.language, "callback_confirmed"))
+    if outcome == "voicemail":
+        return _answer(twiml.voicemail(call.language, prefix=["long_wait"]))
+    if outcome == "conference":
+        return _answer(twiml.conference(call.conference_name, language=call.language, agent=False))
+    return _answer(twiml.empty())
+
+
+@bp.post("/voice/voicemail-done")
+@twilio_signed
+def voice_voicemail_done() -> Response:
+    call = voicemail.voicemail_left(_form())
+    return _answer(twiml.goodbye(call.language, "voicemail_thanks"))
+
+
+@bp.post("/voice/recording")
+@twilio_signed
+def voice_recording() -> Response:
+    voicemail.recording_status(_form())
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/voice/status")
+@twilio_signed
+def voice_status() -> Response:
+    services.apply_status(_form())
+    db.session.commit()
+    return Response(status=204)
+
+
+def _fallback_language() -> str | None:
+    """The caller's language from the URL that failed (our URLs carry ``lang``), if any."""
+    if request.args.get("lang"):
+        return language_or_default(request.args["lang"])
+    query = parse_qs(urlsplit(request.form.get("ErrorUrl", "")).query)
+    langs = query.get("lang") or []
+    return language_or_default(langs[0]) if langs else None
+
+
+@bp.post("/voice/fallback")
+@twilio_signed
+def voice_fallback() -> Response:
+    # No database on this path: it must answer while the database is down.
+    log.error("twilio fallback: %s at %s", request.form.get("ErrorCode"), request.form.get("ErrorUrl"))
+    return twiml.xml(twiml.fallback(_fallback_language()))
+
+
+@bp.post("/voice/fallback-done")
+@twilio_signed
+def voice_fallback_done() -> Response:
+    language = _fallback_language() or "id"
+    try:
+        voicemail.voicemail_left(_form())
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the database may still be down: the caller hears thanks anyway
+        db.session.rollback()
+        log.exception(
+            "fallback voicemail not recorded in the database (recording %s)", request.form.get("RecordingSid")
+        )
+    return twiml.xml(twiml.goodbye(language, "voicemail_thanks"))
+
+
+@bp.post("/voice/client")
+@twilio_signed
+def voice_client() -> Response:
+    """TwiML App voice URL. Only identities we issued get anywhere; nothing is ever dialled to a
+    number the client supplies (``To`` is ignored)."""
+    form = _form()
+    caller = form.get("From") or form.get("Caller") or ""
+    agent = AGENT_IDENTITY.match(caller)
+    if agent:
+        return _agent_leg(int(agent.group(1)), form)
+    worker = WORKER_IDENTITY.match(caller)
+    if worker:
+        return _worker_leg(worker.group(1), form)
+    log.warning("voice client: unknown identity refused")
+    return twiml.xml(twiml.not_allowed())
+
+
+def _worker_leg(identity: str, form: dict[str, str]) -> Response:
+    call_request = db.session.scalar(select(CallRequest).where(CallRequest.identity == identity))
+    if call_request is None or call_request.expires_at < services.now():
+        return twiml.xml(twiml.not_allowed())
+    if call_request.call_id is not None:
+        existing = db.session.get(Call, call_request.call_id)
+        if existing is None or existing.call_sid != form.get("CallSid"):
+            return twiml.xml(twiml.not_allowed(call_request.language))  # one call per request
+    call = services.start_call(
+        form,
+        "browser",
+        language=call_request.language,
+        topic=call_request.topic,
+        kpj=call_request.kpj,
+        member_id=call_request.member_id,
+        call_request_id=call_request.id,
+    )
+    call_request.call_id = call.id
+    services.queue_call(call)
+    return _answer(twiml.enqueue(call.language, call.topic))
+
+
+def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:
+    """An agent's softphone joins the conference of the work item routing gave them."""
+    from app.telephony import integration
+    from app.telephony.tasks import callback_conference
+
+    raw_item = form.get("WorkItemId") or form.get("work_item_id") or ""
+    item = integration.work_item(int(raw_item)) if raw_item.isdigit() else None
+    if item is None or item.agent_id != agent_id or item.status != "connected":
+        return twiml.xml(twiml.not_allowed())
+    if item.kind == "call":
+        call = db.session.get(Call, item.ref_id)
+        if call is None or call.status in TERMINAL_STATUSES:
+            return twiml.xml(twiml.not_allowed())
+        services.agent_joined(call, agent_id)
+        name = call.conference_name
+    else:
+        name = callback_conference(item.ref_id)
+    return _answer(twiml.conference(name, language=None, agent=True))
+
+
+@bp.post("/voice/callback-answer")
+@twilio_signed
+def voice_callback_answer() -> Response:
+    """The worker picked up a callback: greet them and join the agent's conference."""
+    from app.telephony.tasks import callback_conference
+
+    raw = request.args.get("callback", "")
+    callback = db.session.get(CallbackRequest, int(raw)) if raw.isdigit() else None
+    if callback is None:
+        return twiml.xml(twiml.not_allowed())
+    document = twiml.conference(
+        callback_conference(callback.id),
+        language=callback.language,
+        agent=False,
+        greeting=("callback_greeting", "connecting"),
+    )
+    return _answer(document)
+
+
+from app.telephony import simulator_routes  # noqa: E402,F401 - registers the simulator and agent token

@@ -1,7 +1,551 @@
-"""Agent workspace routes for tickets."""
+"""Agent workspace routes for tickets (``@require("tickets.work")``).
+
+Thin: parse the form, call one service, commit, redirect. Every form that changes a ticket
+carries the ``version`` the agent saw and the last timeline entry they saw (``seen_event``);
+a stale save answers 409 with the entries added since (what the other agent changed).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.agents.models import User
+from app.agents.policy import require, wants_json
+from app.core import audit
+from app.core.masking import mask
+from app.core.time import utcnow
+from app.extensions import db
+from app.records.identifiers import IdentifierError, _
+from app.records.models import Member
+from app.records.services import find_members, member_summary
+from app.tickets import attachments, services
+from app.tickets.models import (
+    CATEGORIES,
+    OPEN_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    Attachment,
+    CannedReply,
+    Ticket,
+    TicketView,
+)
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+COLLISION_WINDOW = timedelta(minutes=5)
+VIEW_LABELS = {
+    "mine": _l("Mine"),
+    "unassigned": _l("Unassigned"),
+    "breaching": _l("Breaching soon"),
+    "open": _l("All open"),
+    "all": _l("All"),
+}
+STATUS_LABELS = {
+    "new": _l("New"),
+    "open": _l("Open"),
+    "pending_worker": _l("Waiting for the worker"),
+    "pending_third_party": _l("Waiting for a third party"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+}
+PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "urgent": _l("Urgent")}
+EVENT_LABELS = {
+    "created": _l("Created"),
+    "assigned": _l("Assigned"),
+    "status": _l("Status / fields changed"),
+    "public_reply": _l("Reply"),
+    "internal_note": _l("Internal note"),
+    "call_linked": _l("Call linked"),
+    "sla_warning": _l("SLA warning"),
+    "sla_breach": _l("SLA breached"),
+    "merged": _l("Merged"),
+    "viewed_pii": _l("Personal data viewed"),
+    "member_linked": _l("Member linked"),
+    "claim_linked": _l("Claim linked"),
+    "attachment": _l("Files attached"),
+    "csat": _l("Rating"),
+}
+REVEALABLE = {
+    "requester_phone": "phone",
+    "requester_email": "email",
+    "requester_nik": "nik",
+    "requester_passport": "passport",
+}
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"  # tickets hold personal data
+    return response
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _agents() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.role.in_(("agent", "supervisor")))
+            .order_by(User.name)
+        )
+    )
+
+
+@bp.get("/")
+@require("tickets.work")
+def index():  # type: ignore[no-untyped-def]
+    args = request.args
+    view = args.get("view") or "mine"
+    if view not in services.VIEWS:
+        view = "mine"
+    query = services.SearchQuery(
+        text=args.get("q", ""),
+        view=view,
+        status=args.get("status") if args.get("status") in STATUSES else None,
+        category=args.get("category") if args.get("category") in CATEGORIES else None,
+        country=(args.get("country") or "").upper()[:2] or None,
+        priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
+        user_id=current_user.id,
+        offset=max(0, _int(args.get("offset")) or 0),
+    )
+    error = None
+    try:
+        tickets = services.search_tickets(query)
+    except IdentifierError as exc:
+        tickets, error = [], exc.message
+    assignees = {u.id: u for u in _agents()}
+    if wants_json():
+        return jsonify(tickets=[_row(t) for t in tickets], error=error)
+    return render_template(
+        "tickets/index.html",
+        tickets=tickets,
+        query=query,
+        error=error,
+        views=VIEW_LABELS,
+        statuses=STATUS_LABELS,
+        priorities=PRIORITY_LABELS,
+        categories=CATEGORIES,
+        assignees=assignees,
+        now=utcnow(),
+        counts=services.open_counts() if query.view == "open" and not query.text else [],
+    )
+
+
+def _row(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "reference": ticket.reference,
+        "status": ticket.status,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "country": ticket.country,
+        "assignee_id": ticket.assignee_id,
+        "subject": ticket.subject,
+        "version": ticket.version,
+    }
+
+
+@bp.post("/bulk-assign")
+@require("tickets.work")
+def bulk_assign():  # type: ignore[no-untyped-def]
+    ids = [i for i in (_int(v) for v in request.form.getlist("ticket_ids")) if i]
+    raw = request.form.get("assignee_id", "")
+    assignee_id = current_user.id if raw == "me" else _int(raw)
+    if not ids:
+        flash(_("Select at least one ticket."), "error")
+        return redirect(request.referrer or url_for("tickets.index"))
+    try:
+        changed = services.bulk_assign(ids, assignee_id, actor_id=current_user.id)
+    except services.TicketError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("tickets.index"))
+    db.session.commit()
+    flash(_("%(n)d tickets assigned.", n=changed), "info")
+    return redirect(url_for("tickets.index", view=request.form.get("view") or "mine"))
+
+
+def _ticket_or_404(ticket_id: int) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _others_viewing(ticket: Ticket) -> list[User]:
+    since = utcnow() - COLLISION_WINDOW
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(TicketView, TicketView.user_id == User.id)
+            .where(
+                TicketView.ticket_id == ticket.id,
+                TicketView.user_id != current_user.id,
+                TicketView.seen_at >= since,
+            )
+        )
+    )
+
+
+def _mark_viewing(ticket: Ticket) -> None:
+    view = db.session.get(TicketView, (ticket.id, current_user.id))
+    if view is None:
+        db.session.add(TicketView(ticket_id=ticket.id, user_id=current_user.id, seen_at=utcnow()))
+    else:
+        view.seen_at = utcnow()
+    from app.core import realtime
+
+    realtime.publish(
+        "ticket.viewing",
+        {"id": ticket.id, "user_id": current_user.id, "name": current_user.name},
+        room="tickets",
+    )
+
+
+def _page(
+    ticket: Ticket,
+    status: int = 200,
+    conflict: services.Conflict | None = None,
+    revealed: dict[str, str] | None = None,
+):  # type: ignore[no-untyped-def]
+    events = services.timeline(ticket)
+    summary = None
+    member = db.session.get(Member, ticket.member_id) if ticket.member_id else None
+    if member is not None:
+        summary = member_summary(member)
+    candidates = []
+    if ticket.match_confidence != "confirmed":
+        candidates = (
+            find_members(
+                kpj=ticket.requester_kpj,
+                nik=ticket.requester_nik,
+                passport=ticket.requester_passport,
+                phone=ticket.requester_phone,
+                lenient=True,
+                limit=5,
+            )
+            if (
+                ticket.requester_kpj
+                or ticket.requester_nik
+                or ticket.requester_passport
+                or ticket.requester_phone
+            )
+            else []
+        )
+    users = {u.id: u for u in db.session.scalars(select(User))}
+    canned = list(
+        db.session.scalars(
+            select(CannedReply).where(CannedReply.active.is_(True)).order_by(CannedReply.title)
+        )
+    )
+    merged_into = db.session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
+    masked = {
+        field: mask(getattr(ticket, field), kind) if getattr(ticket, field) else None
+        for field, kind in REVEALABLE.items()
+    }
+    return render_template(
+        "tickets/ticket.html",
+        ticket=ticket,
+        events=events,
+        seen_event=events[-1].id if events else 0,
+        summary=summary,
+        member=member,
+        candidates=candidates,
+        users=users,
+        agents=_agents(),
+        canned=canned,
+        others=_others_viewing(ticket),
+        conflict=conflict,
+        merged_into=merged_into,
+        statuses=STATUS_LABELS,
+        allowed_statuses=sorted(services.TRANSITIONS[ticket.status], key=STATUSES.index),
+        priorities=PRIORITY_LABELS,
+        categories=CATEGORIES,
+        event_labels=EVENT_LABELS,
+        masked=masked,
+        revealed=revealed or {},
+        open_statuses=OPEN_STATUSES,
+    ), status
+
+
+@bp.get("/<int:ticket_id>")
+@require("tickets.work")
+def show(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    page = _page(ticket)
+    _mark_viewing(ticket)
+    db.session.commit()
+    return page
+
+
+def _conflict(ticket_id: int, exc: services.Conflict):  # type: ignore[no-untyped-def]
+    db.session.rollback()
+    if wants_json():
+        return jsonify(
+            error={
+                "code": "conflict",
+                "message": _("Someone else changed this ticket in the meantime."),
+                "fields": {},
+            },
+            current_version=exc.current_version,
+            changes=exc.changes,
+        ), 409
+    ticket = _ticket_or_404(ticket_id)
+    return _page(ticket, 409, conflict=exc)
+
+
+def _versions() -> dict[str, int | None]:
+    return {
+        "expected_version": _int(request.form.get("version")),
+        "seen_event_id": _int(request.form.get("seen_event")),
+    }
+
+
+def _done(ticket_id: int, message: str | None = None) -> Response:
+    db.session.commit()
+    if message:
+        flash(message, "info")
+    return redirect(url_for("tickets.show", ticket_id=ticket_id))
+
+
+def _refused(ticket_id: int, exc: services.TicketError) -> Response:
+    db.session.rollback()
+    flash(exc.message, "error")
+    return redirect(url_for("tickets.show", ticket_id=ticket_id))
+
+
+@bp.post("/<int:ticket_id>/reply")
+@require("tickets.work")
+def reply(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    public = request.form.get("kind", "public_reply") == "public_reply"
+    set_status = request.form.get("set_status") or None
+    if set_status is not None and set_status not in STATUSES:
+        set_status = None
+    try:
+        services.reply(
+            ticket,
+            request.form.get("body", ""),
+            actor_id=current_user.id,
+            public=public,
+            set_status=set_status,
+            **_versions(),
+        )
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    return _done(ticket_id, _("Reply sent.") if public else _("Note added."))
+
+
+@bp.post("/<int:ticket_id>/status")
+@require("tickets.work")
+def status(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    versions = _versions()
+    try:
+        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+        services.change_status(
+            ticket,
+            request.form.get("status", ""),
+            actor_id=current_user.id,
+            reason=request.form.get("reason") or None,
+        )
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/assign")
+@require("tickets.work")
+def assign(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    raw = request.form.get("assignee_id", "")
+    assignee_id = current_user.id if raw == "me" else _int(raw)
+    versions = _versions()
+    try:
+        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+        services.assign(ticket, assignee_id, actor_id=current_user.id, team=request.form.get("team"))
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/fields")
+@require("tickets.work")
+def fields(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    try:
+        services.update_fields(
+            ticket,
+            actor_id=current_user.id,
+            priority=request.form.get("priority") or None,
+            category=request.form.get("category") or None,
+            **_versions(),
+        )
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/member")
+@require("tickets.work")
+def link_member(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    member_id: int | None = None
+    if request.form.get("action") != "unlink":
+        kpj = (request.form.get("kpj") or "").strip().upper()
+        if kpj:
+            member_id = db.session.scalar(select(Member.id).where(Member.kpj == kpj))
+            if member_id is None:
+                return _refused(ticket_id, services.TicketError(_("No member with this KPJ.")))
+        else:
+            member_id = _int(request.form.get("member_id"))
+            if member_id is None:
+                return _refused(ticket_id, services.TicketError(_("Choose a member.")))
+    versions = _versions()
+    try:
+        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+        services.link_member(ticket, member_id, actor_id=current_user.id)
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/claim")
+@require("tickets.work")
+def link_claim(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    versions = _versions()
+    try:
+        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+        services.link_claim(ticket, _int(request.form.get("claim_id")), actor_id=current_user.id)
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/merge")
+@require("tickets.work")
+def merge(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    target = services.get_by_reference(request.form.get("target", ""))
+    if target is None:
+        return _refused(ticket_id, services.TicketError(_("No ticket with this reference.")))
+    versions = _versions()
+    try:
+        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+        services.merge(ticket, target, actor_id=current_user.id)
+    except services.Conflict as exc:
+        return _conflict(ticket_id, exc)
+    except services.TicketError as exc:
+        return _refused(ticket_id, exc)
+    db.session.commit()
+    flash(_("Merged into %(ref)s.", ref=target.reference), "info")
+    return redirect(url_for("tickets.show", ticket_id=target.id))
+
+
+@bp.post("/<int:ticket_id>/reveal")
+@require("pii.reveal")
+def reveal(ticket_id: int):  # type: ignore[no-untyped-def]
+    ticket = _ticket_or_404(ticket_id)
+    field = request.form.get("field", "")
+    if field not in REVEALABLE:
+        abort(400)
+    value = getattr(ticket, field)
+    audit.record("pii.view", "ticket", ticket.id, {"field": field})
+    services.add_event(ticket, "viewed_pii", {"field": field}, actor_id=current_user.id)
+    page = _page(ticket, revealed={field: value} if value else {})
+    db.session.commit()
+    return page
+
+
+@bp.get("/<int:ticket_id>/attachments/<int:attachment_id>")
+@require("tickets.work")
+def attachment(ticket_id: int, attachment_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(Attachment, attachment_id)
+    if item is None or item.ticket_id != ticket_id:
+        abort(404)
+    return send_file(
+        attachments.path_of(item),
+        mimetype=item.content_type,
+        as_attachment=True,
+        download_name=item.original_filename,
+    )
+
+
+@bp.get("/canned")
+@require("tickets.work")
+def canned():  # type: ignore[no-untyped-def]
+    replies = list(
+        db.session.scalars(select(CannedReply).order_by(CannedReply.active.desc(), CannedReply.title))
+    )
+    return render_template(
+        "tickets/canned.html", replies=replies, categories=CATEGORIES, errors={}, values={}
+    )
+
+
+@bp.post("/canned")
+@require("tickets.canned")
+def canned_create():  # type: ignore[no-untyped-def]
+    values = {
+        name: (request.form.get(name) or "").strip() for name in ("title", "body", "language", "category")
+    }
+    errors: dict[str, str] = {}
+    if not values["title"] or len(values["title"]) > 120:
+        errors["title"] = _("Enter a title (at most 120 characters).")
+    if not values["body"]:
+        errors["body"] = _("Write the reply text.")
+    if values["language"] not in ("id", "en"):
+        errors["language"] = _("Choose id or en.")
+    if values["category"] and values["category"] not in CATEGORIES:
+        errors["category"] = _("Please choose a category from the list.")
+    if errors:
+        replies = list(db.session.scalars(select(CannedReply).order_by(CannedReply.title)))
+        return render_template(
+            "tickets/canned.html", replies=replies, categories=CATEGORIES, errors=errors, values=values
+        ), 422
+    db.session.add(
+        CannedReply(
+            title=values["title"],
+            body=values["body"],
+            language=values["language"],
+            category=values["category"] or None,
+        )
+    )
+    db.session.commit()
+    flash(_("Canned reply saved."), "info")
+    return redirect(url_for("tickets.canned"))
+
+
+@bp.post("/canned/<int:reply_id>/toggle")
+@require("tickets.canned")
+def canned_toggle(reply_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(CannedReply, reply_id)
+    if item is None:
+        abort(404)
+    item.active = not item.active
+    db.session.commit()
+    return redirect(url_for("tickets.canned"))

@@ -22,21 +22,41 @@ PUBLIC_ENDPOINTS = {
     "core.readyz",
     "core.set_language",
     "static",
+    # Twilio webhooks: public, each checks X-Twilio-Signature (tests/telephony/test_signature.py).
+    "telephony.voice_inbound",
+    "telephony.voice_language",
+    "telephony.voice_kpj",
+    "telephony.voice_topic",
+    "telephony.voice_wait",
+    "telephony.voice_wait_key",
+    "telephony.voice_queue_exit",
+    "telephony.voice_voicemail_done",
+    "telephony.voice_recording",
+    "telephony.voice_status",
+    "telephony.voice_fallback",
+    "telephony.voice_fallback_done",
+    "telephony.voice_client",
+    "telephony.voice_callback_answer",
+    # Public click-to-call API (rate-limited per IP).
+    "telephony_api.voice_token",
+    "telephony_api.callbacks",
 }
-PUBLIC_BLUEPRINTS = {"portal"}
+PUBLIC_BLUEPRINTS = {"portal", "api"}  # api: the public complaints API (verification + rate limits)
 
 # Blueprints exempt from CSRF because another check replaces it (Twilio's request signature).
-CSRF_EXEMPT_BLUEPRINTS = {"telephony"}
+CSRF_EXEMPT_BLUEPRINTS = {"telephony", "telephony_api", "api"}
 
 A, S, D = "agent", "supervisor", "admin"
 EXPECTED: dict[str, set[str]] = {
     "staff.home": {A, S, D},
     "console.use": {A, S},
     "tickets.work": {A, S},
+    "tickets.canned": {S},
     "records.view": {A, S, D},
     "pii.reveal": {A, S},
     "supervisor.view": {S, D},
     "reports.export": {S, D},
+    "routing.manage": {S, D},
     "admin.view": {D},
     "users.manage": {D},
     "records.import": {D},

@@ -31,20 +31,20 @@ def test_agent_joins_own_and_role_rooms_but_not_supervisors(staff_clients: Staff
     agent = staff_user("agent")
     socket_client = staff_clients.connect(staff_clients.http(agent))
     assert socket_client.is_connected(STAFF_NAMESPACE)
-    assert _rooms(socket_client) == {f"user:{agent.id}", "role:agent"}
+    assert _rooms(socket_client) == {f"user:{agent.id}", "role:agent", "tickets"}
 
 
 def test_supervisor_also_joins_supervisors(staff_clients: StaffClients):
     supervisor = staff_user("supervisor")
     socket_client = staff_clients.connect(staff_clients.http(supervisor))
-    assert _rooms(socket_client) == {f"user:{supervisor.id}", "role:supervisor", "supervisors"}
+    assert _rooms(socket_client) == {f"user:{supervisor.id}", "role:supervisor", "supervisors", "tickets"}
 
 
 def test_rooms_follow_the_cookie_not_the_previous_request(staff_clients: StaffClients):
     agent, supervisor = staff_user("agent"), staff_user("supervisor")
     agent_client = staff_clients.http(agent)
     staff_clients.http(supervisor)  # someone else signs in meanwhile
-    assert _rooms(staff_clients.connect(agent_client)) == {f"user:{agent.id}", "role:agent"}
+    assert _rooms(staff_clients.connect(agent_client)) == {f"user:{agent.id}", "role:agent", "tickets"}
 
 
 def test_connect_greets_with_the_assigned_rooms(staff_clients: StaffClients):
@@ -52,7 +52,7 @@ def test_connect_greets_with_the_assigned_rooms(staff_clients: StaffClients):
     socket_client = staff_clients.connect(staff_clients.http(agent))
     received = socket_client.get_received(STAFF_NAMESPACE)
     assert [(event["name"], event["args"]) for event in received] == [
-        ("hello", [{"user_id": agent.id, "role": "agent", "rooms": [f"user:{agent.id}", "role:agent"]}])
+        ("hello", [{"user_id": agent.id, "role": "agent", "rooms": [f"user:{agent.id}", "role:agent", "tickets"]}])
     ]
 
 

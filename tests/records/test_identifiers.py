@@ -201,3 +201,8 @@ def test_search_box_detects_identifier_kind(text, kinds):
 def test_search_box_rejects_unusable_input(text):
     with pytest.raises(IdentifierError):
         classify_query(text)
+
+
+def test_a_kpj_starting_with_zeros_is_searched_as_a_kpj_too() -> None:
+    kinds = {reading.kind: reading.value for reading in classify_query("00123456789")}
+    assert kinds.get("kpj") == "00123456789"

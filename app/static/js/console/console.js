@@ -1,0 +1,308 @@
+/*
+ * The agent console: renders /console/api/state and keeps it current from Socket.IO events.
+ *
+ * State is always re-fetched over HTTP (on load, on every resync, and when an event announces a
+ * newer version than the one shown); events carry versions (queue `seq`, presence `version`,
+ * work item `version`) so a late or duplicated event is ignored. Text goes in with textContent.
+ */
+(function () {
+  "use strict";
+
+  var root, api, base, i18n = {};
+  var state = { seq: -1, presenceVersion: -1, offer: null, call: null, wrapUp: null };
+  var countdownTimer = null, fetching = null, refetchAgain = false;
+
+  function $(id) { return document.getElementById(id); }
+  function t(key) { return i18n[key] || key; }
+
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function showError(message) { $("console-error").textContent = message || ""; }
+
+  function post(path, body) {
+    return fetch(base + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
+      body: JSON.stringify(body || {})
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          showError((data.error && data.error.message) || response.statusText);
+          throw data;
+        }
+        showError("");
+        return data;
+      });
+    });
+  }
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function waited(seconds) {
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function renderQueue(items, now) {
+    var body = $("queue").querySelector("tbody");
+    body.textContent = "";
+    var clientNow = Date.now(), serverNow = Date.parse(now);
+    items.forEach(function (item) {
+      var row = el("tr");
+      row.dataset.workItem = item.id;
+      row.appendChild(el("td", item.priority, item.priority >= 50 ? "prio-high" : ""));
+      row.appendChild(el("td", t(item.kind)));
+      row.appendChild(el("td", item.language_name || item.language));
+      row.appendChild(el("td", item.topic));
+      row.appendChild(el("td", item.country || "–"));
+      row.appendChild(el("td", item.local_time ? item.local_time.time : "–"));
+      var wait = el("td", waited(item.wait_seconds), "wait");
+      wait.dataset.since = String(Date.parse(item.enqueued_at) + (clientNow - serverNow));
+      row.appendChild(wait);
+      body.appendChild(row);
+    });
+    $("queue-count").textContent = String(items.length);
+    $("queue-empty").hidden = items.length > 0;
+  }
+
+  function tickWaits() {
+    var now = Date.now();
+    document.querySelectorAll("#queue td.wait").forEach(function (cell) {
+      var since = Number(cell.dataset.since);
+      if (since) cell.textContent = waited(Math.max(0, Math.round((now - since) / 1000)));
+    });
+  }
+
+  function renderPresence(presence) {
+    if (presence.version < state.presenceVersion) return;
+    state.presenceVersion = presence.version;
+    var pill = $("my-state");
+    pill.dataset.state = presence.state;
+    pill.textContent = t(presence.state) + (presence.reason === "no_answer" ? " (" + t("no_answer") + ")" : "");
+    root.dataset.state = presence.state;
+  }
+
+  function kv(pairs) {
+    var dl = el("dl", null, "kv");
+    pairs.forEach(function (pair) {
+      if (pair[1] === null || pair[1] === undefined || pair[1] === "") return;
+      dl.appendChild(el("dt", pair[0]));
+      dl.appendChild(el("dd", pair[1]));
+    });
+    return dl;
+  }
+
+  function ticketList(tickets) {
+    if (!tickets.length) return el("p", t("none"), "muted small");
+    var list = el("ul");
+    tickets.forEach(function (ticket) {
+      list.appendChild(el("li", (ticket.reference || "#" + ticket.id) + " · " + ticket.subject + " · " + ticket.status));
+    });
+    return list;
+  }
+
+  function renderScreenPop(pop) {
+    var panel = $("screen-pop");
+    if (!pop) { panel.hidden = true; return; }
+    panel.hidden = false;
+    var item = pop.work_item;
+    $("pop-item").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " +
+      item.topic + " · " + (item.country || "–") + (item.local_time ? " · " + item.local_time.time : "");
+    var member = $("pop-member"), claims = $("pop-claims");
+    member.textContent = "";
+    claims.textContent = "";
+    if (!pop.member) {
+      member.appendChild(el("p", t("no_member"), "muted"));
+    } else {
+      var m = pop.member;
+      member.appendChild(el("h3", m.name, "member-name"));
+      member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), m.phase], [t("status"), m.membership_status],
+        [t("programs"), (m.programs || []).join(", ")], [t("country"), m.placement_country], [t("employer"), m.employer]]));
+      var coverage = el("p", (m.coverage || []).map(function (w) {
+        return w.program + (w.active ? " ✓" : " ✗") + " " + w.start + "–" + (w.end || "…");
+      }).join(" · "), "small");
+      member.appendChild(coverage);
+      if (m.claims && m.claims.length) {
+        var table = el("table", null, "claims");
+        m.claims.forEach(function (c) {
+          var row = el("tr");
+          row.dataset.claim = c.claim_number;
+          [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
+            row.appendChild(el("td", v));
+          });
+          table.appendChild(row);
+        });
+        claims.appendChild(table);
+      } else {
+        claims.appendChild(el("p", t("none"), "muted small"));
+      }
+    }
+    var ticket = $("pop-ticket"), tickets = $("pop-tickets");
+    ticket.textContent = "";
+    tickets.textContent = "";
+    if (!pop.tickets || !pop.tickets.available) {
+      ticket.appendChild(el("p", t("tickets_unavailable"), "muted small"));
+      return;
+    }
+    var current = pop.tickets.current;
+    if (current) {
+      ticket.appendChild(kv([["#", current.reference || current.id], ["", current.subject],
+        [t("status"), current.status], ["", current.category]]));
+      if (current.description) ticket.appendChild(el("p", current.description, "small"));
+    } else {
+      ticket.appendChild(el("p", t("no_ticket"), "muted small"));
+    }
+    tickets.appendChild(ticketList((pop.tickets.open || []).concat(pop.tickets.recent || [])));
+  }
+
+  function stopCountdown() {
+    if (countdownTimer) { clearInterval(countdownTimer); countdownTimer = null; }
+  }
+
+  function renderOffer(offer) {
+    var dialog = $("offer");
+    state.offer = offer;
+    stopCountdown();
+    if (!offer) { dialog.hidden = true; return; }
+    var item = offer.work_item;
+    $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + item.topic +
+      (item.country ? " · " + item.country : "");
+    dialog.hidden = false;
+    dialog.dataset.workItem = item.id;
+    var expires = Date.parse(item.offer_expires_at);
+    var update = function () {
+      var left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+      $("offer-countdown").textContent = String(left);
+      if (left <= 0) stopCountdown();
+    };
+    update();
+    countdownTimer = setInterval(update, 250);
+  }
+
+  function renderColleagues(colleagues) {
+    var select = $("transfer-agent");
+    var keep = select.value;
+    select.textContent = "";
+    select.appendChild(el("option", "—"));
+    select.firstChild.value = "";
+    colleagues.forEach(function (c) {
+      var option = el("option", c.name + " (" + t(c.state) + ")");
+      option.value = c.id;
+      select.appendChild(option);
+    });
+    select.value = keep;
+  }
+
+  function render(data) {
+    state.seq = data.seq;
+    state.call = data.call;
+    state.wrapUp = data.wrap_up;
+    renderPresence(data.me.presence);
+    renderQueue(data.queue, data.now);
+    renderOffer(data.offer);
+    renderColleagues(data.colleagues);
+    var current = data.offer || data.call;
+    renderScreenPop(current ? current.screen_pop : null);
+    $("call-tools").hidden = !data.call;
+    $("wrap-up").hidden = data.me.presence.state !== "wrap_up";
+    root.dataset.seq = String(data.seq);
+  }
+
+  function refresh() {
+    if (fetching) { refetchAgain = true; return fetching; }
+    fetching = fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(render)
+      .catch(function () { showError("…"); })
+      .then(function () {
+        fetching = null;
+        if (refetchAgain) { refetchAgain = false; refresh(); }
+      });
+    return fetching;
+  }
+
+  function bind() {
+    document.addEventListener("halopmi:resync", refresh);
+    document.addEventListener("halopmi:queue.updated", function (event) {
+      if (event.detail && event.detail.seq <= state.seq) return; // already shown
+      refresh();
+    });
+    document.addEventListener("halopmi:presence.changed", function (event) {
+      if (event.detail && event.detail.version > state.presenceVersion) refresh();
+    });
+    document.addEventListener("halopmi:offer", function (event) {
+      // Ring at once from the event, then fetch the screen pop with the full state.
+      if (event.detail && event.detail.work_item) renderOffer({ work_item: event.detail.work_item });
+      refresh();
+    });
+    document.addEventListener("halopmi:offer.cancelled", function (event) {
+      if (state.offer && event.detail && String(event.detail.work_item_id) === String(state.offer.work_item.id)) {
+        renderOffer(null);
+      }
+      refresh();
+    });
+    document.addEventListener("halopmi:call.ended", refresh);
+
+    $("state-apply").addEventListener("click", function () {
+      post("api/presence", { state: $("state-switcher").value }).then(refresh, function () {});
+    });
+    $("offer-accept").addEventListener("click", function () {
+      if (!state.offer) return;
+      var id = state.offer.work_item.id;
+      post("api/work/" + id + "/accept").then(function (data) {
+        renderOffer(null);
+        document.dispatchEvent(new CustomEvent("halopmi:offer-accepted", { detail: data }));
+        refresh();
+      }, function () { renderOffer(null); refresh(); });
+    });
+    $("offer-decline").addEventListener("click", function () {
+      if (!state.offer) return;
+      post("api/work/" + state.offer.work_item.id + "/decline").then(refresh, refresh);
+      renderOffer(null);
+    });
+    $("wrap-up-done").addEventListener("click", function () {
+      var id = state.wrapUp ? state.wrapUp.work_item.id : (state.call ? state.call.work_item.id : 0);
+      post("api/work/" + id + "/wrap-up", { disposition: $("disposition").value }).then(refresh, function () {});
+    });
+    $("transfer-go").addEventListener("click", function () {
+      if (!state.call) return;
+      post("api/work/" + state.call.work_item.id + "/transfer", {
+        to_agent_id: $("transfer-agent").value || null,
+        language: $("transfer-language").value || null
+      }).then(refresh, function () {});
+    });
+    $("callback-go").addEventListener("click", function () {
+      if (!state.call) return;
+      var local = $("callback-at").value;
+      if (!local) return;
+      post("api/work/" + state.call.work_item.id + "/callback", { at: new Date(local).toISOString() })
+        .then(function () {}, function () {});
+    });
+  }
+
+  function start() {
+    root = $("console");
+    if (!root) return;
+    api = root.dataset.api;
+    base = root.dataset.base;
+    try { i18n = JSON.parse($("console-i18n").textContent); } catch (e) { i18n = {}; }
+    bind();
+    refresh();
+    setInterval(tickWaits, 1000);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

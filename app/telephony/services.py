@@ -1,0 +1,388 @@
+"""The call path behind the webhooks: IVR state, queue, call log, status callbacks, voicemail.
+
+Routes translate a webhook into one of these functions and the answer into TwiML. Each function
+takes the provider's form values (plain strings) and leaves the commit to the route. Webhooks
+arrive at least once and in any order: raw events are stored under a unique key, statuses only
+move forward, and every call-log fact has a unique key (replays add nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core.masking import mask_phone
+from app.core.phone import PhoneError, parse_phone
+from app.core.time import utcnow
+from app.extensions import db
+from app.telephony import integration
+from app.telephony.models import (
+    TERMINAL_STATUSES,
+    Call,
+    CallEvent,
+    RawWebhook,
+)
+from app.telephony.prompts import TOPIC_KEYS
+
+log = logging.getLogger(__name__)
+
+PHONE_FIELDS = ("From", "To", "Caller", "Called", "ForwardedFrom")
+CHANNEL_BY_DIRECTION = {"inbound": "phone", "browser": "browser_call", "outbound": "callback"}
+
+
+def now() -> datetime:
+    """The clock of the call path (tests replace it to give calls a duration)."""
+    return utcnow()
+
+
+# --- raw events and the call log ------------------------------------------------------------
+
+
+def masked_payload(form: Mapping[str, str]) -> dict[str, str]:
+    """The webhook as received, with phone numbers masked (the raw log is not a PII store)."""
+    return {
+        key: (mask_phone(value) if key in PHONE_FIELDS and value.startswith("+") else value)
+        for key, value in form.items()
+    }
+
+
+def store_raw(kind: str, key: str, form: Mapping[str, str]) -> bool:
+    """Store a provider event under its idempotency key; False if it was seen before."""
+    if db.session.scalar(select(RawWebhook.id).where(RawWebhook.key == key)) is not None:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                RawWebhook(key=key, kind=kind, call_sid=form.get("CallSid"), payload=masked_payload(form))
+            )
+    except IntegrityError:  # the same event delivered concurrently
+        return False
+    return True
+
+
+def log_event(
+    call: Call, kind: str, *, suffix: str = "", at: datetime | None = None, **fields: Any
+) -> CallEvent | None:
+    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there."""
+    key = f"{call.id}:{kind}" + (f":{suffix}" if suffix else "")
+    if db.session.scalar(select(CallEvent.id).where(CallEvent.key == key)) is not None:
+        return None
+    data = fields.pop("data", None) or {}
+    event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
+    try:
+        with db.session.begin_nested():
+            db.session.add(event)
+    except IntegrityError:
+        return None
+    return event
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, int(round((end - start).total_seconds())))
+
+
+# --- calls ------------------------------------------------------------------------------------
+
+
+def get_call(call_sid: str | None) -> Call | None:
+    if not call_sid:
+        return None
+    return db.session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
+def _caller(raw: str | None) -> tuple[str | None, str | None]:
+    """The caller's E.164 number and country, or (raw, None) for anonymous/client callers."""
+    if not raw:
+        return None, None
+    try:
+        phone = parse_phone(raw)
+    except PhoneError:
+        return raw[:64], None
+    return phone.e164, phone.country
+
+
+def start_call(form: Mapping[str, str], direction: str = "inbound", **values: Any) -> Call:
+    """The Call for this CallSid, created with its ``created`` log entry on first sight."""
+    call_sid = form["CallSid"]
+    call = get_call(call_sid)
+    if call is not None:
+        return call
+    number, country = _caller(form.get("From"))
+    call = Call(
+        call_sid=call_sid,
+        parent_call_sid=form.get("ParentCallSid") or None,
+        direction=direction,
+        from_number=number,
+        to_number=(form.get("To") or "")[:64] or None,
+        caller_country=country or (form.get("FromCountry") or None),
+        status="queued",
+        **values,
+    )
+    call.move_to(form.get("CallStatus") or "ringing")
+    try:
+        with db.session.begin_nested():
+            db.session.add(call)
+    except IntegrityError:  # a duplicate first webhook raced us
+        existing = get_call(call_sid)
+        assert existing is not None
+        return existing
+    log_event(call, "created", data={"direction": direction})
+    return call
+
+
+def require_call(form: Mapping[str, str]) -> Call:
+    """The call a follow-up webhook is about (recreated if its first webhook was lost)."""
+    return get_call(form.get("CallSid")) or start_call(form)
+
+
+def business_hours(at: datetime | None = None) -> bool:
+    """Whether the call centre is open at ``at`` (TELEPHONY_HOURS in TELEPHONY_TIMEZONE)."""
+    config = current_app.config
+    opening, _, closing = str(config["TELEPHONY_HOURS"]).partition("-")
+    local = (at or now()).astimezone(ZoneInfo(config["TELEPHONY_TIMEZONE"])).time()
+    start, end = time.fromisoformat(opening.strip()), time.fromisoformat(closing.strip())
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end  # hours across midnight
+
+
+def choose_language(form: Mapping[str, str]) -> Call:
+    call = require_call(form)
+    call.language = "en" if form.get("Digits") == "2" else "id"
+    return call
+
+
+def enter_kpj(form: Mapping[str, str]) -> tuple[Call, bool | None]:
+    """Match keyed-in KPJ digits to a member: True found, False not found, None skipped."""
+    call = require_call(form)
+    digits = "".join(ch for ch in (form.get("Digits") or "") if ch.isdigit())
+    if not digits:
+        return call, None
+    from app.records.services import find_members
+
+    matches = [m for m in find_members(kpj=digits, lenient=True) if m.confidence == "exact"]
+    if len(matches) != 1:
+        return call, False
+    call.kpj = digits[:11]
+    call.member_id = matches[0].member.id
+    return call, True
+
+
+def choose_topic(form: Mapping[str, str]) -> Call:
+    """The topic key; then the queue, or (outside hours) a voicemail filed under that topic, so
+    an emergency message left at night still makes an urgent ticket."""
+    call = require_call(form)
+    call.topic = TOPIC_KEYS.get((form.get("Digits") or "")[:1], "other")
+    if business_hours():
+        queue_call(call)
+    elif call.exit_reason is None:
+        call.exit_reason = "closed"
+    return call
+
+
+def _subject(call: Call) -> str:
+    return f"{CHANNEL_BY_DIRECTION.get(call.direction, 'phone')}: {call.topic or 'other'}"
+
+
+def ensure_ticket(call: Call, channel: str | None = None) -> int:
+    """Open (or reuse the worker's open) ticket for the call and link the call to it."""
+    if call.ticket_id is None:
+        phone = call.from_number if call.from_number and call.from_number.startswith("+") else None
+        call.ticket_id = integration.open_or_reuse_ticket(
+            channel=channel or CHANNEL_BY_DIRECTION.get(call.direction, "phone"),
+            category=call.topic or "other",
+            language=call.language,
+            country=call.caller_country,
+            member_id=call.member_id,
+            phone=phone,
+            subject=_subject(call),
+            kpj=call.kpj,
+        )
+        db.session.flush()
+        integration.link_call(call.ticket_id, call.id)
+    return call.ticket_id
+
+
+def queue_call(call: Call) -> None:
+    """Ticket first (it must exist whatever fails next), then the live queue."""
+    ensure_ticket(call)
+    if call.enqueued_at is None:
+        call.enqueued_at = now()
+    integration.enqueue(
+        "call",
+        call.id,
+        language=call.language,
+        topic=call.topic or "other",
+        country=call.caller_country,
+        ticket_id=call.ticket_id,
+        member_id=call.member_id,
+    )
+    log_event(call, "queued", data={"topic": call.topic, "language": call.language})
+
+
+def wait_state(form: Mapping[str, str]) -> tuple[Call, int | None, int | None, bool]:
+    """For the hold TwiML: position, estimated wait, and whether the maximum wait is past."""
+    call = require_call(form)
+    position, estimate = integration.position("call", call.id)
+    waited = _seconds(call.enqueued_at, now()) or 0
+    too_long = waited >= int(current_app.config["TELEPHONY_MAX_WAIT_SECONDS"])
+    if too_long and call.exit_reason is None:
+        call.exit_reason = "max_wait"
+    return call, (position or None), estimate, too_long
+
+
+def callback_possible(call: Call) -> bool:
+    if not call.from_number or not call.from_number.startswith("+"):
+        return False
+    from app.telephony.clicktocall import phone_problem
+
+    return phone_problem(call.from_number) is None
+
+
+def request_callback_from_queue(form: Mapping[str, str]) -> bool:
+    """The caller pressed 1 while waiting: keep their number, leave the queue, call back later."""
+    call = require_call(form)
+    if call.exit_reason == "callback":
+        return True  # the same key press delivered twice
+    if (form.get("Digits") or "")[:1] != "1" or not callback_possible(call):
+        return False
+    from app.telephony.clicktocall import create_callback
+
+    call.exit_reason = "callback"
+    assert call.from_number is not None
+    create_callback(
+        phone=call.from_number,
+        language=call.language,
+        topic=call.topic or "other",
+        kpj=call.kpj,
+        member_id=call.member_id,
+        ticket_id=call.ticket_id,
+        source="queue",
+        call_id=call.id,
+    )
+    return True
+
+
+def _abandon(call: Call, reason: str, at: datetime) -> None:
+    if call.answered_at is not None or call.enqueued_at is None:
+        return
+    if log_event(
+        call, "abandoned", at=at, wait_seconds=_seconds(call.enqueued_at, at), data={"reason": reason}
+    ):
+        integration.cancel("call", call.id, reason)
+
+
+def queue_exit(form: Mapping[str, str]) -> str:
+    """Enqueue's action URL: what happens after the caller left the queue.
+
+    Returns ``"callback"`` (goodbye), ``"voicemail"`` (record a message), ``"conference"`` (join
+    the accepting agent) or ``"done"``.
+    """
+    call = require_call(form)
+    result = form.get("QueueResult") or ""
+    at = now()
+    if (
+        result in ("redirected", "redirected-from-bridged")
+        and call.agent_id
+        and call.status not in TERMINAL_STATUSES
+    ):
+        # Moved out by connect_agent: should Twilio run this answer rather than the redirect's
+        # TwiML, it leads to the same conference.
+        return "conference"
+    if result in ("bridged", "bridging-in-process", "redirected", "redirected-from-bridged"):
+        return "done"
+    if result == "leave" and call.exit_reason == "callback":
+        if log_event(
+            call,
+            "abandoned",
+            suffix="callback",
+            at=at,
+            wait_seconds=_seconds(call.enqueued_at, at),
+            data={"reason": "callback"},
+        ):
+            integration.cancel("call", call.id, "callback")
+        return "callback"
+    if result == "hangup":
+        _abandon(call, "hangup", at)
+        return "done"
+    # leave after the maximum wait, queue-full, error, system-error: take a message instead.
+    integration.cancel("call", call.id, call.exit_reason or result or "error")
+    return "voicemail"
+
+
+def apply_status(form: Mapping[str, str]) -> bool:
+    """A status callback: store raw under its key, then move the call forward (never back).
+
+    Returns False for a duplicate. Terminal statuses end the routing item: ``complete`` after
+    an answered call, ``cancel`` (abandoned) for one that waited and was never answered.
+    """
+    call_sid = form.get("CallSid") or ""
+    status = form.get("CallStatus") or ""
+    sequence = form.get("SequenceNumber")
+    key = f"status:{call_sid}:{sequence}" if sequence not in (None, "") else f"status:{call_sid}:{status}"
+    if not store_raw("status", key, form):
+        return False
+    call = get_call(call_sid)
+    if call is None:
+        return True  # kept raw; replayed when the call row appears (see replay_raw)
+    _apply_status(call, status, form)
+    return True
+
+
+def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
+    if not call.move_to(status):
+        return
+    at = now()
+    if status == "in-progress" and call.direction == "outbound" and call.answered_at is None:
+        call.answered_at = at
+        log_event(call, "answered", at=at, agent_id=call.agent_id)
+    if status not in TERMINAL_STATUSES:
+        return
+    call.ended_at = at
+    if call.callback_id is not None:
+        from app.telephony.clicktocall import callback_leg_ended
+
+        callback_leg_ended(call, status)
+        return
+    if call.answered_at is not None:
+        log_event(
+            call,
+            "completed",
+            at=at,
+            agent_id=call.agent_id,
+            talk_seconds=_seconds(call.answered_at, at),
+            wait_seconds=_seconds(call.enqueued_at, call.answered_at),
+            data={"duration": form.get("CallDuration")},
+        )
+        integration.complete("call", call.id)
+    elif call.exit_reason is None:
+        _abandon(call, "hangup", at)
+    else:
+        integration.cancel("call", call.id, call.exit_reason)
+
+
+def replay_raw(call: Call) -> None:
+    """Apply status callbacks that arrived before the call row existed, in sequence order."""
+    rows = db.session.scalars(
+        select(RawWebhook).where(RawWebhook.call_sid == call.call_sid, RawWebhook.kind == "status")
+    ).all()
+    for row in sorted(rows, key=lambda r: int(r.payload.get("SequenceNumber") or 0)):
+        _apply_status(call, row.payload.get("CallStatus", ""), row.payload)
+
+
+def agent_joined(call: Call, agent_id: int) -> None:
+    """The agent's softphone reached the call's conference: the call is answered."""
+    if call.answered_at is None:
+        at = now()
+        call.answered_at = at
+        call.agent_id = agent_id
+        log_event(call, "answered", at=at, agent_id=agent_id, wait_seconds=_seconds(call.enqueued_at, at))

@@ -1,0 +1,109 @@
+"""Staff-facing telephony routes: the agent softphone token and the development simulator page.
+
+These use the staff session, so unlike the webhooks (signature-checked, CSRF-exempt blueprint)
+they check the CSRF token themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, jsonify, render_template, request
+from flask_login import current_user
+
+from app.agents.policy import require
+from app.extensions import csrf
+from app.telephony.clicktocall import access_token, voice_tokens_possible
+from app.telephony.routes import bp
+from app.telephony.signature import twilio_configured
+from app.telephony.simulator import Leg, Simulator, SimulatorError
+
+SIMULATOR_KEY = "telephony_simulator"
+
+
+@bp.post("/agent-token")
+@require("console.use")
+def agent_token():  # type: ignore[no-untyped-def]
+    """Softphone token for the signed-in agent: identity ``agent:<id>``, outgoing only (the
+    softphone dials our TwiML App, which joins it to the conference of its accepted work item)."""
+    csrf.protect()
+    if not voice_tokens_possible():
+        abort(503)
+    identity = f"agent:{current_user.id}"
+    ttl = 3600
+    return jsonify(token=access_token(identity, ttl), identity=identity, ttl=ttl)
+
+
+def _simulator() -> Simulator:
+    if twilio_configured() or current_app.config.get("NAME") == "production":
+        abort(404)  # a development tool: with a real Twilio account there is nothing to simulate
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sim = app.extensions.get(SIMULATOR_KEY)
+    if sim is None:
+        sim = app.extensions[SIMULATOR_KEY] = Simulator(app, app.test_client())
+    return sim  # type: ignore[no-any-return]
+
+
+def _leg_state(leg: Leg) -> dict[str, Any]:
+    return {
+        "sid": leg.sid,
+        "from": leg.from_,
+        "state": leg.state,
+        "heard": [{"verb": h.verb, "text": h.text} for h in leg.heard[-30:]],
+        "listening": leg.state == "gather" or (leg.state == "queued" and leg.wait_gather is not None),
+        "conference": (leg.conference.text or "").strip() if leg.conference is not None else None,
+    }
+
+
+def _state(sim: Simulator) -> dict[str, Any]:
+    sim.poll()
+    return {"legs": [_leg_state(leg) for leg in sim.legs.values()], "messages": sim.messages[-10:]}
+
+
+@bp.get("/simulator")
+@require("staff.home")
+def simulator_page():  # type: ignore[no-untyped-def]
+    _simulator()
+    return render_template("telephony/simulator.html")
+
+
+@bp.get("/simulator/state")
+@require("staff.home")
+def simulator_state():  # type: ignore[no-untyped-def]
+    return jsonify(_state(_simulator()))
+
+
+@bp.post("/simulator/action")
+@require("staff.home")
+def simulator_action():  # type: ignore[no-untyped-def]
+    """One action of the simulated phone or softphone; answers with the whole state."""
+    csrf.protect()
+    sim = _simulator()
+    data = request.get_json(silent=True) or {}
+    action = str(data.get("action") or "")
+    try:
+        if action == "dial":
+            sim.dial_in(str(data.get("from") or "+85291234567"))
+        elif action == "agent":
+            sim.agent_softphone(int(current_user.id), int(data.get("work_item_id") or 0))
+        else:
+            leg = sim.legs.get(str(data.get("sid") or ""))
+            if leg is None:
+                abort(404)
+            if action == "press":
+                leg.press(str(data.get("digits") or ""))
+            elif action == "timeout":
+                leg.timeout()
+            elif action == "wait":
+                leg.wait_again()
+            elif action == "record":
+                leg.finish_recording()
+            elif action == "answer":
+                leg.answer()
+            elif action == "hangup":
+                leg.hangup()
+            else:
+                abort(400)
+    except (SimulatorError, ValueError) as exc:
+        return jsonify(error={"code": "simulator", "message": str(exc), "fields": {}}, **_state(sim)), 409
+    return jsonify(_state(sim))

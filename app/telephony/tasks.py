@@ -1,0 +1,201 @@
+"""rq jobs of the telephony edge, run through the outbox (``app.core.jobs.record_intent``).
+
+``connect_agent`` and ``place_callback`` are recorded by routing when an agent accepts
+(docs/call-flow.md). Jobs with an effect at the provider keep their own intent rows
+(:class:`~app.telephony.models.CallbackAttempt`) so a retried job never dials twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.core.jobs import record_intent
+from app.extensions import db
+from app.telephony import integration, twiml
+from app.telephony.clicktocall import _enqueue, create_callback, give_up, schedule_retry, sms_body
+from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
+from app.telephony.provider import ProviderError, get_provider
+from app.telephony.services import ensure_ticket, now, replay_raw, start_call
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "/telephony/voice/status"
+CALLBACK_ANSWER_PATH = "/telephony/voice/callback-answer"
+
+
+def absolute(path: str) -> str:
+    """Public URL of one of our webhook paths (jobs have no request to take the host from)."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+    return str(base).rstrip("/") + path
+
+
+def callback_conference(callback_id: int) -> str:
+    return f"callback-{callback_id}"
+
+
+def connect_agent(work_item_id: int) -> None:
+    """Move the waiting caller out of the queue into conference ``call-<id>``, where the
+    accepting agent's softphone joins them (through the TwiML App's client URL)."""
+    item = integration.work_item(work_item_id)
+    if item is None or item.kind != "call":
+        return
+    call = db.session.get(Call, item.ref_id)
+    if call is None or call.status in TERMINAL_STATUSES:
+        log.info("connect_agent: call %s already ended", item.ref_id)
+        return
+    call.agent_id = item.agent_id
+    document = twiml.conference(call.conference_name, language=call.language, agent=False)
+    try:
+        get_provider().update_call(call.call_sid, twiml=str(document))
+    except ProviderError as exc:
+        if exc.permanent:  # the caller hung up meanwhile (e.g. 21220): the status callback tells
+            log.warning("connect_agent: call %s not redirected: %s", call.id, exc)
+            return
+        raise  # transient: rq retries; redirecting twice is harmless
+
+
+def place_callback(work_item_id: int) -> None:
+    """Dial the worker for an accepted callback and bridge them into the agent's conference."""
+    item = integration.work_item(work_item_id)
+    if item is None or item.kind != "callback":
+        return
+    callback = db.session.get(CallbackRequest, item.ref_id)
+    if callback is None or callback.status in ("completed", "failed", "cancelled"):
+        return
+    if db.session.scalar(select(CallbackAttempt.id).where(CallbackAttempt.work_item_id == work_item_id)):
+        return  # this acceptance was already dialled (a redelivered job)
+    attempt = CallbackAttempt(
+        callback_id=callback.id,
+        attempt_no=callback.attempts + 1,
+        work_item_id=work_item_id,
+        agent_id=item.agent_id,
+        status="dialing",
+    )
+    db.session.add(attempt)
+    callback.attempts = attempt.attempt_no
+    callback.status = "dialing"
+    # The attempt row is our intent: durable before the provider is asked, so a crash after
+    # dialling can never lead to a second call (the unique (callback, attempt_no) backs it).
+    db.session.commit()
+    caller_id = current_app.config.get("TWILIO_CALLER_ID") or "+62215550000"
+    try:
+        sid = get_provider().create_call(
+            to=callback.phone,
+            from_=caller_id,
+            url=absolute(f"{CALLBACK_ANSWER_PATH}?callback={callback.id}"),
+            status_callback=absolute(STATUS_PATH),
+            timeout=30,
+        )
+    except ProviderError as exc:
+        attempt.status, attempt.error = "error", str(exc)[:500]
+        integration.cancel("callback", callback.id, "provider_error")
+        if exc.permanent:
+            give_up(callback)
+        else:
+            schedule_retry(callback)
+        return
+    attempt.status, attempt.call_sid = "dialed", sid
+    call = start_call(
+        {"CallSid": sid, "From": callback.phone, "To": caller_id, "CallStatus": "queued"},
+        direction="outbound",
+        callback_id=callback.id,
+        language=callback.language,
+        topic=callback.topic,
+        kpj=callback.kpj,
+        member_id=callback.member_id,
+        ticket_id=callback.ticket_id,
+        agent_id=item.agent_id,
+    )
+    call.enqueued_at = callback.created_at
+    db.session.flush()
+    if callback.ticket_id is not None:
+        integration.link_call(callback.ticket_id, call.id)
+    else:
+        ensure_ticket(call, "callback")
+    replay_raw(call)
+
+
+def retry_callback(callback_id: int) -> None:
+    """A scheduled retry is due: back into the live queue (agent-first again)."""
+    callback = db.session.get(CallbackRequest, callback_id)
+    if callback is None or callback.status != "scheduled":
+        return
+    callback.status, callback.next_attempt_at = "pending", None
+    _enqueue(callback)
+
+
+def schedule_callback(kind: str, ref_id: int, at_iso: str, agent_id: int) -> None:
+    """An agent promised the worker a call back at ``at_iso`` (recorded by the console).
+
+    For a call, a CallbackRequest to the caller's number is scheduled for then (agent-first
+    like any other); for a callback, the same request is rescheduled. Both re-enter the live
+    queue through :func:`retry_callback` when the time comes.
+    """
+    at = datetime.fromisoformat(at_iso)
+    if kind == "callback":
+        callback = db.session.get(CallbackRequest, ref_id)
+        if callback is None:
+            return
+        callback.status, callback.next_attempt_at = "scheduled", at
+        record_intent(
+            "app.telephony.tasks.retry_callback",
+            callback.id,
+            queue="telephony",
+            run_after=at,
+            key=f"callback:{callback.id}:agent:{at_iso}",
+        )
+    else:
+        call = db.session.get(Call, ref_id)
+        if call is None or not (call.from_number or "").startswith("+"):
+            # A browser call has no number to ring back; the console says so before this.
+            log.warning("call %s: no phone number to call back (agent %s)", ref_id, agent_id)
+            return
+        callback = create_callback(
+            phone=call.from_number or "",
+            language=call.language,
+            topic=call.topic or "other",
+            kpj=call.kpj,
+            member_id=call.member_id,
+            ticket_id=call.ticket_id,
+            source="agent",
+            call_id=call.id,
+            not_before=at,
+        )
+    if callback.ticket_id:
+        integration.ticket_note(
+            callback.ticket_id,
+            "internal_note",
+            {"text": f"Call-back scheduled for {at.isoformat()}", "callback_id": callback.id, "agent_id": agent_id},
+        )
+
+
+def send_callback_sms(callback_id: int) -> None:
+    callback = db.session.get(CallbackRequest, callback_id)
+    if callback is None:
+        return
+    try:
+        get_provider().send_sms(
+            to=callback.phone,
+            from_=current_app.config.get("TWILIO_CALLER_ID") or "BPJSTK",
+            body=sms_body(callback),
+        )
+    except ProviderError as exc:
+        if not exc.permanent:
+            raise
+        log.warning("callback %s: SMS refused: %s", callback.id, exc)
+
+
+def fetch_recording(recording_id: int) -> None:
+    """Confirm a recording with the provider; we keep our reference, the media stays there."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is None:
+        return
+    info = get_provider().fetch_recording(recording.sid)
+    if info.get("duration") not in (None, ""):
+        recording.duration = int(info["duration"])
+    recording.status = str(info.get("status") or recording.status)
+    recording.fetched_at = now()

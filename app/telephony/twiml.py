@@ -1,0 +1,197 @@
+"""TwiML documents the webhooks answer with, built with Twilio's ``VoiceResponse``.
+
+URLs are root-relative (Twilio resolves them against the URL it just fetched, so they stay on the
+public host that signed requests are checked against). Follow-up URLs carry ``lang`` so that even
+the fallback URL, which Twilio calls with ``ErrorUrl``, can apologise in the caller's language.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, url_for
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from app.telephony.prompts import LANGUAGES, VOICES, language_or_default, text
+
+QUEUE_PREFIX = "halopmi"
+GATHER_TIMEOUT = 6
+
+
+def xml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="application/xml")
+
+
+def say(parent: VoiceResponse | Gather, key: str, language: str | None, **values: object) -> None:
+    lang = language_or_default(language)
+    parent.say(text(key, lang, **values), **VOICES[lang])
+
+
+def _url(endpoint: str, language: str | None = None) -> str:
+    if language:
+        return url_for(endpoint, lang=language_or_default(language))
+    return url_for(endpoint)
+
+
+def language_menu() -> VoiceResponse:
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, action=_url("telephony.voice_language"), method="POST", timeout=GATHER_TIMEOUT
+    )
+    for lang in LANGUAGES:  # each option in its own language
+        say(gather, "language_menu", lang)
+    # No key pressed: Bahasa Indonesia.
+    response.redirect(_url("telephony.voice_language"), method="POST")
+    return response
+
+
+def kpj_menu(language: str, prefix: str | None = None) -> VoiceResponse:
+    response = VoiceResponse()
+    if prefix:
+        say(response, prefix, language)
+    gather = response.gather(
+        num_digits=11,
+        finish_on_key="#",
+        action=_url("telephony.voice_kpj", language),
+        method="POST",
+        timeout=GATHER_TIMEOUT + 4,
+    )
+    say(gather, "kpj_menu", language)
+    response.redirect(_url("telephony.voice_kpj", language), method="POST")
+    return response
+
+
+def topic_menu(language: str, prefix: str | None = None) -> VoiceResponse:
+    response = VoiceResponse()
+    if prefix:
+        say(response, prefix, language)
+    gather = response.gather(
+        num_digits=1, action=_url("telephony.voice_topic", language), method="POST", timeout=GATHER_TIMEOUT
+    )
+    say(gather, "topic_menu", language)
+    response.redirect(_url("telephony.voice_topic", language), method="POST")
+    return response
+
+
+def enqueue(language: str, topic: str | None = None) -> VoiceResponse:
+    response = VoiceResponse()
+    if topic == "emergency":
+        say(response, "emergency_ack", language)
+    say(response, "queued", language)
+    response.enqueue(
+        f"{QUEUE_PREFIX}-{language_or_default(language)}",
+        action=_url("telephony.voice_queue_exit", language),
+        method="POST",
+        wait_url=_url("telephony.voice_wait", language),
+        wait_url_method="POST",
+    )
+    return response
+
+
+def hold(
+    language: str, position: int | None, wait_seconds: int | None, *, offer_callback: bool
+) -> VoiceResponse:
+    """The wait URL: position and estimated wait, the callback offer, then hold music."""
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, action=_url("telephony.voice_wait_key", language), method="POST", timeout=3
+    )
+    if position:
+        say(gather, "position", language, position=position)
+    if wait_seconds is not None:
+        say(gather, "estimated_wait", language, minutes=max(1, round(wait_seconds / 60)))
+    if offer_callback:
+        say(gather, "press_for_callback", language)
+    response.play(current_app.config["TELEPHONY_HOLD_MUSIC_URL"])
+    return response
+
+
+def leave() -> VoiceResponse:
+    response = VoiceResponse()
+    response.leave()
+    return response
+
+
+def goodbye(language: str, key: str = "goodbye") -> VoiceResponse:
+    response = VoiceResponse()
+    say(response, key, language)
+    response.hangup()
+    return response
+
+
+def voicemail(language: str, prefix: list[str] | None = None) -> VoiceResponse:
+    response = VoiceResponse()
+    for key in prefix or ():
+        if key == "closed":
+            opening, _, closing = current_app.config["TELEPHONY_HOURS"].partition("-")
+            say(response, key, language, open=opening.strip(), close=closing.strip())
+        else:
+            say(response, key, language)
+    say(response, "voicemail", language)
+    response.record(
+        action=_url("telephony.voice_voicemail_done", language),
+        method="POST",
+        max_length=120,
+        play_beep=True,
+        timeout=5,
+        recording_status_callback=_url("telephony.voice_recording"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    say(response, "voicemail_thanks", language)
+    response.hangup()
+    return response
+
+
+def conference(
+    name: str, *, language: str | None, agent: bool, greeting: tuple[str, ...] = ("connecting",)
+) -> VoiceResponse:
+    """Join conference ``name``: the agent's leg starts and ends it, the worker's waits for them."""
+    response = VoiceResponse()
+    if not agent and language:
+        for key in greeting:
+            say(response, key, language)
+    dial = Dial()
+    options: dict[str, object] = {
+        "start_conference_on_enter": agent,
+        "end_conference_on_exit": agent,
+        "beep": False,
+    }
+    if not agent:
+        options["wait_url"] = current_app.config["TELEPHONY_HOLD_MUSIC_URL"]
+    dial.conference(name, **options)
+    response.append(dial)
+    return response
+
+
+def not_allowed(language: str | None = None) -> VoiceResponse:
+    response = VoiceResponse()
+    say(response, "not_allowed", language)
+    response.hangup()
+    return response
+
+
+def empty() -> VoiceResponse:
+    return VoiceResponse()
+
+
+def fallback(language: str | None) -> VoiceResponse:
+    """Apology + voicemail offer; built from constants only (no database on this path)."""
+    response = VoiceResponse()
+    languages = [language] if language in LANGUAGES else list(LANGUAGES)
+    for lang in languages:
+        say(response, "apology", lang)
+        say(response, "voicemail", lang)
+    lang = languages[0]
+    response.record(
+        action=_url("telephony.voice_fallback_done", lang),
+        method="POST",
+        max_length=120,
+        play_beep=True,
+        timeout=5,
+        recording_status_callback=_url("telephony.voice_recording"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    for lang in languages:
+        say(response, "voicemail_thanks", lang)
+    response.hangup()
+    return response

@@ -1,0 +1,129 @@
+"""Attachments: images and PDFs, checked by their first bytes, stored outside the web root.
+
+The browser's content type and the file name's extension are claims; the magic bytes decide.
+Files live under ``instance/attachments/<2 hex>/<random key>`` (no user-chosen path part) and
+are only ever sent back by a permission-checked route with ``Content-Disposition: attachment``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from typing import IO
+
+from flask import current_app
+
+from app.extensions import db
+from app.tickets.models import Attachment
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_FILES = 3
+
+# (prefix at offset 0, extra check, content type)
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"%PDF-", "application/pdf"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+class UploadError(ValueError):
+    """A rejected upload; ``status`` is 413 (too large) or 415 (not an image or PDF)."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def max_bytes() -> int:
+    return int(current_app.config.get("TICKETS_ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def max_files() -> int:
+    return int(current_app.config.get("TICKETS_ATTACHMENT_MAX_FILES", DEFAULT_MAX_FILES))
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type the bytes really are, among the accepted ones, or None."""
+    for prefix, content_type in _SIGNATURES:
+        if data.startswith(prefix):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _safe_name(name: str) -> str:
+    base = os.path.basename((name or "").replace("\\", "/")).strip() or "file"
+    return "".join(ch for ch in base if ch.isprintable())[:200]
+
+
+def read_upload(stream: IO[bytes], filename: str, field: str = "attachments") -> Upload:
+    """Read at most the size limit (+1 byte to notice more) and check the type by magic bytes."""
+    from app.records.identifiers import _
+
+    limit = max_bytes()
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise UploadError(
+            413,
+            field,
+            _(
+                "%(name)s is too large (at most %(mb)d MB).",
+                name=_safe_name(filename),
+                mb=limit // (1024 * 1024),
+            ),
+        )
+    if not data:
+        raise UploadError(415, field, _("%(name)s is empty.", name=_safe_name(filename)))
+    content_type = sniff(data)
+    if content_type is None:
+        raise UploadError(415, field, _("%(name)s is not an image or a PDF.", name=_safe_name(filename)))
+    return Upload(_safe_name(filename), content_type, data)
+
+
+def storage_dir() -> str:
+    return str(
+        current_app.config.get("TICKETS_ATTACHMENT_DIR")
+        or os.path.join(current_app.instance_path, "attachments")
+    )
+
+
+def store(ticket_id: int, upload: Upload, event_id: int | None = None, public: bool = True) -> Attachment:
+    """Write the bytes under a random key and add the Attachment row (the caller commits)."""
+    key = secrets.token_hex(16)
+    directory = os.path.join(storage_dir(), key[:2])
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, key)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(upload.data)
+    attachment = Attachment(
+        ticket_id=ticket_id,
+        event_id=event_id,
+        original_filename=upload.filename,
+        content_type=upload.content_type,
+        size=len(upload.data),
+        storage_key=key,
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        public=public,
+    )
+    db.session.add(attachment)
+    return attachment
+
+
+def path_of(attachment: Attachment) -> str:
+    return os.path.join(storage_dir(), attachment.storage_key[:2], attachment.storage_key)

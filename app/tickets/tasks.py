@@ -1,0 +1,140 @@
+"""Jobs of the tickets package, run through the outbox (``app.core.jobs.run_intent``).
+
+:func:`notify_worker` tells the worker about their case by SMS and/or email. Each message is a
+:class:`~app.tickets.models.Notification` row under a unique key, written before the provider is
+called and marked ``sent`` after, so a retried job never sends twice. Providers sit behind the
+:class:`Messenger` seam: :class:`LogMessenger` (records, sends nothing) is used while Twilio
+Messaging is not configured. The Twilio implementation belongs to the telephony edge (only
+``app/telephony`` imports ``twilio``) and plugs in through ``TICKETS_MESSENGER`` or
+:func:`set_messenger`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Protocol
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.core.masking import mask_text
+from app.core.time import utcnow
+from app.extensions import db
+from app.tickets.models import Notification, Ticket
+
+log = logging.getLogger(__name__)
+
+
+class Messenger(Protocol):
+    """Sends one text message; returns the provider's message id."""
+
+    name: str
+
+    def send_sms(self, to: str, body: str) -> str: ...
+
+    def send_email(self, to: str, subject: str, body: str) -> str: ...
+
+
+class LogMessenger:
+    """Development/test messenger: logs (masked) and keeps what it 'sent' in memory."""
+
+    name = "log"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def send_sms(self, to: str, body: str) -> str:
+        self.sent.append(("sms", to, body))
+        log.info("sms (not sent: no provider configured) %s", mask_text(to))
+        return f"log-{len(self.sent)}"
+
+    def send_email(self, to: str, subject: str, body: str) -> str:
+        self.sent.append(("email", to, body))
+        log.info("email (not sent: no provider configured) %s", mask_text(to))
+        return f"log-{len(self.sent)}"
+
+
+_messenger: Messenger | None = None
+
+
+def set_messenger(messenger: Messenger | None) -> None:
+    """Install a provider (Twilio Messaging, an email gateway…); None restores the log one."""
+    global _messenger
+    _messenger = messenger
+
+
+def get_messenger() -> Messenger:
+    """The installed messenger; else ``TICKETS_MESSENGER`` (``"package.module:factory"``, called
+    with the app config, so the telephony edge can provide Twilio Messaging without this package
+    importing it); else the log messenger."""
+    global _messenger
+    if _messenger is not None:
+        return _messenger
+    path = current_app.config.get("TICKETS_MESSENGER")
+    if path:
+        module_name, _sep, attr = str(path).partition(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+        return factory(current_app.config)  # type: ignore[no-any-return]
+    _messenger = LogMessenger()
+    return _messenger
+
+
+def _texts(ticket: Ticket, kind: str) -> tuple[str, str]:
+    """Subject and body, in the ticket's language (jobs run without a request locale)."""
+    ref = ticket.reference or ""
+    if ticket.language == "en":
+        texts = {
+            "created": f"BPJS Ketenagakerjaan: we received your complaint. Reference {ref}.",
+            "reply": f"BPJS Ketenagakerjaan: there is a new reply on your case {ref}.",
+            "resolved": f"BPJS Ketenagakerjaan: your case {ref} is resolved. Please rate our service.",
+        }
+    else:
+        texts = {
+            "created": f"BPJS Ketenagakerjaan: pengaduan Anda kami terima. Nomor referensi {ref}.",
+            "reply": f"BPJS Ketenagakerjaan: ada balasan baru untuk kasus Anda {ref}.",
+            "resolved": f"BPJS Ketenagakerjaan: kasus Anda {ref} telah selesai. Mohon beri penilaian.",
+        }
+    body = texts.get(kind, texts["reply"])
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        body += f" {base.rstrip('/')}/complaints/track?reference={ref}"
+    return body.split(":")[0], body
+
+
+def notify_worker(ticket_id: int, kind: str, key_suffix: str) -> list[int]:
+    """Send the worker the ``kind`` message (created/reply/resolved) once per channel."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return []
+    subject, body = _texts(ticket, kind)
+    messenger = get_messenger()
+    ids: list[int] = []
+    for channel, destination in (("sms", ticket.requester_phone), ("email", ticket.requester_email)):
+        if not destination:
+            continue
+        key = f"ticket-notify:{ticket_id}:{kind}:{key_suffix}:{channel}"
+        note = db.session.scalar(select(Notification).where(Notification.key == key))
+        if note is None:
+            note = Notification(
+                key=key, ticket_id=ticket_id, channel=channel, destination=destination, body=body
+            )
+            db.session.add(note)
+            db.session.flush()
+        ids.append(note.id)
+        if note.status == "sent":
+            continue
+        note.attempts += 1
+        try:
+            if channel == "sms":
+                note.provider_id = messenger.send_sms(destination, body)
+            else:
+                note.provider_id = messenger.send_email(destination, subject, body)
+        except Exception as exc:
+            note.status = "failed"
+            note.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
+            raise
+        note.provider = messenger.name
+        note.status = "sent"
+        note.sent_at = utcnow()
+    return ids

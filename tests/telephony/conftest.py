@@ -1,0 +1,92 @@
+"""Telephony test helpers: signed webhook posts, a controllable clock, the simulator, TwiML parsing."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.telephony import services
+from app.telephony.signature import sign, webhook_token
+from app.telephony.simulator import Simulator
+
+
+class Clock:
+    """The call path's clock (``services.now``), moved by hand; starts inside business hours."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(services, "now", clock.now)
+    return clock
+
+
+def twilio_post(
+    client: FlaskClient,
+    app: Flask,
+    path: str,
+    data: dict[str, str],
+    *,
+    url: str | None = None,
+    headers: dict[str, str] | None = None,
+    token: str | None = None,
+) -> Any:
+    """POST as Twilio would: signed over ``url`` (default the test client's own URL for path)."""
+    with app.app_context():
+        secret = token or webhook_token(app)
+    signature = sign(url or f"http://localhost{path}", data, secret)
+    return client.post(path, data=data, headers={"X-Twilio-Signature": signature, **(headers or {})})
+
+
+@pytest.fixture
+def post(client: FlaskClient, app: Flask):  # type: ignore[no-untyped-def]
+    def _post(path: str, data: dict[str, str], **kwargs: Any) -> Any:
+        return twilio_post(client, app, path, data, **kwargs)
+
+    return _post
+
+
+def call_params(sid: str = "CA" + "1" * 32, **more: str) -> dict[str, str]:
+    values = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+85291234567",
+        "To": "+622150001234",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    values.update(more)
+    return values
+
+
+def parse(response: Any) -> ET.Element:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/xml"
+    root = ET.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    return root
+
+
+def verbs(root: ET.Element) -> list[str]:
+    return [child.tag for child in root]
+
+
+@pytest.fixture
+def sim(app: Flask, client: FlaskClient, clock: Clock, redis_conn: Any) -> Iterator[Simulator]:
+    yield Simulator(app, client, clock=clock.now)
