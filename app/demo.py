@@ -64,6 +64,9 @@ AMOUNTS = {"medical_abroad": 50_000_000, "disability": 120_000_000, "transport":
 STAFF = [("admin", "Admin Sistem", "admin"), ("supervisor", "Dewi Supervisor", "supervisor"),
          ("agent1", "Rina Agen", "agent"), ("agent2", "Budi Agen", "agent"),
          ("agent3", "Sari Agen", "agent"), ("agent4", "Yusuf Agen", "agent")]
+# Languages each demo agent takes calls in (regional and host-country languages included).
+SKILLS = {"supervisor": ["id", "en"], "agent1": ["id", "en"], "agent2": ["id", "jv"],
+          "agent3": ["id", "en", "yue"], "agent4": ["id", "su"]}
 EMAIL_DOMAIN = "halopmi.local"
 
 
@@ -194,11 +197,13 @@ def seed_members(count: int, rng: random.Random, today: date) -> SeedReport:
 
 
 def logins_path() -> Path:
-    return Path(current_app.instance_path) / "demo-logins.txt"
+    configured = current_app.config.get("DEMO_LOGINS_FILE")
+    return Path(configured) if configured else Path(current_app.instance_path) / "demo-logins.txt"
 
 
 def seed_staff() -> tuple[int, dict[str, str]]:
     """Create the demo staff (once) and return their logins."""
+    from app.agents.presence import set_skills
     from app.agents.services import create_user
 
     path = logins_path()
@@ -209,7 +214,9 @@ def seed_staff() -> tuple[int, dict[str, str]]:
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
             continue
         password = logins.get(email) or secrets.token_urlsafe(9)
-        create_user(email, name, password, role)
+        user = create_user(email, name, password, role)
+        if username in SKILLS:
+            set_skills(user.id, languages=SKILLS[username])
         logins[email] = password
         created += 1
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
