@@ -173,6 +173,9 @@ def register_blueprints(app: Flask) -> None:
     # Offer time-outs, wrap-up ends, lost consoles and skill relaxation: every worker ticks the
     # router (each step is a conditional UPDATE, so several workers are safe).
     register_loop("router", run_router_loop)
+    from app.tickets.tasks import run_housekeeping_loop
+
+    register_loop("tickets", run_housekeeping_loop)  # resolved → closed after the reopen period
 
     from app.demo import demo_cli
 

@@ -365,7 +365,10 @@ def give_up(callback: CallbackRequest) -> None:
 
 
 def sms_body(callback: CallbackRequest) -> str:
-    return text("callback_sms", callback.language, reference=f"CB-{callback.id}")
+    # The ticket's reference is what the worker can follow on the portal; CB-<id> only if the
+    # ticket could not be opened.
+    reference = integration.ticket_reference(callback.ticket_id) if callback.ticket_id else None
+    return text("callback_sms", callback.language, reference=reference or f"CB-{callback.id}")
 
 
 # --- voice tokens ------------------------------------------------------------------------------

@@ -84,3 +84,9 @@ def ticket_note(ticket_id: int, kind: str, data: dict[str, Any]) -> None:
     from app.tickets import services as tickets
 
     tickets.add_event(ticket_id, kind, data)
+
+
+def ticket_reference(ticket_id: int) -> str | None:
+    from app.tickets import services as tickets
+
+    return tickets.reference_of(ticket_id)

@@ -749,6 +749,12 @@ def effective(ticket: Ticket) -> Ticket:
     return ticket
 
 
+def reference_of(ticket_id: int) -> str | None:
+    """The public reference of a ticket (what the worker quotes), or None if it is gone."""
+    ticket = db.session.get(Ticket, ticket_id)
+    return ticket.reference if ticket else None
+
+
 def get_by_reference(reference: str) -> Ticket | None:
     text = (reference or "").strip().upper()
     if not REFERENCE_RE.match(text):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from typing import Protocol
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.core.masking import mask_text
@@ -138,3 +139,33 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str) -> list[int]:
         note.status = "sent"
         note.sent_at = utcnow()
     return ids
+
+
+HOUSEKEEPING_SECONDS = 600
+
+
+def housekeeping() -> dict[str, int]:
+    """One pass of periodic ticket upkeep in its own transaction: close resolved tickets whose
+    reopen period is over (a worker's later reply then opens a new case)."""
+    from app.tickets.services import close_stale_resolved
+
+    try:
+        closed = close_stale_resolved()
+        db.session.commit()
+        return {"closed": closed}
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+def run_housekeeping_loop(app: Flask, stop: threading.Event, interval: float = HOUSEKEEPING_SECONDS) -> None:
+    """Ticket upkeep every ten minutes (run by `flask jobs worker`); survives database outages."""
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                housekeeping()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                log.exception("ticket housekeeping failed")
+            stop.wait(interval)

@@ -60,3 +60,17 @@ def test_a_callback_is_rescheduled_in_place(db):
     db.session.refresh(callback)
     assert callback.status == "scheduled" and callback.next_attempt_at == later
     assert db.session.scalar(select(CallbackRequest.id).where(CallbackRequest.id != callback.id)) is None
+
+
+def test_the_unreachable_sms_quotes_the_ticket_reference(db):
+    from app.telephony.clicktocall import sms_body
+    from app.tickets.models import Ticket
+
+    call = _call(db)
+    tasks.schedule_callback("call", call.id, (utcnow() + timedelta(hours=1)).isoformat(), agent_id=7)
+    db.session.commit()
+    callback = db.session.scalar(select(CallbackRequest))
+    reference = db.session.get(Ticket, callback.ticket_id).reference
+
+    assert reference in sms_body(callback)
+    assert f"CB-{callback.id}" not in sms_body(callback)

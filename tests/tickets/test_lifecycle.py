@@ -282,3 +282,17 @@ def test_rating_a_merged_ticket_rates_its_target(db):
     services.change_status(target, "resolved")
     services.rate(source, 5)
     assert target.csat_score == 5 and source.csat_score is None
+
+
+def test_housekeeping_pass_closes_stale_resolved_tickets_and_commits(db, app):
+    from app.core.jobs import BACKGROUND_LOOPS
+    from app.tickets.tasks import housekeeping, run_housekeeping_loop
+
+    ticket = _at("resolved")
+    ticket.resolved_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    ticket_id = ticket.id
+
+    assert housekeeping() == {"closed": 1}
+    assert db.session.get(Ticket, ticket_id).status == "closed"  # committed: seen by a new session
+    assert BACKGROUND_LOOPS["tickets"] is run_housekeeping_loop  # every worker runs it
