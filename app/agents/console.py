@@ -449,24 +449,12 @@ def voice_token():  # type: ignore[no-untyped-def]
     Issued with telephony's helpers (``app.telephony.clicktocall``: ``voice_tokens_possible``,
     ``access_token``); 503 with a message the console shows when telephony cannot issue one.
     """
-    unavailable = (
-        jsonify(
-            error={
-                "code": "telephony_not_configured",
-                "message": _("Telephony is not configured: the softphone is unavailable."),
-            }
-        ),
-        503,
-    )
-    try:
-        from app.telephony import clicktocall
-    except ImportError:  # pragma: no cover - only without the telephony package
-        return unavailable
-    possible = getattr(clicktocall, "voice_tokens_possible", None)
-    issue = getattr(clicktocall, "access_token", None)
-    if possible is None or issue is None or not possible():
-        return unavailable
+    from app.telephony.clicktocall import access_token, voice_tokens_possible
+
+    if not voice_tokens_possible():
+        message = _("Telephony is not configured: the softphone is unavailable.")
+        return jsonify(error={"code": "telephony_not_configured", "message": message, "fields": {}}), 503
     identity = f"agent:{current_user.id}"
     ttl = int(current_app.config.get("AGENT_VOICE_TOKEN_TTL", 3600))
     expires_at = (utcnow() + timedelta(seconds=ttl)).isoformat()
-    return jsonify(token=issue(identity, ttl), identity=identity, ttl=ttl, expires_at=expires_at)
+    return jsonify(token=access_token(identity, ttl), identity=identity, ttl=ttl, expires_at=expires_at)

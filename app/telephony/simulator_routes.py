@@ -13,25 +13,11 @@ from flask_login import current_user
 
 from app.agents.policy import require
 from app.extensions import csrf
-from app.telephony.clicktocall import access_token, voice_tokens_possible
 from app.telephony.routes import bp
 from app.telephony.signature import twilio_configured
 from app.telephony.simulator import Leg, Simulator, SimulatorError
 
 SIMULATOR_KEY = "telephony_simulator"
-
-
-@bp.post("/agent-token")
-@require("console.use")
-def agent_token():  # type: ignore[no-untyped-def]
-    """Softphone token for the signed-in agent: identity ``agent:<id>``, outgoing only (the
-    softphone dials our TwiML App, which joins it to the conference of its accepted work item)."""
-    csrf.protect()
-    if not voice_tokens_possible():
-        abort(503)
-    identity = f"agent:{current_user.id}"
-    ttl = 3600
-    return jsonify(token=access_token(identity, ttl), identity=identity, ttl=ttl)
 
 
 def _simulator() -> Simulator:

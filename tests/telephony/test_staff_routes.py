@@ -1,4 +1,4 @@
-"""Staff routes of telephony: the softphone token and the development simulator page."""
+"""Staff routes around telephony: the softphone token (issued by the console) and the simulator page."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_agent_gets_a_softphone_token_for_their_own_identity(client, auth, app):
         TWILIO_API_KEY="SK" + "1" * 32, TWILIO_API_SECRET="s" * 40, TWILIO_TWIML_APP_SID="AP" + "3" * 32
     )
     agent = auth.login_as("agent")
-    response = _post_json(client, "/telephony/agent-token", {}, csrf_token(client, "/staff/"))
+    response = _post_json(client, "/console/api/voice-token", {}, csrf_token(client, "/staff/"))
     assert response.status_code == 200
     body = response.get_json()
     assert body["identity"] == f"agent:{agent.id}"
@@ -29,10 +29,10 @@ def test_agent_gets_a_softphone_token_for_their_own_identity(client, auth, app):
 
 def test_softphone_token_needs_csrf_and_the_console_permission(client, auth):
     auth.login_as("agent")
-    assert _post_json(client, "/telephony/agent-token", {}).status_code == 400
+    assert _post_json(client, "/console/api/voice-token", {}).status_code == 400
     auth.logout()
     auth.login_as("admin")
-    assert _post_json(client, "/telephony/agent-token", {}, csrf_token(client, "/staff/")).status_code == 403
+    assert _post_json(client, "/console/api/voice-token", {}, csrf_token(client, "/staff/")).status_code == 403
 
 
 def test_anonymous_cannot_use_the_simulator(client):
