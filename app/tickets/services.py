@@ -684,18 +684,27 @@ def link_claim(
 
 
 def _notify(ticket: Ticket, kind: str, key_suffix: str) -> None:
-    """Promise a message to the worker; the key makes it once-only even if recorded again."""
-    if not (ticket.requester_phone or ticket.requester_email):
-        return
-    key = f"ticket-notify:{ticket.id}:{kind}:{key_suffix}"
+    """Promise a message to the worker, one intent per channel: each job then has a single
+    effect at a provider, so a failing email can be retried without sending the SMS again.
+    The keys make it once-only even if recorded again."""
     from app.core.jobs import OutboxIntent
 
-    # Autoflush makes intents recorded earlier in this transaction visible to the query too.
-    if db.session.scalar(select(OutboxIntent.id).where(OutboxIntent.key == key)) is not None:
-        return
-    record_intent(
-        "app.tickets.tasks.notify_worker", ticket.id, kind, key_suffix, queue="notifications", key=key
-    )
+    for channel, destination in (("sms", ticket.requester_phone), ("email", ticket.requester_email)):
+        if not destination:
+            continue
+        key = f"ticket-notify:{ticket.id}:{kind}:{key_suffix}:{channel}"
+        # Autoflush makes intents recorded earlier in this transaction visible to the query too.
+        if db.session.scalar(select(OutboxIntent.id).where(OutboxIntent.key == key)) is not None:
+            continue
+        record_intent(
+            "app.tickets.tasks.notify_worker",
+            ticket.id,
+            kind,
+            key_suffix,
+            channel,
+            queue="notifications",
+            key=key,
+        )
 
 
 def notify_created(ticket: Ticket) -> None:

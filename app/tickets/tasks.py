@@ -103,22 +103,24 @@ def _texts(ticket: Ticket, kind: str) -> tuple[str, str]:
     return body.split(":")[0], body
 
 
-def notify_worker(ticket_id: int, kind: str, key_suffix: str) -> list[int]:
-    """Send the worker the ``kind`` message (created/reply/resolved) once per channel."""
+def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | None = None) -> list[int]:
+    """Send the worker the ``kind`` message (created/reply/resolved) once per channel; with
+    ``channel`` (as the outbox records it), only on that channel."""
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return []
     subject, body = _texts(ticket, kind)
     messenger = get_messenger()
     ids: list[int] = []
-    for channel, destination in (("sms", ticket.requester_phone), ("email", ticket.requester_email)):
-        if not destination:
+    targets = (("sms", ticket.requester_phone), ("email", ticket.requester_email))
+    for name, destination in targets:
+        if not destination or (channel is not None and name != channel):
             continue
-        key = f"ticket-notify:{ticket_id}:{kind}:{key_suffix}:{channel}"
+        key = f"ticket-notify:{ticket_id}:{kind}:{key_suffix}:{name}"
         note = db.session.scalar(select(Notification).where(Notification.key == key))
         if note is None:
             note = Notification(
-                key=key, ticket_id=ticket_id, channel=channel, destination=destination, body=body
+                key=key, ticket_id=ticket_id, channel=name, destination=destination, body=body
             )
             db.session.add(note)
             db.session.flush()
@@ -127,7 +129,7 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str) -> list[int]:
             continue
         note.attempts += 1
         try:
-            if channel == "sms":
+            if name == "sms":
                 note.provider_id = messenger.send_sms(destination, body)
             else:
                 note.provider_id = messenger.send_email(destination, subject, body)

@@ -54,7 +54,7 @@ def test_valid_complaint_is_stored_and_shows_its_reference(client, db):
     assert ticket.reference in done
     assert ticket.channel == "portal" and ticket.requester_phone == "+85291234567" and ticket.country == "HK"
     intent = db.session.query(OutboxIntent).filter_by(func="app.tickets.tasks.notify_worker").one()
-    assert intent.args == [ticket.id, "created", "0"]
+    assert intent.args == [ticket.id, "created", "0", "sms"]  # one intent per channel
 
 
 def test_local_number_is_read_in_the_chosen_country(client, db):

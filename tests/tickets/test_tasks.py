@@ -17,8 +17,8 @@ def messenger():
     tasks.set_messenger(None)
 
 
-def _intent(db):
-    return db.session.query(OutboxIntent).filter_by(func="app.tickets.tasks.notify_worker").one()
+def _intents(db):
+    return db.session.query(OutboxIntent).filter_by(func="app.tickets.tasks.notify_worker").order_by(OutboxIntent.id).all()
 
 
 def test_created_notice_goes_by_sms_and_email_once(db, messenger):
@@ -33,9 +33,10 @@ def test_created_notice_goes_by_sms_and_email_once(db, messenger):
     services.notify_created(ticket)
     db.session.commit()
     ticket_id, reference = ticket.id, ticket.reference
-    intent_id = _intent(db).id
-    assert run_intent(intent_id) == "done"
-    assert run_intent(intent_id) == "already-done"  # a duplicate delivery
+    intent_ids = [intent.id for intent in _intents(db)]
+    assert len(intent_ids) == 2  # one per channel
+    assert [run_intent(i) for i in intent_ids] == ["done", "done"]
+    assert [run_intent(i) for i in intent_ids] == ["already-done"] * 2  # duplicate deliveries
     # Even a second run of the function itself sends nothing new.
     tasks.notify_worker(ticket_id, "created", "0")
     db.session.commit()
@@ -103,3 +104,34 @@ def test_messenger_from_configuration(db, app):
     tasks.notify_worker(ticket.id, "reply", "e1")
     assert db.session.query(Notification).one().provider == "configured"
     assert ConfiguredMessenger.made[-1].sent[0][0] == "sms"
+
+
+def test_a_failing_email_is_retried_without_sending_the_sms_again(db):
+    class EmailDown(tasks.LogMessenger):
+        email_up = False
+
+        def send_email(self, to: str, subject: str, body: str) -> str:
+            if not self.email_up:
+                raise RuntimeError("smtp down")
+            return super().send_email(to, subject, body)
+
+    messenger = EmailDown()
+    tasks.set_messenger(messenger)
+    try:
+        ticket = services.open_ticket(
+            channel="portal", category="other", subject="x",
+            requester_phone="+85291234567", requester_email="siti@example.org",
+        )
+        services.notify_created(ticket)
+        db.session.commit()
+        sms_intent, email_intent = (intent.id for intent in _intents(db))
+
+        assert run_intent(sms_intent) == "done"
+        with pytest.raises(RuntimeError):
+            run_intent(email_intent)  # rq would retry this job
+        messenger.email_up = True
+        assert run_intent(email_intent) == "done"
+
+        assert [channel for channel, _to, _body in messenger.sent] == ["sms", "email"]
+    finally:
+        tasks.set_messenger(None)

@@ -1,0 +1,39 @@
+"""Worker notifications by SMS through the telephony provider (Twilio Messaging, or the
+simulator when Twilio is not configured).
+
+The tickets package sends through a ``Messenger`` seam and never imports Twilio; point it here
+with ``TICKETS_MESSENGER=app.telephony.messaging:sms_messenger``. Email has no gateway yet: this
+messenger logs email notices (masked) like the default log messenger does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.core.masking import mask_text
+from app.telephony.provider import ProviderError, get_provider
+
+log = logging.getLogger(__name__)
+
+
+class SmsMessenger:
+    name = "twilio-sms"
+
+    def __init__(self, config: Any) -> None:
+        self.sender = config.get("TWILIO_CALLER_ID") or "BPJSTK"
+
+    def send_sms(self, to: str, body: str) -> str:
+        sid = get_provider().send_sms(to=to, from_=self.sender, body=body)
+        if not sid:
+            raise ProviderError("the provider returned no message id", permanent=False)
+        return sid
+
+    def send_email(self, to: str, subject: str, body: str) -> str:
+        log.info("email (no gateway configured) to %s", mask_text(to))
+        return "log-email"
+
+
+def sms_messenger(config: Any) -> SmsMessenger:
+    """Factory named by ``TICKETS_MESSENGER``."""
+    return SmsMessenger(config)
