@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
@@ -101,7 +102,8 @@ def _uploads(field: str = "attachments") -> list[attachments.Upload]:
 @limiter.limit(_complaint_limit, methods=["POST"])
 def complaint_new():  # type: ignore[no-untyped-def]
     if request.method == "GET":
-        values = {"language": str(session.get("lang") or "id"), "category": request.args.get("category", "")}
+        # The language the worker is reading the form in (chosen, or from the browser).
+        values = {"language": str(get_locale() or "id"), "category": request.args.get("category", "")}
         return render_template("portal/complaint_new.html", **_form_context(values, {}))
     values = {name: request.form.get(name, "") for name in schemas.COMPLAINT_FIELDS}
     result = schemas.validate_complaint(values)

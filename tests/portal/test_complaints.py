@@ -293,3 +293,10 @@ def test_a_merged_case_shows_the_case_it_joined(client, db):
     _track(client, source.reference, "+85291234567")
     html = client.get(f"/complaints/{source.reference}").get_data(as_text=True)
     assert f"was joined with case {target.reference}" in html
+
+
+def test_the_complaint_is_recorded_in_the_language_the_form_was_read_in(client):
+    english = client.get("/complaints/new", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.search(r'name="language"[^>]*value="en"|value="en"[^>]*name="language"', english)
+    default = client.get("/complaints/new", headers={"Accept-Language": "id"}).get_data(as_text=True)
+    assert re.search(r'name="language"[^>]*value="id"|value="id"[^>]*name="language"', default)
