@@ -140,6 +140,13 @@ class Config:
     TICKETS_ATTACHMENT_MAX_FILES = env("TICKETS_ATTACHMENT_MAX_FILES", 3, int)
     TICKETS_ATTACHMENT_DIR = env("TICKETS_ATTACHMENT_DIR")  # default: instance/attachments
     TICKETS_MESSENGER = env("TICKETS_MESSENGER")  # "package.module:factory"; unset = log only
+    # Email notifications (SMTP); unset SMTP_HOST = email notices are only logged.
+    SMTP_HOST = env("SMTP_HOST")
+    SMTP_PORT = env("SMTP_PORT", 587, int)
+    SMTP_STARTTLS = env("SMTP_STARTTLS", True, _bool)
+    SMTP_USERNAME = env("SMTP_USERNAME")
+    SMTP_PASSWORD = env("SMTP_PASSWORD")
+    MAIL_FROM = env("MAIL_FROM", "BPJS Ketenagakerjaan <no-reply@localhost>")
     # Whole request bodies: refused with 413 before anything reads them.
     MAX_CONTENT_LENGTH = env("MAX_CONTENT_LENGTH", 20 * 1024 * 1024, int)
 

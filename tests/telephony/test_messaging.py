@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.telephony.messaging import SmsMessenger
 from app.tickets import services, tasks
 from app.tickets.models import Notification
 
@@ -35,8 +34,5 @@ def test_ticket_sms_goes_through_the_provider_from_our_number(app, db):
     assert provider.sms == [{"to": "+85291234567", "from_": "+622150001234", "body": provider.sms[0]["body"]}]
     assert ticket.reference in provider.sms[0]["body"]
     note = db.session.scalar(select(Notification))
-    assert (note.status, note.provider, note.provider_id) == ("sent", "twilio-sms", "SM" + "0" * 32)
+    assert (note.status, note.provider, note.provider_id) == ("sent", "telephony", "SM" + "0" * 32)
 
-
-def test_email_is_only_logged_for_now(app):
-    assert SmsMessenger(app.config).send_email("siti@example.org", "s", "b") == "log-email"
