@@ -60,25 +60,15 @@ from app.core.jobs import record_intent
 from app.core.realtime import publish
 from app.core.time import utcnow
 from app.extensions import db
+from app.tickets.models import CATEGORIES as TICKET_CATEGORIES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = (
-    "membership",
-    "contribution",
-    "claim_jkk",
-    "claim_jkm",
-    "claim_jht",
-    "benefit_info",
-    "data_correction",
-    "app_access",
-    "service_complaint",
-    "emergency",
-    "other",
-)
+# One vocabulary for topics and ticket categories (docs/call-flow.md), owned by tickets.
+CATEGORIES = TICKET_CATEGORIES
 # Emergency > claims > general; overridable with ROUTING_TOPIC_PRIORITY.
 DEFAULT_TOPIC_PRIORITY = {"emergency": 100, "claim_jkk": 50, "claim_jkm": 50, "claim_jht": 50}
 GENERAL_PRIORITY = 10

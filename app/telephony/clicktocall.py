@@ -26,6 +26,7 @@ from app.extensions import db
 from app.telephony import integration
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, CallRequest
 from app.telephony.prompts import language_or_default, text
+from app.tickets.models import CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +46,7 @@ COUNTRY_TIMEZONES = {
     "PL": "Europe/Warsaw",
     "ID": "Asia/Jakarta",
 }
-TOPICS = (
-    "membership",
-    "contribution",
-    "claim_jkk",
-    "claim_jkm",
-    "claim_jht",
-    "benefit_info",
-    "data_correction",
-    "app_access",
-    "service_complaint",
-    "emergency",
-    "other",
-)
+TOPICS = CATEGORIES  # the IVR/call-back topics are the ticket categories (docs/call-flow.md)
 
 
 class CallbackRefused(ValueError):
