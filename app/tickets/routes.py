@@ -7,7 +7,9 @@ a stale save answers 409 with the entries added since (what the other agent chan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -326,88 +328,89 @@ def _refused(ticket_id: int, exc: services.TicketError) -> Response:
     return redirect(url_for("tickets.show", ticket_id=ticket_id))
 
 
+def _refusals_answered(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A ticket action's refusals, answered alike: a stale version is a 409 showing what changed,
+    a rule the service refuses is a message back on the ticket page (both roll back)."""
+
+    @wraps(view)
+    def wrapper(ticket_id: int, **kwargs: Any) -> Any:
+        try:
+            return view(ticket_id, **kwargs)
+        except services.Conflict as exc:
+            return _conflict(ticket_id, exc)
+        except services.TicketError as exc:
+            return _refused(ticket_id, exc)
+
+    return wrapper
+
+
 @bp.post("/<int:ticket_id>/reply")
 @require("tickets.work")
+@_refusals_answered
 def reply(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     public = request.form.get("kind", "public_reply") == "public_reply"
     set_status = request.form.get("set_status") or None
     if set_status is not None and set_status not in STATUSES:
         set_status = None
-    try:
-        services.reply(
-            ticket,
-            request.form.get("body", ""),
-            actor_id=current_user.id,
-            public=public,
-            set_status=set_status,
-            **_versions(),
-        )
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.reply(
+        ticket,
+        request.form.get("body", ""),
+        actor_id=current_user.id,
+        public=public,
+        set_status=set_status,
+        **_versions(),
+    )
     return _done(ticket_id, _("Reply sent.") if public else _("Note added."))
 
 
 @bp.post("/<int:ticket_id>/status")
 @require("tickets.work")
+@_refusals_answered
 def status(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     versions = _versions()
-    try:
-        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
-        services.change_status(
-            ticket,
-            request.form.get("status", ""),
-            actor_id=current_user.id,
-            reason=request.form.get("reason") or None,
-        )
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    services.change_status(
+        ticket,
+        request.form.get("status", ""),
+        actor_id=current_user.id,
+        reason=request.form.get("reason") or None,
+    )
     return _done(ticket_id)
 
 
 @bp.post("/<int:ticket_id>/assign")
 @require("tickets.work")
+@_refusals_answered
 def assign(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     raw = request.form.get("assignee_id", "")
     assignee_id = current_user.id if raw == "me" else _int(raw)
     versions = _versions()
-    try:
-        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
-        services.assign(ticket, assignee_id, actor_id=current_user.id, team=request.form.get("team"))
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    services.assign(ticket, assignee_id, actor_id=current_user.id, team=request.form.get("team"))
     return _done(ticket_id)
 
 
 @bp.post("/<int:ticket_id>/fields")
 @require("tickets.work")
+@_refusals_answered
 def fields(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
-    try:
-        services.update_fields(
-            ticket,
-            actor_id=current_user.id,
-            priority=request.form.get("priority") or None,
-            category=request.form.get("category") or None,
-            **_versions(),
-        )
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.update_fields(
+        ticket,
+        actor_id=current_user.id,
+        priority=request.form.get("priority") or None,
+        category=request.form.get("category") or None,
+        **_versions(),
+    )
     return _done(ticket_id)
 
 
 @bp.post("/<int:ticket_id>/member")
 @require("tickets.work")
+@_refusals_answered
 def link_member(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     member_id: int | None = None
@@ -422,46 +425,33 @@ def link_member(ticket_id: int):  # type: ignore[no-untyped-def]
             if member_id is None:
                 return _refused(ticket_id, services.TicketError(_("Choose a member.")))
     versions = _versions()
-    try:
-        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
-        services.link_member(ticket, member_id, actor_id=current_user.id)
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    services.link_member(ticket, member_id, actor_id=current_user.id)
     return _done(ticket_id)
 
 
 @bp.post("/<int:ticket_id>/claim")
 @require("tickets.work")
+@_refusals_answered
 def link_claim(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     versions = _versions()
-    try:
-        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
-        services.link_claim(ticket, _int(request.form.get("claim_id")), actor_id=current_user.id)
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    services.link_claim(ticket, _int(request.form.get("claim_id")), actor_id=current_user.id)
     return _done(ticket_id)
 
 
 @bp.post("/<int:ticket_id>/merge")
 @require("tickets.work")
+@_refusals_answered
 def merge(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     target = services.get_by_reference(request.form.get("target", ""))
     if target is None:
         return _refused(ticket_id, services.TicketError(_("No ticket with this reference.")))
     versions = _versions()
-    try:
-        services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
-        services.merge(ticket, target, actor_id=current_user.id)
-    except services.Conflict as exc:
-        return _conflict(ticket_id, exc)
-    except services.TicketError as exc:
-        return _refused(ticket_id, exc)
+    services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    services.merge(ticket, target, actor_id=current_user.id)
     db.session.commit()
     flash(_("Merged into %(ref)s.", ref=target.reference), "info")
     return redirect(url_for("tickets.show", ticket_id=target.id))
