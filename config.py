@@ -132,6 +132,7 @@ class Config:
     ROUTER_TICK_SECONDS = env("ROUTER_TICK_SECONDS", 2.0, float)
 
     # Tickets and complaints.
+    SLA_SWEEP_SECONDS = env("SLA_SWEEP_SECONDS", 30.0, float)  # how often warnings/breaches are swept
     TICKETS_REOPEN_DAYS = env("TICKETS_REOPEN_DAYS", 7, int)  # a worker's reply reopens a resolved case
     TICKETS_REUSE_DAYS = env("TICKETS_REUSE_DAYS", 7, int)  # a new call joins a recent open ticket
     TICKETS_TRACK_RATE_LIMIT = env("TICKETS_TRACK_RATE_LIMIT", "10 per hour")  # failed look-ups

@@ -176,6 +176,9 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets.tasks import run_housekeeping_loop
 
     register_loop("tickets", run_housekeeping_loop)  # resolved → closed after the reopen period
+    from app.sla.sweep import run_sweep_loop
+
+    register_loop("sla", run_sweep_loop)  # SLA warnings, breaches and escalations
 
     from app.demo import demo_cli
 

@@ -97,6 +97,7 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_tickets_status_assignee", "status", "assignee_id"),
         Index("ix_tickets_category_country", "category", "country"),
         Index("ix_tickets_member_status", "member_id", "status"),
+        Index("ix_tickets_sla_status_status", "sla_status", "status"),
         # Name search is a prefix LIKE: PostgreSQL needs the pattern operator class for it
         # (the default one follows the collation and cannot serve LIKE 'abc%').
         Index(
@@ -144,9 +145,34 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # SLA due times: computed by the SLA engine (a later issue), indexed for "breaching soon".
+    # SLA (app/sla): due times for "breaching soon", the clock, and what was achieved.
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id", ondelete="SET NULL"))
+    # The promise as it stood when the policy was applied (a later policy edit changes no past).
+    first_response_target_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_target_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Grows on reopen: a reopened ticket gets a fresh resolution promise (and breach record).
+    sla_cycle: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Business seconds used before the running segment; the segment's start (None = paused or
+    # stopped: the clock only runs while the ticket is the agency's to move).
+    sla_clock_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sla_clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_warned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    resolution_warned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The next instant the sweep has something to do for this ticket (warn or breach).
+    sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # ok / at_risk / breached while open; met / breached once resolved; None without a policy.
+    sla_status: Mapped[str | None] = mapped_column(String(8))
+    # Achieved business seconds and margin (target − achieved; negative = late), for reports.
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    first_response_margin_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_margin_seconds: Mapped[int | None] = mapped_column(Integer)
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_comment: Mapped[str | None] = mapped_column(Text)
 

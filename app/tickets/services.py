@@ -40,6 +40,7 @@ from app.extensions import db
 from app.records.identifiers import IdentifierError, classify_query, name_key
 from app.records.models import Claim, Member
 from app.records.services import find_members
+from app.sla import services as sla
 from app.tickets.models import (
     CATEGORIES,
     CHANNELS,
@@ -248,6 +249,7 @@ def open_ticket(
             },
             actor_id=actor_id,
         )
+    sla.reconcile(ticket)
     db.session.flush()
     _publish(ticket, "created")
     return ticket
@@ -409,6 +411,7 @@ def change_status(
         ticket.resolved_at = None  # reopened
     ticket.updated_at = now
     save(ticket)
+    sla.reconcile(ticket, now=now)
     data: dict[str, Any] = {"from": old, "to": status}
     if reason:
         data["reason"] = reason
@@ -492,6 +495,7 @@ def update_fields(
     if changes:
         ticket.updated_at = utcnow()
         save(ticket)
+        sla.reconcile(ticket, rematch=True)
         add_event(ticket, "status", {"fields": changes}, actor_id=actor_id)
     return ticket
 
@@ -519,6 +523,7 @@ def reply(
     if public:
         if ticket.first_response_at is None:
             ticket.first_response_at = utcnow()
+            sla.reconcile(ticket, now=ticket.first_response_at)
         if ticket.status == "new":
             change_status(ticket, "open", actor_id=actor_id)
         _notify(ticket, "reply", key_suffix=f"e{event.id}")

@@ -1,0 +1,1 @@
+"""SLA: business calendars, policies, due times, the breach sweep (issue 6)."""
