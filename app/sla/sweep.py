@@ -1,19 +1,22 @@
 """The SLA sweep: warnings, breaches and escalations as time passes, in set-based SQL.
 
-Each run looks only at tickets whose ``sla_check_at`` (indexed) has come, so a quiet minute over
-200,000 open tickets is one index probe. For those rows, per (target, kind):
+A pass picks at most ``BATCH_SIZE`` tickets whose ``sla_check_at`` (indexed) has come, earliest
+first (on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so concurrent sweeps take disjoint rows), so a
+quiet minute over 200,000 open tickets is one index probe and a backlog is worked off in short
+transactions. For the picked rows:
 
-1. ``INSERT INTO sla_events … SELECT … ON CONFLICT DO NOTHING`` under a batch token — the unique
-   key (ticket, target, kind, cycle) makes each warning and breach happen once, whatever other
-   sweep (or late reply, see :func:`app.sla.services.reconcile`) got there first;
-2. the ticket's flag is set;
+1. one ``INSERT INTO sla_events … SELECT … ON CONFLICT DO NOTHING`` for the four (target, kind)
+   pairs under a batch token — the unique key (ticket, target, kind, cycle) makes each warning
+   and breach happen once, whatever other sweep (or late reply, see
+   :func:`app.sla.services.reconcile`) got there first;
+2. one ``UPDATE`` sets the flags, moves ``sla_check_at`` to the next pending moment and
+   recomputes ``sla_status`` (one new row version per ticket);
 3. timeline entries and escalations are written only for the rows *this* batch inserted, so a
-   concurrent sweep that lost the race adds nothing;
-4. ``sla_check_at`` moves to the next pending moment and ``sla_status`` is recomputed.
+   concurrent sweep that lost the race adds nothing.
 
-On PostgreSQL a transaction-level advisory lock lets one sweep run at a time; a second one that
-starts meanwhile returns at once (``skipped``). The unique key is what guarantees "once"; the
-lock only saves the wasted work and the lock waits of two sweeps doing the same rows.
+On PostgreSQL a transaction-level advisory lock also lets only one sweep run at a time; a second
+one that starts meanwhile returns at once (``skipped``). The unique key is what guarantees
+"once"; the lock and SKIP LOCKED only save wasted work and lock waits.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,6 +58,7 @@ log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x5A1A  # pg_advisory_xact_lock key for "the SLA sweep"
 SWEEP_SECONDS = 30.0
+BATCH_SIZE = 5000
 ALERT_LIMIT = 50
 _FAR_FUTURE = "9999-12-31 23:59:59.999999"
 
@@ -68,6 +73,7 @@ class SweepResult:
     escalated: int = 0
     rescheduled: int = 0
     batch: str = ""
+    full: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -118,22 +124,38 @@ def _targets() -> list[tuple[str, str, Any, Any, Any, ColumnElement[bool]]]:
     ]
 
 
-def next_check_sql() -> ColumnElement[Any]:
+def _fresh(name: str, flags: dict[str, ColumnElement[Any]] | None) -> ColumnElement[Any]:
+    return flags[name] if flags is not None else T.c[name]
+
+
+def flags_after(now: datetime) -> dict[str, ColumnElement[Any]]:
+    """Each warned/breached flag as it stands once this sweep has run (for one UPDATE)."""
+    return {
+        flag.name: or_(flag, and_(moment.is_not(None), moment <= now, extra))
+        for _target, _kind, moment, flag, _due, extra in _targets()
+    }
+
+
+def next_check_sql(flags: dict[str, ColumnElement[Any]] | None = None) -> ColumnElement[Any]:
+    """The next moment with something to do: the earliest warning/due time not yet recorded."""
     fr_pending = T.c.first_response_at.is_(None)
     return _least(
-        case((and_(fr_pending, not_(T.c.first_response_warned)), T.c.first_response_warn_at)),
-        case((and_(fr_pending, not_(T.c.first_response_breached)), T.c.first_response_due_at)),
-        case((not_(T.c.resolution_warned), T.c.resolution_warn_at)),
-        case((not_(T.c.resolution_breached), T.c.resolution_due_at)),
+        case((and_(fr_pending, not_(_fresh("first_response_warned", flags))), T.c.first_response_warn_at)),
+        case((and_(fr_pending, not_(_fresh("first_response_breached", flags))), T.c.first_response_due_at)),
+        case((not_(_fresh("resolution_warned", flags)), T.c.resolution_warn_at)),
+        case((not_(_fresh("resolution_breached", flags)), T.c.resolution_due_at)),
     )
 
 
-def status_sql() -> ColumnElement[Any]:
+def status_sql(flags: dict[str, ColumnElement[Any]] | None = None) -> ColumnElement[Any]:
     """SQL twin of :func:`app.sla.services.status_of` for running tickets."""
     return case(
-        (or_(T.c.first_response_breached, T.c.resolution_breached), literal("breached")),
+        (or_(_fresh("first_response_breached", flags), _fresh("resolution_breached", flags)), literal("breached")),
         (
-            or_(and_(T.c.first_response_at.is_(None), T.c.first_response_warned), T.c.resolution_warned),
+            or_(
+                and_(T.c.first_response_at.is_(None), _fresh("first_response_warned", flags)),
+                _fresh("resolution_warned", flags),
+            ),
             literal("at_risk"),
         ),
         else_=literal("ok"),
@@ -146,50 +168,74 @@ def _lock() -> bool:
     return bool(db.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar())
 
 
-def sweep(now: datetime | None = None, *, use_lock: bool = True) -> SweepResult:
-    """One pass (the caller commits). See the module docstring."""
+def sweep(now: datetime | None = None, *, use_lock: bool = True, limit: int = BATCH_SIZE) -> SweepResult:
+    """One pass over at most ``limit`` due tickets, earliest first (the caller commits).
+
+    ``result.full`` says more were due: the loop sweeps again at once. Bounded passes keep each
+    transaction short, so agents saving a ticket never wait long on a sweep's row locks.
+    """
     now = now or utcnow()
     result = SweepResult(batch=uuid.uuid4().hex)
     if use_lock and not _lock():
         result.skipped = True
         return result
-    due_now = and_(T.c.sla_check_at <= now, T.c.status.in_(RUNNING_STATUSES))
-    for target, kind, moment, flag, due, extra in _targets():
-        condition = and_(due_now, moment <= now, flag.is_(false()), extra)
-        inserted = db.session.execute(
-            _insert(SlaEvent.__table__)
-            .from_select(
-                ["ticket_id", "policy_id", "target", "kind", "cycle", "due_at", "at", "batch"],
-                select(
-                    T.c.id,
-                    T.c.sla_policy_id,
-                    literal(target),
-                    literal(kind),
-                    T.c.sla_cycle,
-                    due,
-                    literal(now, SlaEvent.__table__.c.at.type),
-                    literal(result.batch),
-                )
-                .where(condition)
-                .order_by(T.c.id),
+    pick = (
+        select(T.c.id)
+        .where(T.c.sla_check_at <= now, T.c.status.in_(RUNNING_STATUSES))
+        .order_by(T.c.sla_check_at)
+        .limit(limit)
+    )
+    if _dialect() == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)  # concurrent sweeps take disjoint rows
+    ids = list(db.session.scalars(pick))
+    result.full = len(ids) >= limit
+    if not ids:
+        return result
+    due_now = and_(T.c.id.in_(ids), T.c.sla_check_at <= now, T.c.status.in_(RUNNING_STATUSES))
+    # 1. The facts, all four kinds in one INSERT (each ticket row is read once).
+    facts = [
+        select(
+            T.c.id,
+            T.c.sla_policy_id,
+            literal(target),
+            literal(kind),
+            T.c.sla_cycle,
+            due,
+            literal(now, SlaEvent.__table__.c.at.type),
+            literal(result.batch),
+        ).where(due_now, moment <= now, flag.is_(false()), extra)
+        for target, kind, moment, flag, due, extra in _targets()
+    ]
+    inserted = db.session.execute(
+        _insert(SlaEvent.__table__)
+        .from_select(
+            ["ticket_id", "policy_id", "target", "kind", "cycle", "due_at", "at", "batch"],
+            union_all(*facts),
+        )
+        .on_conflict_do_nothing(index_elements=["ticket_id", "target", "kind", "cycle"])
+        .returning(SlaEvent.__table__.c.kind)
+    ).scalars().all()
+    result.breaches = sum(1 for kind in inserted if kind == "breach")
+    result.warnings = len(inserted) - result.breaches
+    # 2. Flags, the next moment to look and the status in one UPDATE (one new row version each).
+    flags = flags_after(now)
+    result.rescheduled = _rows(
+        db.session.execute(
+            update(T)
+            .where(due_now)
+            .values(
+                **flags,
+                sla_check_at=next_check_sql(flags),
+                sla_status=status_sql(flags),
+                updated_at=T.c.updated_at,  # bookkeeping, not a change anyone made
             )
-            .on_conflict_do_nothing(index_elements=["ticket_id", "target", "kind", "cycle"])
-            .returning(SlaEvent.__table__.c.id)
-        ).all()
-        db.session.execute(update(T).where(condition).values({flag.name: True}))
-        if kind == "breach":
-            result.breaches += len(inserted)
-        else:
-            result.warnings += len(inserted)
+        )
+    )
+    # 3. Timeline and escalation for what this batch (and no concurrent one) recorded.
     if result.breaches or result.warnings:
         _timeline(result.batch, now)
         if result.breaches:
             result.escalated = _escalate(result.batch, now)
-    result.rescheduled = _rows(db.session.execute(
-        update(T)
-        .where(due_now)
-        .values(sla_check_at=next_check_sql(), sla_status=status_sql())
-    ))
     if result.breaches or result.warnings:
         _alert(result, now)
     return result
@@ -240,7 +286,9 @@ def _escalate(batch: str, now: datetime) -> int:
                 )
                 _escalation_events(condition, "status", data, now)
                 changed += _rows(db.session.execute(
-                    update(T).where(condition).values(priority=policy.escalate_priority, version=T.c.version + 1)
+                    update(T).where(condition).values(
+                        priority=policy.escalate_priority, version=T.c.version + 1, updated_at=now
+                    )
                 ))
         if policy.escalate_to_id is not None:
             condition = and_(
@@ -253,7 +301,9 @@ def _escalate(batch: str, now: datetime) -> int:
             )
             _escalation_events(condition, "assigned", data, now)
             changed += _rows(db.session.execute(
-                update(T).where(condition).values(assignee_id=policy.escalate_to_id, version=T.c.version + 1)
+                update(T).where(condition).values(
+                    assignee_id=policy.escalate_to_id, version=T.c.version + 1, updated_at=now
+                )
             ))
     return changed
 
@@ -307,6 +357,9 @@ def run_sweep_loop(app: Flask, stop: threading.Event, interval: float | None = N
             try:
                 result = sweep()
                 db.session.commit()
+                while result.full and not stop.is_set():  # a backlog: keep going
+                    result = sweep()
+                    db.session.commit()
                 if result.breaches or result.warnings:
                     log.info("sla sweep: %d breaches, %d warnings, %d escalated",
                              result.breaches, result.warnings, result.escalated)

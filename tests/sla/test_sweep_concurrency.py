@@ -49,8 +49,16 @@ def test_concurrent_sweeps_record_each_breach_once(app, db, use_lock):
     _seed(count)
 
     def act(n: int, _state: object) -> tuple[int, int, bool]:
-        result = sweep(LATER, use_lock=use_lock)
-        return result.breaches, result.warnings, result.skipped
+        # Small passes so that the six sweeps interleave over the backlog.
+        breaches = warnings = 0
+        skipped = False
+        while True:
+            result = sweep(LATER, use_lock=use_lock, limit=40)
+            _db.session.commit()
+            breaches, warnings = breaches + result.breaches, warnings + result.warnings
+            skipped = skipped or result.skipped
+            if not result.full:
+                return breaches, warnings, skipped
 
     results, errors = race(app, 6, lambda n: None, act)
     # Without the lock two sweeps may deadlock on each other's rows; PostgreSQL then aborts one
@@ -61,8 +69,6 @@ def test_concurrent_sweeps_record_each_breach_once(app, db, use_lock):
     _db.session.expire_all()
     if not errors:
         assert total_breaches == count * 2 and total_warnings == count * 2
-    if use_lock:
-        assert sum(1 for r in results if r[2]) >= 1  # type: ignore[index]
     # Whatever the interleaving, a last sweep finds nothing left and the log holds each fact once.
     leftover = sweep(LATER)
     _db.session.commit()
