@@ -151,6 +151,8 @@ def register_blueprints(app: Flask) -> None:
     from app.portal.routes import bp as portal_bp
     from app.records.cli import cli as records_cli
     from app.records.routes import bp as records_bp
+    from app.sla.cli import cli as sla_cli
+    from app.sla.routes import bp as sla_bp
     from app.telephony.api import bp as telephony_api_bp
     from app.telephony.routes import bp as telephony_bp
     from app.tickets.routes import bp as tickets_bp
@@ -158,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     blueprints = (
         core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp,
         telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli,
+        sla_bp, sla_cli,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

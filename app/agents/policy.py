@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({ADMIN}),
     "records.import": frozenset({ADMIN}),
     "settings.manage": frozenset({ADMIN}),
+    "sla.manage": frozenset({ADMIN}),  # SLA policies and business calendars
     # Realtime rooms.
     "socket.staff": frozenset({AGENT, SUPERVISOR, ADMIN}),
     "socket.supervisors": frozenset({SUPERVISOR, ADMIN}),

@@ -27,6 +27,7 @@ from app.extensions import db
 from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
 from app.records.services import find_members, member_summary
+from app.sla.services import summary as sla_summary
 from app.tickets import attachments, services
 from app.tickets.models import (
     CATEGORIES,
@@ -261,6 +262,7 @@ def _page(
         "tickets/ticket.html",
         ticket=ticket,
         events=events,
+        sla=sla_summary(ticket),
         seen_event=events[-1].id if events else 0,
         summary=summary,
         member=member,

@@ -61,6 +61,7 @@ EXPECTED: dict[str, set[str]] = {
     "users.manage": {D},
     "records.import": {D},
     "settings.manage": {D},
+    "sla.manage": {D},
     "socket.staff": {A, S, D},
     "socket.supervisors": {S, D},
 }

@@ -257,3 +257,17 @@ def test_reopened_ticket_can_breach_again_in_its_new_cycle(policies):
 
 def test_timedelta_sanity():
     assert timedelta(hours=37.5).total_seconds() == 5 * 7.5 * H
+
+
+def test_ticket_page_shows_the_promise(client, auth, policies):
+    auth.login_as("agent")
+    with time_machine.travel(wib("2026-11-23 11:00"), tick=False):
+        ticket = _open("claim_jkm")
+    with time_machine.travel(wib("2026-11-23 13:30"), tick=False):
+        page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert 'id="sla-panel"' in page
+    assert "Klaim JKM (kematian) / Death claim" in page
+    assert "30 min left" in page  # first response: 2 h target, 1 h 30 min used
+    with time_machine.travel(wib("2026-11-23 14:30"), tick=False):
+        page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert "30 min overdue" in page
