@@ -176,6 +176,9 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets.tasks import run_housekeeping_loop
 
     register_loop("tickets", run_housekeeping_loop)  # resolved → closed after the reopen period
+    from app.telephony.simulator import run_simulator_loop
+
+    register_loop("telephony-simulator", run_simulator_loop)  # SMS delivery reports without Twilio
 
     from app.demo import demo_cli
 

@@ -67,6 +67,23 @@ EVENT_KINDS = (
 )
 MATCH_CONFIDENCES = ("exact", "probable", "confirmed")
 NOTIFICATION_CHANNELS = ("sms", "email")
+# What the carrier reports about an SMS (Twilio's message statuses), by progress. Terminal
+# outcomes share one rank, so the first outcome reported is kept: a late or replayed "sent"
+# never takes a message back from "delivered", and "delivered" never becomes "undelivered".
+CARRIER_STATUS_RANK: dict[str, int] = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+    "partially_delivered": 3,
+    "read": 4,  # WhatsApp only: after delivered
+}
+CARRIER_FAILURES = frozenset({"undelivered", "failed", "canceled"})
 
 # Hashed requester identifiers: attribute → (hash column, blind-index kind shared with Member).
 HASHED_FIELDS = {
@@ -227,10 +244,18 @@ class CannedReply(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Notification(db.Model):  # type: ignore[name-defined,misc]
-    """A message to the worker (SMS/email); ``key`` makes a retried job send it once."""
+    """A message to the worker (SMS/email); ``key`` makes a retried job send it once.
+
+    ``status`` is our side (handed to the provider or not); ``carrier_status`` is what the
+    provider later reports about delivery (SMS status callbacks), only ever moving forward.
+    """
 
     __tablename__ = "ticket_notifications"
-    __table_args__ = (UniqueConstraint("key", name="uq_ticket_notifications_key"),)
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_ticket_notifications_key"),
+        # Status callbacks name the provider's message id.
+        Index("ix_ticket_notifications_provider_id", "provider_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
@@ -245,6 +270,9 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    carrier_status: Mapped[str | None] = mapped_column(String(24))
+    carrier_error_code: Mapped[str | None] = mapped_column(String(16))
+    carrier_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TicketView(db.Model):  # type: ignore[name-defined,misc]

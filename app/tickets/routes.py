@@ -35,6 +35,7 @@ from app.tickets.models import (
     STATUSES,
     Attachment,
     CannedReply,
+    Notification,
     Ticket,
     TicketView,
 )
@@ -73,6 +74,27 @@ EVENT_LABELS = {
     "claim_linked": _l("Claim linked"),
     "attachment": _l("Files attached"),
     "csat": _l("Rating"),
+}
+NOTIFICATION_KIND_LABELS = {"sms": _l("SMS to the worker"), "email": _l("Email to the worker")}
+# Our side of sending (Notification.status) and what the carrier reported (carrier_status).
+SEND_LABELS = {
+    "pending": _l("not sent yet"),
+    "sent": _l("handed to the provider"),
+    "failed": _l("sending failed"),
+    "skipped": _l("skipped"),
+}
+CARRIER_LABELS = {
+    "accepted": _l("Accepted"),
+    "scheduled": _l("Scheduled"),
+    "queued": _l("Queued at the carrier"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent by the carrier"),
+    "delivered": _l("Delivered"),
+    "undelivered": _l("Not delivered"),
+    "failed": _l("Delivery failed"),
+    "canceled": _l("Cancelled"),
+    "partially_delivered": _l("Partly delivered"),
+    "read": _l("Read"),
 }
 REVEALABLE = {
     "requester_phone": "phone",
@@ -223,6 +245,17 @@ def _page(
     revealed: dict[str, str] | None = None,
 ):  # type: ignore[no-untyped-def]
     events = services.timeline(ticket)
+    notifications = list(
+        db.session.scalars(
+            select(Notification).where(Notification.ticket_id == ticket.id).order_by(Notification.id)
+        )
+    )
+    # One timeline for staff: the ticket's events with the messages sent to the worker (and
+    # what the carrier reported about them) in between, by time.
+    entries = sorted(
+        [("event", e.created_at, e) for e in events] + [("notification", n.created_at, n) for n in notifications],
+        key=lambda entry: entry[1],
+    )
     summary = None
     member = db.session.get(Member, ticket.member_id) if ticket.member_id else None
     if member is not None:
@@ -261,6 +294,7 @@ def _page(
         "tickets/ticket.html",
         ticket=ticket,
         events=events,
+        entries=[(kind, item) for kind, _at, item in entries],
         seen_event=events[-1].id if events else 0,
         summary=summary,
         member=member,
@@ -276,6 +310,10 @@ def _page(
         priorities=PRIORITY_LABELS,
         categories=CATEGORIES,
         event_labels=EVENT_LABELS,
+        notification_labels=NOTIFICATION_KIND_LABELS,
+        send_labels=SEND_LABELS,
+        carrier_labels=CARRIER_LABELS,
+        mask=mask,
         masked=masked,
         revealed=revealed or {},
         open_statuses=OPEN_STATUSES,

@@ -41,12 +41,14 @@ from app.records.identifiers import IdentifierError, classify_query, name_key
 from app.records.models import Claim, Member
 from app.records.services import find_members
 from app.tickets.models import (
+    CARRIER_STATUS_RANK,
     CATEGORIES,
     CHANNELS,
     EVENT_KINDS,
     OPEN_STATUSES,
     PRIORITIES,
     STATUSES,
+    Notification,
     Ticket,
     TicketEvent,
 )
@@ -712,6 +714,40 @@ def notify_created(ticket: Ticket) -> None:
     _notify(ticket, "created", key_suffix="0")
 
 
+def record_delivery(
+    provider_id: str, status: str, *, error_code: str | None = None, at: datetime | None = None
+) -> bool | None:
+    """What the carrier reported about a message we sent (an SMS status callback).
+
+    Order-tolerant and idempotent: the status only moves forward along
+    :data:`~app.tickets.models.CARRIER_STATUS_RANK` (a late "sent" never undoes "delivered";
+    the first final outcome stays). Returns None when no notification carries this provider id
+    (yet: the callback can overtake the commit of the job that sent the message; the telephony
+    edge replays its stored reports afterwards), else whether anything changed.
+    """
+    if not provider_id or status not in CARRIER_STATUS_RANK:
+        return False
+    note = db.session.scalar(select(Notification).where(Notification.provider_id == provider_id))
+    if note is None:
+        return None
+    code = (error_code or "").strip()[:16] or None
+    current = note.carrier_status
+    if current is not None:
+        old_rank, new_rank = CARRIER_STATUS_RANK.get(current, -1), CARRIER_STATUS_RANK[status]
+        if new_rank < old_rank or (new_rank == old_rank and status != current):
+            return False
+        if status == current:
+            if code and not note.carrier_error_code:
+                note.carrier_error_code = code  # a replay that carries the code the first lacked
+                return True
+            return False
+    note.carrier_status = status
+    note.carrier_status_at = at or utcnow()
+    if code:
+        note.carrier_error_code = code
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 
@@ -902,6 +938,7 @@ __all__ += [
     "update_fields",
     "verify_requester",
     "close_stale_resolved",
+    "record_delivery",
     "ReplyRefused",
 ]
 

@@ -19,6 +19,7 @@ from typing import Protocol
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from app.core.jobs import record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.extensions import db
@@ -28,7 +29,13 @@ log = logging.getLogger(__name__)
 
 
 class Messenger(Protocol):
-    """Sends one text message; returns the provider's message id."""
+    """Sends one text message; returns the provider's message id.
+
+    A messenger whose provider reports delivery later (SMS status callbacks) may also have a
+    ``delivery_replay`` attribute: the dotted name of a job, called with the provider's message
+    id once the sending transaction has committed, that re-applies reports which arrived before
+    the message id was on record (:func:`app.tickets.services.record_delivery`).
+    """
 
     name: str
 
@@ -140,6 +147,13 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | Non
         note.provider = messenger.name
         note.status = "sent"
         note.sent_at = utcnow()
+        replay = getattr(messenger, "delivery_replay", None)
+        if name == "sms" and replay and note.provider_id:
+            # Runs after this job commits: a status callback that overtook the commit (and so
+            # found no message with this id) is applied then.
+            record_intent(
+                replay, note.provider_id, queue="notifications", key=f"delivery-replay:{note.provider_id}"
+            )
     return ids
 
 
