@@ -10,7 +10,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -68,7 +77,7 @@ def _failed(response: Response) -> bool:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    if request.endpoint in ("portal.case", "portal.track", "portal.complaint_done"):
+    if request.endpoint in ("portal.case", "portal.track", "portal.complaint_done", "portal.case_file"):
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -90,12 +99,7 @@ def _form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, A
 
 
 def _uploads(field: str = "attachments") -> list[attachments.Upload]:
-    files = [f for f in request.files.getlist(field) if f and f.filename]
-    if len(files) > attachments.max_files():
-        raise attachments.UploadError(
-            413, field, _("At most %(n)d files can be attached.", n=attachments.max_files())
-        )
-    return [attachments.read_upload(f.stream, f.filename or "file", field) for f in files]
+    return attachments.read_uploads(request.files.getlist(field), field)
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
@@ -200,6 +204,19 @@ def case(reference: str):  # type: ignore[no-untyped-def]
     if not isinstance(found, Ticket):
         return found
     return _render_case(found)
+
+
+@bp.get("/complaints/<reference>/files/<int:attachment_id>")
+def case_file(reference: str, attachment_id: int):  # type: ignore[no-untyped-def]
+    """A file shown on the case (the worker's own, or one an agent sent with a reply); never
+    an internal note's. Sent as a download, never rendered inline."""
+    found = _case_or_redirect(reference)
+    if not isinstance(found, Ticket):
+        return found
+    item = services.public_attachment(found, attachment_id)
+    if item is None:
+        abort(404)
+    return attachments.send(item)
 
 
 @bp.post("/complaints/<reference>/reply")

@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -27,7 +27,7 @@ from app.extensions import db
 from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
 from app.records.services import find_members, member_summary
-from app.tickets import attachments, services
+from app.tickets import attachments, intake, services
 from app.tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -243,6 +243,7 @@ def _page(
     status: int = 200,
     conflict: services.Conflict | None = None,
     revealed: dict[str, str] | None = None,
+    draft: str = "",
 ):  # type: ignore[no-untyped-def]
     events = services.timeline(ticket)
     notifications = list(
@@ -316,6 +317,9 @@ def _page(
         mask=mask,
         masked=masked,
         revealed=revealed or {},
+        draft=draft,
+        max_mb=attachments.max_bytes() // (1024 * 1024),
+        max_files=attachments.max_files(),
         open_statuses=OPEN_STATUSES,
     ), status
 
@@ -391,7 +395,12 @@ def reply(ticket_id: int):  # type: ignore[no-untyped-def]
     set_status = request.form.get("set_status") or None
     if set_status is not None and set_status not in STATUSES:
         set_status = None
-    services.reply(
+    try:
+        uploads = attachments.read_uploads(request.files.getlist("attachments"))
+    except attachments.UploadError as exc:  # checked before anything is saved
+        flash(exc.message, "error")
+        return _page(ticket, exc.status, draft=request.form.get("body", ""))
+    event = services.reply(
         ticket,
         request.form.get("body", ""),
         actor_id=current_user.id,
@@ -399,6 +408,10 @@ def reply(ticket_id: int):  # type: ignore[no-untyped-def]
         set_status=set_status,
         **_versions(),
     )
+    db.session.commit()  # the message is safe before any file is written
+    if uploads:
+        # An internal note's files stay internal: never listed or served to the worker.
+        intake.attach(ticket, uploads, event, public=public, actor_id=current_user.id)
     return _done(ticket_id, _("Reply sent.") if public else _("Note added."))
 
 
@@ -516,12 +529,7 @@ def attachment(ticket_id: int, attachment_id: int):  # type: ignore[no-untyped-d
     item = db.session.get(Attachment, attachment_id)
     if item is None or item.ticket_id != ticket_id:
         abort(404)
-    return send_file(
-        attachments.path_of(item),
-        mimetype=item.content_type,
-        as_attachment=True,
-        download_name=item.original_filename,
-    )
+    return attachments.send(item)
 
 
 @bp.get("/canned")

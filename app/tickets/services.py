@@ -48,6 +48,7 @@ from app.tickets.models import (
     OPEN_STATUSES,
     PRIORITIES,
     STATUSES,
+    Attachment,
     Notification,
     Ticket,
     TicketEvent,
@@ -69,6 +70,7 @@ __all__ = [
     "link_member",
     "merge",
     "open_ticket",
+    "public_attachment",
     "public_timeline",
     "rate",
     "reply",
@@ -776,10 +778,32 @@ def public_timeline(ticket: Ticket) -> list[dict[str, Any]]:
             entry["status"] = event.data.get("to")
         if event.kind == "merged" and event.data.get("into_reference"):
             entry["merged_into"] = event.data["into_reference"]
-        files = event.data.get("files") if event.kind == "attachment" else None
-        entry["attachments"] = list(files or [a.original_filename for a in event.attachments if a.public])
+        if event.kind == "attachment":
+            ids = list(event.data.get("attachment_ids") or [])
+            names = list(event.data.get("files") or [])
+        else:
+            shown = [a for a in event.attachments if a.public]
+            ids, names = [a.id for a in shown], [a.original_filename for a in shown]
+        entry["attachments"] = names
+        entry["attachment_ids"] = ids  # for downloads (public_attachment): same order as the names
         entries.append(entry)
     return entries
+
+
+def public_attachment(ticket: Ticket, attachment_id: int) -> Attachment | None:
+    """An attachment the worker following ``ticket`` may download: public (never an internal
+    note's file), on the case they see (the merge target or a ticket merged into it), and its
+    file not erased. None otherwise."""
+    shown = effective(ticket)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or not attachment.public:
+        return None
+    if attachment.event is not None and not attachment.event.public:
+        return None
+    owner = db.session.get(Ticket, attachment.ticket_id)
+    if owner is None or (owner.id != shown.id and effective(owner).id != shown.id):
+        return None
+    return attachment
 
 
 def effective(ticket: Ticket) -> Ticket:
