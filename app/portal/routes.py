@@ -28,26 +28,14 @@ from app.extensions import db, limiter
 from app.records.identifiers import _
 from app.records.routes import country_name
 from app.tickets import attachments, intake, schemas, services
-from app.tickets.models import CATEGORIES, Ticket
+from app.tickets.labels import category_choices, category_label
+from app.tickets.models import Ticket
 
 bp = Blueprint("portal", __name__)
 
 SESSION_KEY = "tracked_cases"
 SESSION_TTL = 3600
 
-CATEGORY_LABELS = {
-    "membership": _l("Membership / registration"),
-    "contribution": _l("Contribution / payment"),
-    "claim_jkk": _l("Work accident claim (JKK)"),
-    "claim_jkm": _l("Death benefit claim (JKM)"),
-    "claim_jht": _l("Old-age savings claim (JHT)"),
-    "benefit_info": _l("Benefit information"),
-    "data_correction": _l("Correcting my data"),
-    "app_access": _l("App or account access"),
-    "service_complaint": _l("Complaint about our service"),
-    "emergency": _l("Emergency (accident, death, violence, detention, lost contact, unpaid wages)"),
-    "other": _l("Other"),
-}
 STATUS_LABELS = {
     "new": _l("Received"),
     "open": _l("Being handled"),
@@ -91,7 +79,7 @@ def _form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, A
     return {
         "values": values,
         "errors": errors,
-        "categories": [(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+        "categories": category_choices("public"),
         "countries": [(code, country_name(code)) for code in schemas.countries()],
         "max_mb": attachments.max_bytes() // (1024 * 1024),
         "max_files": attachments.max_files(),
@@ -191,7 +179,7 @@ def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: i
         original=ticket,
         timeline=services.public_timeline(shown),
         status_label=STATUS_LABELS.get(shown.status, shown.status),
-        category_label=CATEGORY_LABELS.get(shown.category, shown.category),
+        category_label=category_label(shown.category, "public"),
         status_labels=STATUS_LABELS,
         errors=errors or {},
         max_mb=attachments.max_bytes() // (1024 * 1024),

@@ -28,6 +28,7 @@ from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
 from app.records.services import find_members, member_summary
 from app.tickets import attachments, intake, services
+from app.tickets.labels import category_choices, category_label
 from app.tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -41,6 +42,8 @@ from app.tickets.models import (
 )
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+# Templates name categories by their label, never by code (one table: app/tickets/labels.py).
+bp.add_app_template_global(category_label, "category_label")
 
 COLLISION_WINDOW = timedelta(minutes=5)
 VIEW_LABELS = {
@@ -160,7 +163,7 @@ def index():  # type: ignore[no-untyped-def]
         views=VIEW_LABELS,
         statuses=STATUS_LABELS,
         priorities=PRIORITY_LABELS,
-        categories=CATEGORIES,
+        categories=category_choices(),
         assignees=assignees,
         now=utcnow(),
         counts=services.open_counts() if query.view == "open" and not query.text else [],
@@ -173,6 +176,7 @@ def _row(ticket: Ticket) -> dict[str, Any]:
         "reference": ticket.reference,
         "status": ticket.status,
         "category": ticket.category,
+        "category_label": category_label(ticket.category),
         "priority": ticket.priority,
         "country": ticket.country,
         "assignee_id": ticket.assignee_id,
@@ -309,7 +313,7 @@ def _page(
         statuses=STATUS_LABELS,
         allowed_statuses=sorted(services.TRANSITIONS[ticket.status], key=STATUSES.index),
         priorities=PRIORITY_LABELS,
-        categories=CATEGORIES,
+        categories=category_choices(),
         event_labels=EVENT_LABELS,
         notification_labels=NOTIFICATION_KIND_LABELS,
         send_labels=SEND_LABELS,
@@ -539,7 +543,7 @@ def canned():  # type: ignore[no-untyped-def]
         db.session.scalars(select(CannedReply).order_by(CannedReply.active.desc(), CannedReply.title))
     )
     return render_template(
-        "tickets/canned.html", replies=replies, categories=CATEGORIES, errors={}, values={}
+        "tickets/canned.html", replies=replies, categories=category_choices(), errors={}, values={}
     )
 
 
@@ -561,7 +565,7 @@ def canned_create():  # type: ignore[no-untyped-def]
     if errors:
         replies = list(db.session.scalars(select(CannedReply).order_by(CannedReply.title)))
         return render_template(
-            "tickets/canned.html", replies=replies, categories=CATEGORIES, errors=errors, values=values
+            "tickets/canned.html", replies=replies, categories=category_choices(), errors=errors, values=values
         ), 422
     db.session.add(
         CannedReply(
