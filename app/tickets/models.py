@@ -64,6 +64,8 @@ EVENT_KINDS = (
     "claim_linked",
     "attachment",
     "csat",
+    "tagged",
+    "erased",
 )
 MATCH_CONFIDENCES = ("exact", "probable", "confirmed")
 NOTIFICATION_CHANNELS = ("sms", "email")
@@ -98,10 +100,14 @@ ticket_tags = Table(
     db.metadata,
     Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # "Tickets with this tag" (the list filter) starts from the tag.
+    Index("ix_ticket_tags_tag_id", "tag_id"),
 )
 
 
 class Tag(db.Model):  # type: ignore[name-defined,misc]
+    """A label staff put on tickets (normalised: lower case, words joined by hyphens)."""
+
     __tablename__ = "tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -77,6 +77,8 @@ EVENT_LABELS = {
     "claim_linked": _l("Claim linked"),
     "attachment": _l("Files attached"),
     "csat": _l("Rating"),
+    "tagged": _l("Tags changed"),
+    "erased": _l("Personal data erased"),
 }
 NOTIFICATION_KIND_LABELS = {"sms": _l("SMS to the worker"), "email": _l("Email to the worker")}
 # Our side of sending (Notification.status) and what the carrier reported (carrier_status).
@@ -144,6 +146,7 @@ def index():  # type: ignore[no-untyped-def]
         category=args.get("category") if args.get("category") in CATEGORIES else None,
         country=(args.get("country") or "").upper()[:2] or None,
         priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
+        tag=_tag_filter(args.get("tag")),
         user_id=current_user.id,
         offset=max(0, _int(args.get("offset")) or 0),
     )
@@ -167,7 +170,17 @@ def index():  # type: ignore[no-untyped-def]
         assignees=assignees,
         now=utcnow(),
         counts=services.open_counts() if query.view == "open" and not query.text else [],
+        tag_names=services.tag_names(),
     )
+
+
+def _tag_filter(raw: str | None) -> str | None:
+    if not raw or not raw.strip():
+        return None
+    try:
+        return services.normalize_tag(raw)
+    except services.TicketError:
+        return "-"  # never a valid tag: an impossible filter shows nothing rather than everything
 
 
 def _row(ticket: Ticket) -> dict[str, Any]:
@@ -181,6 +194,7 @@ def _row(ticket: Ticket) -> dict[str, Any]:
         "country": ticket.country,
         "assignee_id": ticket.assignee_id,
         "subject": ticket.subject,
+        "tags": sorted(t.name for t in ticket.tags),
         "version": ticket.version,
     }
 
@@ -325,6 +339,7 @@ def _page(
         max_mb=attachments.max_bytes() // (1024 * 1024),
         max_files=attachments.max_files(),
         open_statuses=OPEN_STATUSES,
+        tag_names=services.tag_names(),
     ), status
 
 
@@ -460,6 +475,20 @@ def fields(ticket_id: int):  # type: ignore[no-untyped-def]
         category=request.form.get("category") or None,
         **_versions(),
     )
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/tags")
+@require("tickets.tag")
+@_refusals_answered
+def tags(ticket_id: int):  # type: ignore[no-untyped-def]
+    """Add the tags typed (comma-separated) and/or remove the one named by ``remove``."""
+    ticket = _ticket_or_404(ticket_id)
+    typed = [part for part in (request.form.get("add") or "").split(",") if part.strip()]
+    removed = [request.form["remove"]] if request.form.get("remove") else []
+    if not typed and not removed:
+        return _refused(ticket_id, services.TicketError(_("Enter a tag.")))
+    services.tag(ticket, add=typed, remove=removed, actor_id=current_user.id, **_versions())
     return _done(ticket_id)
 
 

@@ -1,4 +1,4 @@
-"""tickets: SMS delivery reports on notifications
+"""tickets: SMS delivery reports on notifications, tag filter index
 
 Revision ID: b8d52fa3e621
 Revises: 63899029bacd
@@ -22,9 +22,13 @@ def upgrade():
         batch_op.add_column(sa.Column('carrier_error_code', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('carrier_status_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_ticket_notifications_provider_id', ['provider_id'], unique=False)
+    with op.batch_alter_table('ticket_tags', schema=None) as batch_op:
+        batch_op.create_index('ix_ticket_tags_tag_id', ['tag_id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('ticket_tags', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_tags_tag_id')
     with op.batch_alter_table('ticket_notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_notifications_provider_id')
         batch_op.drop_column('carrier_status_at')

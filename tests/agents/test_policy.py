@@ -53,6 +53,8 @@ EXPECTED: dict[str, set[str]] = {
     "console.use": {A, S},
     "tickets.work": {A, S},
     "tickets.canned": {S},
+    "tickets.tag": {A, S},
+    "tickets.erase": {D},
     "records.view": {A, S, D},
     "pii.reveal": {A, S},
     "supervisor.view": {S, D},
