@@ -139,6 +139,14 @@ def store(ticket_id: int, upload: Upload, event_id: int | None = None, public: b
     return attachment
 
 
+def remove(attachment: Attachment) -> None:
+    """Delete the stored bytes (erasure); a file already gone is fine. The caller deletes the row."""
+    try:
+        os.remove(path_of(attachment))
+    except FileNotFoundError:
+        pass
+
+
 def path_of(attachment: Attachment) -> str:
     return os.path.join(storage_dir(), attachment.storage_key[:2], attachment.storage_key)
 

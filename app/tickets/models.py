@@ -120,6 +120,8 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_tickets_status_assignee", "status", "assignee_id"),
         Index("ix_tickets_category_country", "category", "country"),
         Index("ix_tickets_member_status", "member_id", "status"),
+        # Retention: closed tickets not erased yet, oldest first.
+        Index("ix_tickets_erased_closed", "erased_at", "closed_at"),
         # Name search is a prefix LIKE: PostgreSQL needs the pattern operator class for it
         # (the default one follows the collation and cannot serve LIKE 'abc%').
         Index(
@@ -172,6 +174,8 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_comment: Mapped[str | None] = mapped_column(Text)
+    # When the requester's personal data was erased (app/tickets/erasure.py); the skeleton stays.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -197,7 +201,8 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
 
 
 class TicketEvent(db.Model):  # type: ignore[name-defined,misc]
-    """One entry of a ticket's timeline; never updated or deleted (append-only)."""
+    """One entry of a ticket's timeline; never updated or deleted (append-only), except that
+    erasing the requester's data blanks what the worker wrote (app/tickets/erasure.py)."""
 
     __tablename__ = "ticket_events"
     __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)

@@ -12,7 +12,17 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -28,6 +38,7 @@ from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
 from app.records.services import find_members, member_summary
 from app.tickets import attachments, intake, services
+from app.tickets import erasure as erasure_rules
 from app.tickets.labels import category_choices, category_label
 from app.tickets.models import (
     CATEGORIES,
@@ -563,6 +574,57 @@ def attachment(ticket_id: int, attachment_id: int):  # type: ignore[no-untyped-d
     if item is None or item.ticket_id != ticket_id:
         abort(404)
     return attachments.send(item)
+
+
+@bp.get("/erasure")
+@require("tickets.erase")
+def erasure():  # type: ignore[no-untyped-def]
+    """Admin: find a case by reference to erase the requester's personal data from it."""
+    reference = (request.args.get("reference") or "").strip()
+    ticket = services.get_by_reference(reference) if reference else None
+    return _erasure_page(reference, ticket, 404 if reference and ticket is None else 200)
+
+
+def _erasure_page(reference: str, ticket: Ticket | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+    facts = None
+    if ticket is not None:
+        events = services.timeline(ticket)
+        facts = {
+            "messages": sum(1 for e in events if e.by_requester and e.body),
+            "attachments": len(ticket.attachments),
+            "merged": [e.data.get("from_reference") for e in events if e.kind == "merged" and e.data.get("from")],
+        }
+    return render_template(
+        "tickets/erasure.html",
+        reference=reference,
+        ticket=ticket,
+        facts=facts,
+        statuses=STATUS_LABELS,
+        erasable=ticket is not None and ticket.erased_at is None and ticket.status in erasure_rules.ERASABLE_STATUSES,
+        error=error,
+        retention_days=int(current_app.config.get("TICKETS_RETENTION_DAYS", erasure_rules.DEFAULT_RETENTION_DAYS)),
+    ), status
+
+
+@bp.post("/<int:ticket_id>/erase")
+@require("tickets.erase")
+def erase(ticket_id: int):  # type: ignore[no-untyped-def]
+    """Erase the requester's data; the admin confirms by typing the reference again."""
+    ticket = _ticket_or_404(ticket_id)
+    reference = ticket.reference or ""
+    if (request.form.get("confirm") or "").strip().upper() != reference:
+        return _erasure_page(reference, ticket, 422, _("Type the reference %(ref)s to confirm.", ref=reference))
+    try:
+        summary = erasure_rules.erase_requester(ticket, actor_id=current_user.id, reason="request")
+    except services.TicketError as exc:
+        db.session.rollback()
+        return _erasure_page(reference, ticket, 409, exc.message)
+    db.session.commit()
+    if summary is None:
+        flash(_("This case's personal data was already erased."), "info")
+    else:
+        flash(_("Personal data of %(ref)s erased.", ref=reference), "info")
+    return redirect(url_for("tickets.erasure", reference=reference))
 
 
 @bp.get("/canned")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from datetime import datetime
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -160,15 +161,29 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | Non
 HOUSEKEEPING_SECONDS = 600
 
 
-def housekeeping() -> dict[str, int]:
-    """One pass of periodic ticket upkeep in its own transaction: close resolved tickets whose
-    reopen period is over (a worker's later reply then opens a new case)."""
+def housekeeping(now: datetime | None = None) -> dict[str, int]:
+    """One pass of periodic ticket upkeep: close resolved tickets whose reopen period is over
+    (a worker's later reply then opens a new case), then apply retention — erase the requester's
+    personal data from closed tickets older than ``TICKETS_RETENTION_DAYS`` (at most one batch
+    per pass, each ticket in its own transaction, so one failure costs one ticket; an erased
+    ticket is never picked again)."""
+    from app.tickets.erasure import erase_requester, expired_ticket_ids
     from app.tickets.services import close_stale_resolved
 
+    result = {"closed": 0, "erased": 0, "erase_failed": 0}
     try:
-        closed = close_stale_resolved()
+        result["closed"] = close_stale_resolved(now)
         db.session.commit()
-        return {"closed": closed}
+        for ticket_id in expired_ticket_ids(now):
+            try:
+                if erase_requester(ticket_id, actor_id=None, reason="retention", now=now) is not None:
+                    result["erased"] += 1
+                db.session.commit()
+            except Exception:  # noqa: BLE001 - the next pass retries it; the others go on
+                db.session.rollback()
+                result["erase_failed"] += 1
+                log.exception("retention: ticket %s could not be erased", ticket_id)
+        return result
     except Exception:
         db.session.rollback()
         raise

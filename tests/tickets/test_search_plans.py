@@ -124,3 +124,24 @@ def test_a_rare_tags_filter_starts_from_the_tag_index(db, filled):
     assert "ix_ticket_tags_tag_id" in plan, plan
     assert "Seq Scan on ticket_tags" not in plan and "Seq Scan on tickets" not in plan, plan
     assert len(services.search_tickets(services.SearchQuery(view="all", tag="rare"))) == 20
+
+
+def test_retention_finds_its_batch_through_the_erasure_index(db, filled):
+    from datetime import timedelta
+
+    from app.core.time import utcnow
+    from app.tickets import erasure
+
+    # Most closed tickets already erased, as after years of retention passes.
+    db.session.execute(
+        text(
+            "UPDATE tickets SET closed_at = created_at, erased_at = CASE WHEN id % 10 = 0 THEN NULL "
+            "ELSE now() END WHERE status = 'closed'"
+        )
+    )
+    db.session.execute(text("ANALYZE tickets"))
+    statement = erasure.expired_statement(utcnow() - timedelta(days=1), 200)
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(row[0] for row in db.session.execute(text("EXPLAIN " + sql)))
+    assert "ix_tickets_erased_closed" in plan, plan
+    assert "Seq Scan on tickets" not in plan, plan
