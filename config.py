@@ -141,6 +141,10 @@ class Config:
     TICKETS_ATTACHMENT_MAX_FILES = env("TICKETS_ATTACHMENT_MAX_FILES", 3, int)
     TICKETS_ATTACHMENT_DIR = env("TICKETS_ATTACHMENT_DIR")  # default: instance/attachments
     TICKETS_MESSENGER = env("TICKETS_MESSENGER")  # "package.module:factory"; unset = log only
+    # Closed tickets older than this lose the requester's personal data (0 = keep forever);
+    # the worker's tickets housekeeping erases at most TICKETS_RETENTION_BATCH per pass.
+    TICKETS_RETENTION_DAYS = env("TICKETS_RETENTION_DAYS", 1825, int)
+    TICKETS_RETENTION_BATCH = env("TICKETS_RETENTION_BATCH", 200, int)
     # Email notifications (SMTP); unset SMTP_HOST = email notices are only logged.
     SMTP_HOST = env("SMTP_HOST")
     SMTP_PORT = env("SMTP_PORT", 587, int)

@@ -182,6 +182,9 @@ def register_blueprints(app: Flask) -> None:
     from app.sla.sweep import run_sweep_loop
 
     register_loop("sla", run_sweep_loop)  # SLA warnings, breaches and escalations
+    from app.telephony.simulator import run_simulator_loop
+
+    register_loop("telephony-simulator", run_simulator_loop)  # SMS delivery reports without Twilio
 
     from app.demo import demo_cli
 

@@ -69,6 +69,9 @@ def _flask(*args: str, env: dict[str, str]) -> None:
 def main() -> None:
     env = dict(os.environ)
     env.setdefault("HALOPMI_CONFIG", "development")
+    # Worker notices go out as SMS through the telephony provider: the simulator here, which
+    # also reports their delivery (see the ticket page), or Twilio once configured.
+    env.setdefault("TICKETS_MESSENGER", "app.telephony.messaging:sms_messenger")
     instance = Path(env.get("HALOPMI_INSTANCE_DIR", ROOT / "instance"))
     instance.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen[bytes]] = []

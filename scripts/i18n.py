@@ -19,7 +19,7 @@ def extract() -> None:
     POT.parent.mkdir(exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-         "--no-location", "--sort-output", "-o", str(POT), "."],
+         "--no-location", "--sort-output", "-w", "100", "-o", str(POT), "."],
         check=True, cwd=ROOT,
     )
     # English is the source language: it needs no catalogue.
@@ -28,7 +28,8 @@ def extract() -> None:
         command = "update" if po.exists() else "init"
         subprocess.run(
             [sys.executable, "-m", "babel.messages.frontend", command, "-i", str(POT),
-             "-d", str(TRANSLATIONS), "-l", lang, *(["--no-fuzzy-matching"] if command == "update" else [])],
+             "-d", str(TRANSLATIONS), "-l", lang, "-w", "100",
+             *(["--no-fuzzy-matching"] if command == "update" else [])],
             check=True, cwd=ROOT,
         )
 

@@ -27,7 +27,7 @@ def main() -> None:
             message.flags.discard("fuzzy")
             filled += 1
     with PO.open("wb") as handle:
-        write_po(handle, catalog, width=76, omit_header=False, sort_output=True, include_previous=False)
+        write_po(handle, catalog, width=100, omit_header=False, sort_output=True, include_previous=False)
     print(f"{filled} translations filled")
 
 

@@ -36,6 +36,7 @@ from app.agents.policy import allowed, require
 from app.core.jobs import record_intent
 from app.core.time import utcnow
 from app.extensions import db
+from app.tickets.labels import category_choices
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -205,7 +206,8 @@ def index():  # type: ignore[no-untyped-def]
         "console/index.html",
         languages=LANGUAGES,
         dispositions=DISPOSITIONS,
-        categories=routing.CATEGORIES,
+        # (code, label): the console names topics and ticket categories by their labels.
+        categories=category_choices(),
     )
 
 

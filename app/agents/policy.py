@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "console.use": frozenset({AGENT, SUPERVISOR}),
     "tickets.work": frozenset({AGENT, SUPERVISOR}),
     "tickets.canned": frozenset({SUPERVISOR}),  # manage canned replies (page needs tickets.work)
+    "tickets.tag": frozenset({AGENT, SUPERVISOR}),  # add/remove tags on a ticket
+    "tickets.erase": frozenset({ADMIN}),  # erase a requester's personal data from a ticket
     "records.view": frozenset({AGENT, SUPERVISOR, ADMIN}),
     "pii.reveal": frozenset({AGENT, SUPERVISOR}),
     # Supervision.

@@ -166,6 +166,42 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/complaints/{reference}/attachments/{attachment_id}": {
+                "get": {
+                    "operationId": "getComplaintAttachment",
+                    "summary": "Download a file listed on the case's timeline (`attachment_ids`)",
+                    "description": "Only files the worker may see: their own and those an agent sent "
+                    "with a reply; never an internal note's. Always a download.",
+                    "parameters": [
+                        REFERENCE_PARAM,
+                        {
+                            "name": "attachment_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        },
+                        {
+                            "name": "verification",
+                            "in": "query",
+                            "required": True,
+                            "description": "The requester's birth date (YYYY-MM-DD) or the phone number on file",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file (image or PDF)",
+                            "content": {
+                                media: {"schema": {"type": "string", "format": "binary"}}
+                                for media in ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
+                            },
+                        },
+                        "404": _error_response("No such case, verification or file"),
+                        "422": _error_response("Verification missing"),
+                        "429": _error_response("Too many attempts"),
+                    },
+                }
+            },
             "/api/v1/callbacks": {
                 "post": {
                     "operationId": "requestCallback",
@@ -275,6 +311,11 @@ def document() -> dict[str, Any]:
                         "status": {"type": "string"},
                         "merged_into": {"type": "string"},
                         "attachments": {"type": "array", "items": {"type": "string"}},
+                        "attachment_ids": {
+                            "type": "array",
+                            "items": {"type": "integer"},
+                            "description": "Ids of the files named in `attachments`, in the same order",
+                        },
                     },
                 },
                 "Complaint": {

@@ -10,6 +10,7 @@ rate limit (per IP and per reference); successful ones do not, so the app can po
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -136,6 +137,25 @@ def get_complaint(reference: str):  # type: ignore[no-untyped-def]
     response = jsonify(_case(ticket))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/v1/complaints/<reference>/attachments/<attachment_id>")
+@limiter.limit(_track_limit, deduct_when=_failed_lookup)
+@limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
+def get_attachment(reference: str, attachment_id: str):  # type: ignore[no-untyped-def]
+    """A file the worker may see on their case (never an internal note's), as a download."""
+    if not attachment_id.isdigit() or len(attachment_id) > 12:
+        return error_response(404, "not_found", _("This file is not available."))
+    verification = request.args.get("verification", "")
+    if not verification.strip():
+        return _invalid({"verification": _("Enter the birth date (YYYY-MM-DD) or the phone number on file.")})
+    ticket = _verified_ticket(reference, verification)
+    if ticket is None:
+        return _not_found()
+    item = services.public_attachment(ticket, int(attachment_id))
+    if item is None or not os.path.exists(attachments.path_of(item)):
+        return error_response(404, "not_found", _("This file is not available."))
+    return attachments.send(item)
 
 
 def _verified_from_body(reference: str, payload: dict[str, Any]) -> tuple[Ticket | None, Any]:

@@ -10,7 +10,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -19,26 +28,14 @@ from app.extensions import db, limiter
 from app.records.identifiers import _
 from app.records.routes import country_name
 from app.tickets import attachments, intake, schemas, services
-from app.tickets.models import CATEGORIES, Ticket
+from app.tickets.labels import category_choices, category_label
+from app.tickets.models import Ticket
 
 bp = Blueprint("portal", __name__)
 
 SESSION_KEY = "tracked_cases"
 SESSION_TTL = 3600
 
-CATEGORY_LABELS = {
-    "membership": _l("Membership / registration"),
-    "contribution": _l("Contribution / payment"),
-    "claim_jkk": _l("Work accident claim (JKK)"),
-    "claim_jkm": _l("Death benefit claim (JKM)"),
-    "claim_jht": _l("Old-age savings claim (JHT)"),
-    "benefit_info": _l("Benefit information"),
-    "data_correction": _l("Correcting my data"),
-    "app_access": _l("App or account access"),
-    "service_complaint": _l("Complaint about our service"),
-    "emergency": _l("Emergency (accident, death, violence, detention, lost contact, unpaid wages)"),
-    "other": _l("Other"),
-}
 STATUS_LABELS = {
     "new": _l("Received"),
     "open": _l("Being handled"),
@@ -68,7 +65,7 @@ def _failed(response: Response) -> bool:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    if request.endpoint in ("portal.case", "portal.track", "portal.complaint_done"):
+    if request.endpoint in ("portal.case", "portal.track", "portal.complaint_done", "portal.case_file"):
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -82,7 +79,7 @@ def _form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, A
     return {
         "values": values,
         "errors": errors,
-        "categories": [(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+        "categories": category_choices("public"),
         "countries": [(code, country_name(code)) for code in schemas.countries()],
         "max_mb": attachments.max_bytes() // (1024 * 1024),
         "max_files": attachments.max_files(),
@@ -90,12 +87,7 @@ def _form_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, A
 
 
 def _uploads(field: str = "attachments") -> list[attachments.Upload]:
-    files = [f for f in request.files.getlist(field) if f and f.filename]
-    if len(files) > attachments.max_files():
-        raise attachments.UploadError(
-            413, field, _("At most %(n)d files can be attached.", n=attachments.max_files())
-        )
-    return [attachments.read_upload(f.stream, f.filename or "file", field) for f in files]
+    return attachments.read_uploads(request.files.getlist(field), field)
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
@@ -187,7 +179,7 @@ def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: i
         original=ticket,
         timeline=services.public_timeline(shown),
         status_label=STATUS_LABELS.get(shown.status, shown.status),
-        category_label=CATEGORY_LABELS.get(shown.category, shown.category),
+        category_label=category_label(shown.category, "public"),
         status_labels=STATUS_LABELS,
         errors=errors or {},
         max_mb=attachments.max_bytes() // (1024 * 1024),
@@ -200,6 +192,19 @@ def case(reference: str):  # type: ignore[no-untyped-def]
     if not isinstance(found, Ticket):
         return found
     return _render_case(found)
+
+
+@bp.get("/complaints/<reference>/files/<int:attachment_id>")
+def case_file(reference: str, attachment_id: int):  # type: ignore[no-untyped-def]
+    """A file shown on the case (the worker's own, or one an agent sent with a reply); never
+    an internal note's. Sent as a download, never rendered inline."""
+    found = _case_or_redirect(reference)
+    if not isinstance(found, Ticket):
+        return found
+    item = services.public_attachment(found, attachment_id)
+    if item is None:
+        abort(404)
+    return attachments.send(item)
 
 
 @bp.post("/complaints/<reference>/reply")

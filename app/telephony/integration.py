@@ -86,6 +86,15 @@ def ticket_note(ticket_id: int, kind: str, data: dict[str, Any]) -> None:
     tickets.add_event(ticket_id, kind, data)
 
 
+def message_delivered(
+    provider_id: str, status: str, *, error_code: str | None, at: Any
+) -> bool | None:
+    """A carrier's delivery report for a worker notification (None: no such message yet)."""
+    from app.tickets import services as tickets
+
+    return tickets.record_delivery(provider_id, status, error_code=error_code, at=at)
+
+
 def ticket_reference(ticket_id: int) -> str | None:
     from app.tickets import services as tickets
 

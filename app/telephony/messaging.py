@@ -3,7 +3,8 @@ when Twilio is not configured) and email over SMTP (``app.core.mail``).
 
 The tickets package sends through a ``Messenger`` seam and never imports Twilio; point it here
 with ``TICKETS_MESSENGER=app.telephony.messaging:sms_messenger``. Without ``SMTP_HOST`` email
-notices are only logged (masked).
+notices are only logged (masked). SMS carry a ``StatusCallback``: the carrier's delivery reports
+come back to ``/telephony/messaging/status`` and are recorded on the notification.
 """
 
 from __future__ import annotations
@@ -11,24 +12,42 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
+
 from app.core.mail import mail_configured, send_email
 from app.core.masking import mask_text
 from app.telephony.provider import ProviderError, get_provider
+from app.telephony.signature import twilio_configured
 
 log = logging.getLogger(__name__)
+
+
+def status_callback_url() -> str | None:
+    """Where the provider reports SMS delivery: ``PUBLIC_BASE_URL`` + the messaging status
+    path. Without a public URL Twilio could not reach us, so none is sent (the simulator,
+    which runs in-process, is always given one)."""
+    from app.telephony.tasks import MESSAGE_STATUS_PATH, absolute
+
+    if current_app.config.get("PUBLIC_BASE_URL") or not twilio_configured():
+        return absolute(MESSAGE_STATUS_PATH)
+    return None
 
 
 class SmsMessenger:
     """SMS via the telephony provider, email via SMTP when configured."""
 
     name = "telephony"
+    # Job re-applying delivery reports that arrived before the message id was committed.
+    delivery_replay = "app.telephony.tasks.replay_message_statuses"
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self.sender = config.get("TWILIO_CALLER_ID") or "BPJSTK"
 
     def send_sms(self, to: str, body: str) -> str:
-        sid = get_provider().send_sms(to=to, from_=self.sender, body=body)
+        sid = get_provider().send_sms(
+            to=to, from_=self.sender, body=body, status_callback=status_callback_url()
+        )
         if not sid:
             raise ProviderError("the provider returned no message id", permanent=False)
         return sid

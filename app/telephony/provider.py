@@ -39,7 +39,9 @@ class Provider(Protocol):
 
     def update_call(self, call_sid: str, *, twiml: str) -> None: ...
 
-    def send_sms(self, *, to: str, from_: str, body: str) -> str | None: ...
+    def send_sms(
+        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+    ) -> str | None: ...
 
     def fetch_recording(self, sid: str) -> dict[str, Any]: ...
 
@@ -85,9 +87,14 @@ class TwilioProvider:
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
 
-    def send_sms(self, *, to: str, from_: str, body: str) -> str | None:
+    def send_sms(
+        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+    ) -> str | None:
+        values: dict[str, Any] = {"to": to, "from_": from_, "body": body}
+        if status_callback:
+            values["status_callback"] = status_callback  # Twilio POSTs delivery reports there
         try:
-            message = self.client.messages.create(to=to, from_=from_, body=body)
+            message = self.client.messages.create(**values)
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
         return str(message.sid)
@@ -144,9 +151,14 @@ class SimulatorProvider:
     def update_call(self, call_sid: str, *, twiml: str) -> None:
         self._push(f"redirect:{call_sid}", {"twiml": twiml})
 
-    def send_sms(self, *, to: str, from_: str, body: str) -> str | None:
+    def send_sms(
+        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+    ) -> str | None:
         sid = "SM" + uuid.uuid4().hex
         self._push("sms", {"sid": sid, "to": to, "body": body})
+        if status_callback:
+            # The simulator reports delivery as Twilio would (see Simulator.deliver_sms_statuses).
+            self._push("sms-status", {"sid": sid, "to": to, "from": from_, "url": status_callback})
         return sid
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:

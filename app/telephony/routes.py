@@ -2,8 +2,9 @@
 
 Routes are thin: check the signature, hand the form to :mod:`app.telephony.services`, commit
 once, answer with TwiML from :mod:`app.telephony.twiml`. Stable URLs (SPEC §4):
-``/telephony/voice/inbound``, ``/client``, ``/status``, ``/fallback``; the others are followed
-from our own TwiML.
+``/telephony/voice/inbound``, ``/client``, ``/status``, ``/fallback``, and
+``/telephony/messaging/status`` (SMS delivery reports); the others are followed from our own
+TwiML or REST requests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, abort, request
 from sqlalchemy import select
 
 from app.extensions import db
@@ -127,6 +128,21 @@ def voice_recording() -> Response:
 @twilio_signed
 def voice_status() -> Response:
     services.apply_status(_form())
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/messaging/status")
+@twilio_signed
+def messaging_status() -> Response:
+    """Twilio Messaging status callback (the ``StatusCallback`` our SMS are sent with): the raw
+    report is committed first, then applied to the worker notification it is about."""
+    try:
+        sid, status = services.store_message_status(request.form)
+    except services.BadWebhook:
+        abort(400)
+    db.session.commit()
+    services.apply_message_status(sid, status, request.form.get("ErrorCode"))
     db.session.commit()
     return Response(status=204)
 

@@ -53,14 +53,22 @@ def masked_payload(form: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def store_raw(kind: str, key: str, form: Mapping[str, str]) -> bool:
-    """Store a provider event under its idempotency key; False if it was seen before."""
+def store_raw(kind: str, key: str, form: Mapping[str, str], sid: str | None = None) -> bool:
+    """Store a provider event under its idempotency key; False if it was seen before.
+
+    ``sid`` is the provider's id of the call or message it is about (default ``CallSid``).
+    """
     if db.session.scalar(select(RawWebhook.id).where(RawWebhook.key == key)) is not None:
         return False
     try:
         with db.session.begin_nested():
             db.session.add(
-                RawWebhook(key=key, kind=kind, call_sid=form.get("CallSid"), payload=masked_payload(form))
+                RawWebhook(
+                    key=key,
+                    kind=kind,
+                    call_sid=sid or form.get("CallSid"),
+                    payload=masked_payload(form),
+                )
             )
     except IntegrityError:  # the same event delivered concurrently
         return False
@@ -386,3 +394,45 @@ def agent_joined(call: Call, agent_id: int) -> None:
         call.answered_at = at
         call.agent_id = agent_id
         log_event(call, "answered", at=at, agent_id=agent_id, wait_seconds=_seconds(call.enqueued_at, at))
+
+
+# --- SMS delivery reports -----------------------------------------------------------------------
+
+MESSAGE_STATUS_KIND = "sms_status"
+
+
+class BadWebhook(ValueError):
+    """A signed webhook without what it must carry (answered 400)."""
+
+
+def store_message_status(form: Mapping[str, str]) -> tuple[str, str]:
+    """Keep a Messaging status callback raw under ``sms-status:<MessageSid>:<MessageStatus>``
+    (a redelivery collides there). Returns the message id and status; the route commits this
+    before :func:`apply_message_status`, so a report is never lost to a failure after it."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or not status or len(sid) > 64 or len(status) > 32:
+        raise BadWebhook("MessageSid and MessageStatus are required")
+    store_raw(MESSAGE_STATUS_KIND, f"sms-status:{sid}:{status}", form, sid=sid)
+    return sid, status
+
+
+def apply_message_status(sid: str, status: str, error_code: str | None, at: datetime | None = None) -> bool:
+    """Hand one delivery report to the notification it is about (order-tolerant over there).
+    False when no notification carries this message id yet (see :func:`replay_message_status`)."""
+    return integration.message_delivered(sid, status, error_code=error_code, at=at or now()) is not None
+
+
+def replay_message_status(sid: str) -> int:
+    """Apply every stored report for message ``sid`` (those that arrived before the message id
+    was on record), in arrival order. Returns how many found their notification."""
+    rows = db.session.scalars(
+        select(RawWebhook)
+        .where(RawWebhook.call_sid == sid, RawWebhook.kind == MESSAGE_STATUS_KIND)
+        .order_by(RawWebhook.id)
+    ).all()
+    applied = 0
+    for row in rows:
+        status = str(row.payload.get("MessageStatus") or row.payload.get("SmsStatus") or "").lower()
+        applied += apply_message_status(sid, status, row.payload.get("ErrorCode"), at=row.received_at)
+    return applied

@@ -3,7 +3,9 @@
 It sends *signed* requests (same token and URL rules as Twilio) and interprets the TwiML the app
 returns: Say, Play, Pause, Gather, Enqueue (+ waitUrl, Leave, action), Dial (Client, Queue,
 Conference, Number), Record, Redirect, Hangup, Reject. REST requests that the app sends to the
-simulator provider (redirect a call, dial out, SMS) are picked up by :meth:`Simulator.poll`.
+simulator provider (redirect a call, dial out, SMS) are picked up by :meth:`Simulator.poll`;
+SMS delivery reports are also sent by :func:`run_simulator_loop` in the worker, so the embedded
+default records "delivered" without anyone watching the simulator page.
 
 Used by end-to-end tests and, through ``/telephony/simulator``, by people trying the call path
 without a Twilio account. Time does not pass by itself: the caller decides when keys are
@@ -125,7 +127,29 @@ class Simulator:
             leg.send_status("ringing")
             new.append(leg)
         self.messages.extend(self.provider.pop_all("sms"))
+        self.deliver_sms_statuses()
         return new
+
+    def deliver_sms_statuses(self) -> int:
+        """Report delivery of the SMS the app sent with a ``StatusCallback``, as Twilio does:
+        signed ``sent`` then ``delivered`` callbacks. Returns how many messages were reported."""
+        reports = self.provider.pop_all("sms-status")
+        for report in reports:
+            for status in ("sent", "delivered"):
+                self.request(
+                    report["url"],
+                    {
+                        "MessageSid": report["sid"],
+                        "SmsSid": report["sid"],
+                        "MessageStatus": status,
+                        "SmsStatus": status,
+                        "AccountSid": "AC" + "0" * 32,
+                        "From": report.get("from") or "",
+                        "To": report.get("to") or "",
+                        "ApiVersion": "2010-04-01",
+                    },
+                )
+        return len(reports)
 
     def in_conference(self, name: str) -> list[Leg]:
         return [
@@ -438,3 +462,25 @@ class Leg:
                 Timestamp=self.sim.clock().strftime("%a, %d %b %Y %H:%M:%S +0000"),
             ),
         )
+
+
+SIMULATOR_LOOP_SECONDS = 1.0
+
+
+def run_simulator_loop(app: Flask, stop: Any, interval: float = SIMULATOR_LOOP_SECONDS) -> None:
+    """Without a Twilio account (the embedded default), play Twilio's asynchronous part: deliver
+    the SMS status callbacks of messages the app sent (run by `flask jobs worker`)."""
+    import logging
+
+    from app.telephony.signature import twilio_configured
+
+    if twilio_configured(app) or app.config.get("NAME") == "production":
+        return
+    # Requests get their own application context each (no context is held around them).
+    sim = Simulator(app, app.test_client())
+    while not stop.is_set():
+        try:
+            sim.deliver_sms_statuses()
+        except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+            logging.getLogger(__name__).exception("simulated SMS status delivery failed")
+        stop.wait(interval)

@@ -19,11 +19,12 @@ from app.telephony import integration, twiml
 from app.telephony.clicktocall import _enqueue, create_callback, give_up, schedule_retry, sms_body
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
-from app.telephony.services import ensure_ticket, now, replay_raw, start_call
+from app.telephony.services import ensure_ticket, now, replay_message_status, replay_raw, start_call
 
 log = logging.getLogger(__name__)
 
 STATUS_PATH = "/telephony/voice/status"
+MESSAGE_STATUS_PATH = "/telephony/messaging/status"
 CALLBACK_ANSWER_PATH = "/telephony/voice/callback-answer"
 
 
@@ -199,3 +200,9 @@ def fetch_recording(recording_id: int) -> None:
         recording.duration = int(info["duration"])
     recording.status = str(info.get("status") or recording.status)
     recording.fetched_at = now()
+
+
+def replay_message_statuses(message_sid: str) -> None:
+    """Recorded by the ticket notification job once it has the message id (runs after it
+    commits): delivery reports that overtook that commit are applied now."""
+    replay_message_status(message_sid)

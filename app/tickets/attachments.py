@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO
 
-from flask import current_app
+from flask import abort, current_app, send_file
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.tickets.models import Attachment
@@ -95,6 +98,17 @@ def read_upload(stream: IO[bytes], filename: str, field: str = "attachments") ->
     return Upload(_safe_name(filename), content_type, data)
 
 
+def read_uploads(files: Iterable[FileStorage], field: str = "attachments") -> list[Upload]:
+    """The files of one form field, each checked (413 for too many or too large, 415 for a
+    type that is not an image or PDF); empty file inputs are ignored."""
+    from app.records.identifiers import _
+
+    chosen = [f for f in files if f and f.filename]
+    if len(chosen) > max_files():
+        raise UploadError(413, field, _("At most %(n)d files can be attached.", n=max_files()))
+    return [read_upload(f.stream, f.filename or "file", field) for f in chosen]
+
+
 def storage_dir() -> str:
     return str(
         current_app.config.get("TICKETS_ATTACHMENT_DIR")
@@ -125,5 +139,31 @@ def store(ticket_id: int, upload: Upload, event_id: int | None = None, public: b
     return attachment
 
 
+def remove(attachment: Attachment) -> None:
+    """Delete the stored bytes (erasure); a file already gone is fine. The caller deletes the row."""
+    try:
+        os.remove(path_of(attachment))
+    except FileNotFoundError:
+        pass
+
+
 def path_of(attachment: Attachment) -> str:
     return os.path.join(storage_dir(), attachment.storage_key[:2], attachment.storage_key)
+
+
+def send(attachment: Attachment) -> Response:
+    """The file as a download (``Content-Disposition: attachment``, its checked type, no
+    sniffing); 404 when its bytes are gone (erased). The caller checked who may have it."""
+    path = path_of(attachment)
+    if not os.path.exists(path):
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.original_filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -39,12 +39,26 @@ def file_complaint(clean: dict[str, Any], *, channel: str) -> Ticket:
     return ticket
 
 
-def attach(ticket: Ticket, uploads: Sequence[attachments.Upload], event: TicketEvent | None = None) -> int:
-    """Store already-checked uploads on the ticket (one ``attachment`` event). Returns how many."""
+def attach(
+    ticket: Ticket,
+    uploads: Sequence[attachments.Upload],
+    event: TicketEvent | None = None,
+    *,
+    public: bool = True,
+    actor_id: int | None = None,
+) -> int:
+    """Store already-checked uploads on the ticket (one ``attachment`` event). Returns how many.
+
+    Without ``actor_id`` the files come from the worker (portal/API). An agent's files follow
+    their message: ``public=False`` (an internal note's files) keeps both the files and the
+    ``attachment`` event out of everything the worker sees.
+    """
     stored = []
     for upload in uploads:
         try:
-            stored.append(attachments.store(ticket.id, upload, event_id=event.id if event else None))
+            stored.append(
+                attachments.store(ticket.id, upload, event_id=event.id if event else None, public=public)
+            )
         except OSError:
             log.exception("attachment of ticket %s could not be stored", ticket.id)
     if stored:
@@ -53,7 +67,8 @@ def attach(ticket: Ticket, uploads: Sequence[attachments.Upload], event: TicketE
             ticket,
             "attachment",
             {"attachment_ids": [a.id for a in stored], "files": [a.original_filename for a in stored]},
-            public=True,
-            by_requester=True,
+            public=public,
+            by_requester=actor_id is None,
+            actor_id=actor_id,
         )
     return len(stored)

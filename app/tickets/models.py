@@ -64,9 +64,28 @@ EVENT_KINDS = (
     "claim_linked",
     "attachment",
     "csat",
+    "tagged",
+    "erased",
 )
 MATCH_CONFIDENCES = ("exact", "probable", "confirmed")
 NOTIFICATION_CHANNELS = ("sms", "email")
+# What the carrier reports about an SMS (Twilio's message statuses), by progress. Terminal
+# outcomes share one rank, so the first outcome reported is kept: a late or replayed "sent"
+# never takes a message back from "delivered", and "delivered" never becomes "undelivered".
+CARRIER_STATUS_RANK: dict[str, int] = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+    "partially_delivered": 3,
+    "read": 4,  # WhatsApp only: after delivered
+}
+CARRIER_FAILURES = frozenset({"undelivered", "failed", "canceled"})
 
 # Hashed requester identifiers: attribute → (hash column, blind-index kind shared with Member).
 HASHED_FIELDS = {
@@ -81,10 +100,14 @@ ticket_tags = Table(
     db.metadata,
     Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # "Tickets with this tag" (the list filter) starts from the tag.
+    Index("ix_ticket_tags_tag_id", "tag_id"),
 )
 
 
 class Tag(db.Model):  # type: ignore[name-defined,misc]
+    """A label staff put on tickets (normalised: lower case, words joined by hyphens)."""
+
     __tablename__ = "tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,6 +121,8 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_tickets_category_country", "category", "country"),
         Index("ix_tickets_member_status", "member_id", "status"),
         Index("ix_tickets_sla_status_status", "sla_status", "status"),
+        # Retention: closed tickets not erased yet, oldest first.
+        Index("ix_tickets_erased_closed", "erased_at", "closed_at"),
         # Name search is a prefix LIKE: PostgreSQL needs the pattern operator class for it
         # (the default one follows the collation and cannot serve LIKE 'abc%').
         Index(
@@ -175,6 +200,8 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
     resolution_margin_seconds: Mapped[int | None] = mapped_column(Integer)
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_comment: Mapped[str | None] = mapped_column(Text)
+    # When the requester's personal data was erased (app/tickets/erasure.py); the skeleton stays.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -200,7 +227,8 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
 
 
 class TicketEvent(db.Model):  # type: ignore[name-defined,misc]
-    """One entry of a ticket's timeline; never updated or deleted (append-only)."""
+    """One entry of a ticket's timeline; never updated or deleted (append-only), except that
+    erasing the requester's data blanks what the worker wrote (app/tickets/erasure.py)."""
 
     __tablename__ = "ticket_events"
     __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
@@ -253,10 +281,18 @@ class CannedReply(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Notification(db.Model):  # type: ignore[name-defined,misc]
-    """A message to the worker (SMS/email); ``key`` makes a retried job send it once."""
+    """A message to the worker (SMS/email); ``key`` makes a retried job send it once.
+
+    ``status`` is our side (handed to the provider or not); ``carrier_status`` is what the
+    provider later reports about delivery (SMS status callbacks), only ever moving forward.
+    """
 
     __tablename__ = "ticket_notifications"
-    __table_args__ = (UniqueConstraint("key", name="uq_ticket_notifications_key"),)
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_ticket_notifications_key"),
+        # Status callbacks name the provider's message id.
+        Index("ix_ticket_notifications_provider_id", "provider_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
@@ -271,6 +307,9 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    carrier_status: Mapped[str | None] = mapped_column(String(24))
+    carrier_error_code: Mapped[str | None] = mapped_column(String(16))
+    carrier_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TicketView(db.Model):  # type: ignore[name-defined,misc]

@@ -12,7 +12,17 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
@@ -28,7 +38,9 @@ from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
 from app.records.services import find_members, member_summary
 from app.sla.services import summary as sla_summary
-from app.tickets import attachments, services
+from app.tickets import attachments, intake, services
+from app.tickets import erasure as erasure_rules
+from app.tickets.labels import category_choices, category_label
 from app.tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -36,11 +48,14 @@ from app.tickets.models import (
     STATUSES,
     Attachment,
     CannedReply,
+    Notification,
     Ticket,
     TicketView,
 )
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+# Templates name categories by their label, never by code (one table: app/tickets/labels.py).
+bp.add_app_template_global(category_label, "category_label")
 
 COLLISION_WINDOW = timedelta(minutes=5)
 VIEW_LABELS = {
@@ -74,6 +89,29 @@ EVENT_LABELS = {
     "claim_linked": _l("Claim linked"),
     "attachment": _l("Files attached"),
     "csat": _l("Rating"),
+    "tagged": _l("Tags changed"),
+    "erased": _l("Personal data erased"),
+}
+NOTIFICATION_KIND_LABELS = {"sms": _l("SMS to the worker"), "email": _l("Email to the worker")}
+# Our side of sending (Notification.status) and what the carrier reported (carrier_status).
+SEND_LABELS = {
+    "pending": _l("not sent yet"),
+    "sent": _l("handed to the provider"),
+    "failed": _l("sending failed"),
+    "skipped": _l("skipped"),
+}
+CARRIER_LABELS = {
+    "accepted": _l("Accepted"),
+    "scheduled": _l("Scheduled"),
+    "queued": _l("Queued at the carrier"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent by the carrier"),
+    "delivered": _l("Delivered"),
+    "undelivered": _l("Not delivered"),
+    "failed": _l("Delivery failed"),
+    "canceled": _l("Cancelled"),
+    "partially_delivered": _l("Partly delivered"),
+    "read": _l("Read"),
 }
 REVEALABLE = {
     "requester_phone": "phone",
@@ -120,6 +158,7 @@ def index():  # type: ignore[no-untyped-def]
         category=args.get("category") if args.get("category") in CATEGORIES else None,
         country=(args.get("country") or "").upper()[:2] or None,
         priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
+        tag=_tag_filter(args.get("tag")),
         user_id=current_user.id,
         offset=max(0, _int(args.get("offset")) or 0),
     )
@@ -139,11 +178,21 @@ def index():  # type: ignore[no-untyped-def]
         views=VIEW_LABELS,
         statuses=STATUS_LABELS,
         priorities=PRIORITY_LABELS,
-        categories=CATEGORIES,
+        categories=category_choices(),
         assignees=assignees,
         now=utcnow(),
         counts=services.open_counts() if query.view == "open" and not query.text else [],
+        tag_names=services.tag_names(),
     )
+
+
+def _tag_filter(raw: str | None) -> str | None:
+    if not raw or not raw.strip():
+        return None
+    try:
+        return services.normalize_tag(raw)
+    except services.TicketError:
+        return "-"  # never a valid tag: an impossible filter shows nothing rather than everything
 
 
 def _row(ticket: Ticket) -> dict[str, Any]:
@@ -152,10 +201,12 @@ def _row(ticket: Ticket) -> dict[str, Any]:
         "reference": ticket.reference,
         "status": ticket.status,
         "category": ticket.category,
+        "category_label": category_label(ticket.category),
         "priority": ticket.priority,
         "country": ticket.country,
         "assignee_id": ticket.assignee_id,
         "subject": ticket.subject,
+        "tags": sorted(t.name for t in ticket.tags),
         "version": ticket.version,
     }
 
@@ -222,8 +273,20 @@ def _page(
     status: int = 200,
     conflict: services.Conflict | None = None,
     revealed: dict[str, str] | None = None,
+    draft: str = "",
 ):  # type: ignore[no-untyped-def]
     events = services.timeline(ticket)
+    notifications = list(
+        db.session.scalars(
+            select(Notification).where(Notification.ticket_id == ticket.id).order_by(Notification.id)
+        )
+    )
+    # One timeline for staff: the ticket's events with the messages sent to the worker (and
+    # what the carrier reported about them) in between, by time.
+    entries = sorted(
+        [("event", e.created_at, e) for e in events] + [("notification", n.created_at, n) for n in notifications],
+        key=lambda entry: entry[1],
+    )
     summary = None
     member = db.session.get(Member, ticket.member_id) if ticket.member_id else None
     if member is not None:
@@ -263,6 +326,7 @@ def _page(
         ticket=ticket,
         events=events,
         sla=sla_summary(ticket),
+        entries=[(kind, item) for kind, _at, item in entries],
         seen_event=events[-1].id if events else 0,
         summary=summary,
         member=member,
@@ -276,11 +340,19 @@ def _page(
         statuses=STATUS_LABELS,
         allowed_statuses=sorted(services.TRANSITIONS[ticket.status], key=STATUSES.index),
         priorities=PRIORITY_LABELS,
-        categories=CATEGORIES,
+        categories=category_choices(),
         event_labels=EVENT_LABELS,
+        notification_labels=NOTIFICATION_KIND_LABELS,
+        send_labels=SEND_LABELS,
+        carrier_labels=CARRIER_LABELS,
+        mask=mask,
         masked=masked,
         revealed=revealed or {},
+        draft=draft,
+        max_mb=attachments.max_bytes() // (1024 * 1024),
+        max_files=attachments.max_files(),
         open_statuses=OPEN_STATUSES,
+        tag_names=services.tag_names(),
     ), status
 
 
@@ -355,7 +427,12 @@ def reply(ticket_id: int):  # type: ignore[no-untyped-def]
     set_status = request.form.get("set_status") or None
     if set_status is not None and set_status not in STATUSES:
         set_status = None
-    services.reply(
+    try:
+        uploads = attachments.read_uploads(request.files.getlist("attachments"))
+    except attachments.UploadError as exc:  # checked before anything is saved
+        flash(exc.message, "error")
+        return _page(ticket, exc.status, draft=request.form.get("body", ""))
+    event = services.reply(
         ticket,
         request.form.get("body", ""),
         actor_id=current_user.id,
@@ -363,6 +440,10 @@ def reply(ticket_id: int):  # type: ignore[no-untyped-def]
         set_status=set_status,
         **_versions(),
     )
+    db.session.commit()  # the message is safe before any file is written
+    if uploads:
+        # An internal note's files stay internal: never listed or served to the worker.
+        intake.attach(ticket, uploads, event, public=public, actor_id=current_user.id)
     return _done(ticket_id, _("Reply sent.") if public else _("Note added."))
 
 
@@ -407,6 +488,20 @@ def fields(ticket_id: int):  # type: ignore[no-untyped-def]
         category=request.form.get("category") or None,
         **_versions(),
     )
+    return _done(ticket_id)
+
+
+@bp.post("/<int:ticket_id>/tags")
+@require("tickets.tag")
+@_refusals_answered
+def tags(ticket_id: int):  # type: ignore[no-untyped-def]
+    """Add the tags typed (comma-separated) and/or remove the one named by ``remove``."""
+    ticket = _ticket_or_404(ticket_id)
+    typed = [part for part in (request.form.get("add") or "").split(",") if part.strip()]
+    removed = [request.form["remove"]] if request.form.get("remove") else []
+    if not typed and not removed:
+        return _refused(ticket_id, services.TicketError(_("Enter a tag.")))
+    services.tag(ticket, add=typed, remove=removed, actor_id=current_user.id, **_versions())
     return _done(ticket_id)
 
 
@@ -480,12 +575,58 @@ def attachment(ticket_id: int, attachment_id: int):  # type: ignore[no-untyped-d
     item = db.session.get(Attachment, attachment_id)
     if item is None or item.ticket_id != ticket_id:
         abort(404)
-    return send_file(
-        attachments.path_of(item),
-        mimetype=item.content_type,
-        as_attachment=True,
-        download_name=item.original_filename,
-    )
+    return attachments.send(item)
+
+
+@bp.get("/erasure")
+@require("tickets.erase")
+def erasure():  # type: ignore[no-untyped-def]
+    """Admin: find a case by reference to erase the requester's personal data from it."""
+    reference = (request.args.get("reference") or "").strip()
+    ticket = services.get_by_reference(reference) if reference else None
+    return _erasure_page(reference, ticket, 404 if reference and ticket is None else 200)
+
+
+def _erasure_page(reference: str, ticket: Ticket | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+    facts = None
+    if ticket is not None:
+        events = services.timeline(ticket)
+        facts = {
+            "messages": sum(1 for e in events if e.by_requester and e.body),
+            "attachments": len(ticket.attachments),
+            "merged": [e.data.get("from_reference") for e in events if e.kind == "merged" and e.data.get("from")],
+        }
+    return render_template(
+        "tickets/erasure.html",
+        reference=reference,
+        ticket=ticket,
+        facts=facts,
+        statuses=STATUS_LABELS,
+        erasable=ticket is not None and ticket.erased_at is None and ticket.status in erasure_rules.ERASABLE_STATUSES,
+        error=error,
+        retention_days=int(current_app.config.get("TICKETS_RETENTION_DAYS", erasure_rules.DEFAULT_RETENTION_DAYS)),
+    ), status
+
+
+@bp.post("/<int:ticket_id>/erase")
+@require("tickets.erase")
+def erase(ticket_id: int):  # type: ignore[no-untyped-def]
+    """Erase the requester's data; the admin confirms by typing the reference again."""
+    ticket = _ticket_or_404(ticket_id)
+    reference = ticket.reference or ""
+    if (request.form.get("confirm") or "").strip().upper() != reference:
+        return _erasure_page(reference, ticket, 422, _("Type the reference %(ref)s to confirm.", ref=reference))
+    try:
+        summary = erasure_rules.erase_requester(ticket, actor_id=current_user.id, reason="request")
+    except services.TicketError as exc:
+        db.session.rollback()
+        return _erasure_page(reference, ticket, 409, exc.message)
+    db.session.commit()
+    if summary is None:
+        flash(_("This case's personal data was already erased."), "info")
+    else:
+        flash(_("Personal data of %(ref)s erased.", ref=reference), "info")
+    return redirect(url_for("tickets.erasure", reference=reference))
 
 
 @bp.get("/canned")
@@ -495,7 +636,7 @@ def canned():  # type: ignore[no-untyped-def]
         db.session.scalars(select(CannedReply).order_by(CannedReply.active.desc(), CannedReply.title))
     )
     return render_template(
-        "tickets/canned.html", replies=replies, categories=CATEGORIES, errors={}, values={}
+        "tickets/canned.html", replies=replies, categories=category_choices(), errors={}, values={}
     )
 
 
@@ -517,7 +658,7 @@ def canned_create():  # type: ignore[no-untyped-def]
     if errors:
         replies = list(db.session.scalars(select(CannedReply).order_by(CannedReply.title)))
         return render_template(
-            "tickets/canned.html", replies=replies, categories=CATEGORIES, errors=errors, values=values
+            "tickets/canned.html", replies=replies, categories=category_choices(), errors=errors, values=values
         ), 422
     db.session.add(
         CannedReply(

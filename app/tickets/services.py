@@ -29,6 +29,8 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import realtime
@@ -42,14 +44,19 @@ from app.records.models import Claim, Member
 from app.records.services import find_members
 from app.sla import services as sla
 from app.tickets.models import (
+    CARRIER_STATUS_RANK,
     CATEGORIES,
     CHANNELS,
     EVENT_KINDS,
     OPEN_STATUSES,
     PRIORITIES,
     STATUSES,
+    Attachment,
+    Notification,
+    Tag,
     Ticket,
     TicketEvent,
+    ticket_tags,
 )
 
 __all__ = [
@@ -68,6 +75,7 @@ __all__ = [
     "link_member",
     "merge",
     "open_ticket",
+    "public_attachment",
     "public_timeline",
     "rate",
     "reply",
@@ -627,6 +635,91 @@ def close_stale_resolved(now: datetime | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Tags
+
+TAG_MAX = 40
+_TAG_RE = re.compile(r"^[\w][\w-]*$")
+
+
+def normalize_tag(name: str | None) -> str:
+    """A tag as stored: trimmed, lower case, inner spaces as hyphens; TicketError if unusable
+    (empty, longer than :data:`TAG_MAX`, or other than letters, digits, ``-`` and ``_``)."""
+    text = re.sub(r"\s+", "-", (name or "").strip().lower())
+    if not text:
+        raise TicketError(_("Enter a tag."), "invalid_tag")
+    if len(text) > TAG_MAX or not _TAG_RE.match(text):
+        raise TicketError(
+            _("A tag is one word of letters, digits, - or _ (at most %(n)d characters).", n=TAG_MAX),
+            "invalid_tag",
+        )
+    return text
+
+
+def _tag_named(name: str) -> Tag:
+    """The tag with this (normalised) name, created if new; two agents creating the same new
+    tag at once end up with one row (the loser of the unique constraint reads the winner's)."""
+    tag = db.session.scalar(select(Tag).where(Tag.name == name))
+    if tag is not None:
+        return tag
+    try:
+        with db.session.begin_nested():
+            tag = Tag(name=name)
+            db.session.add(tag)
+    except IntegrityError:
+        tag = db.session.scalar(select(Tag).where(Tag.name == name))
+        if tag is None:  # pragma: no cover - the row that collided is committed
+            raise
+    return tag
+
+
+def tag(
+    ticket_id: Ticket | int,
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    actor_id: int | None,
+    expected_version: int | None = None,
+    seen_event_id: int | None = None,
+) -> Ticket:
+    """Add and/or remove tags (one ``tagged`` event listing what changed; nothing when nothing
+    did). A change saves the ticket, so it takes part in optimistic locking like any other."""
+    ticket = _get(ticket_id)
+    check_version(ticket, expected_version, seen_event_id)
+    wanted = [normalize_tag(name) for name in add]
+    dropped = {normalize_tag(name) for name in remove}
+    current = {t.name for t in ticket.tags}
+    added = [name for name in dict.fromkeys(wanted) if name not in current and name not in dropped]
+    removed = sorted(name for name in dropped if name in current)
+    if not added and not removed:
+        return ticket
+    for name in added:
+        ticket.tags.append(_tag_named(name))
+    if removed:
+        ticket.tags[:] = [t for t in ticket.tags if t.name not in removed]
+    ticket.updated_at = utcnow()
+    save(ticket)
+    data: dict[str, Any] = {}
+    if added:
+        data["added"] = added
+    if removed:
+        data["removed"] = removed
+    add_event(ticket, "tagged", data, actor_id=actor_id)
+    return ticket
+
+
+def tag_names(limit: int = 200) -> list[str]:
+    """Existing tags, most used first (suggestions while typing)."""
+    rows = db.session.execute(
+        select(Tag.name, func.count(ticket_tags.c.ticket_id))
+        .outerjoin(ticket_tags, ticket_tags.c.tag_id == Tag.id)
+        .group_by(Tag.id, Tag.name)
+        .order_by(func.count(ticket_tags.c.ticket_id).desc(), Tag.name)
+        .limit(limit)
+    ).all()
+    return [str(name) for name, _count in rows]
+
+
+# ---------------------------------------------------------------------------------------------
 # Records
 
 
@@ -717,6 +810,40 @@ def notify_created(ticket: Ticket) -> None:
     _notify(ticket, "created", key_suffix="0")
 
 
+def record_delivery(
+    provider_id: str, status: str, *, error_code: str | None = None, at: datetime | None = None
+) -> bool | None:
+    """What the carrier reported about a message we sent (an SMS status callback).
+
+    Order-tolerant and idempotent: the status only moves forward along
+    :data:`~app.tickets.models.CARRIER_STATUS_RANK` (a late "sent" never undoes "delivered";
+    the first final outcome stays). Returns None when no notification carries this provider id
+    (yet: the callback can overtake the commit of the job that sent the message; the telephony
+    edge replays its stored reports afterwards), else whether anything changed.
+    """
+    if not provider_id or status not in CARRIER_STATUS_RANK:
+        return False
+    note = db.session.scalar(select(Notification).where(Notification.provider_id == provider_id))
+    if note is None:
+        return None
+    code = (error_code or "").strip()[:16] or None
+    current = note.carrier_status
+    if current is not None:
+        old_rank, new_rank = CARRIER_STATUS_RANK.get(current, -1), CARRIER_STATUS_RANK[status]
+        if new_rank < old_rank or (new_rank == old_rank and status != current):
+            return False
+        if status == current:
+            if code and not note.carrier_error_code:
+                note.carrier_error_code = code  # a replay that carries the code the first lacked
+                return True
+            return False
+    note.carrier_status = status
+    note.carrier_status_at = at or utcnow()
+    if code:
+        note.carrier_error_code = code
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 
@@ -745,10 +872,32 @@ def public_timeline(ticket: Ticket) -> list[dict[str, Any]]:
             entry["status"] = event.data.get("to")
         if event.kind == "merged" and event.data.get("into_reference"):
             entry["merged_into"] = event.data["into_reference"]
-        files = event.data.get("files") if event.kind == "attachment" else None
-        entry["attachments"] = list(files or [a.original_filename for a in event.attachments if a.public])
+        if event.kind == "attachment":
+            ids = list(event.data.get("attachment_ids") or [])
+            names = list(event.data.get("files") or [])
+        else:
+            shown = [a for a in event.attachments if a.public]
+            ids, names = [a.id for a in shown], [a.original_filename for a in shown]
+        entry["attachments"] = names
+        entry["attachment_ids"] = ids  # for downloads (public_attachment): same order as the names
         entries.append(entry)
     return entries
+
+
+def public_attachment(ticket: Ticket, attachment_id: int) -> Attachment | None:
+    """An attachment the worker following ``ticket`` may download: public (never an internal
+    note's file), on the case they see (the merge target or a ticket merged into it), and its
+    file not erased. None otherwise."""
+    shown = effective(ticket)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or not attachment.public:
+        return None
+    if attachment.event is not None and not attachment.event.public:
+        return None
+    owner = db.session.get(Ticket, attachment.ticket_id)
+    if owner is None or (owner.id != shown.id and effective(owner).id != shown.id):
+        return None
+    return attachment
 
 
 def effective(ticket: Ticket) -> Ticket:
@@ -812,6 +961,7 @@ class SearchQuery:
     category: str | None = None
     country: str | None = None
     priority: str | None = None
+    tag: str | None = None
     user_id: int | None = None
     breaching_hours: int = 4
     limit: int = 50
@@ -884,6 +1034,11 @@ def search_statement(query: SearchQuery, now: datetime | None = None) -> Select[
         stmt = stmt.where(Ticket.country == query.country.upper())
     if query.priority:
         stmt = stmt.where(Ticket.priority == query.priority)
+    if query.tag:
+        tag_id = db.session.scalar(select(Tag.id).where(Tag.name == query.tag))
+        # An unknown tag matches nothing (tag id -1 is never used).
+        tagged = select(ticket_tags.c.ticket_id).where(ticket_tags.c.tag_id == (tag_id or -1))
+        stmt = stmt.where(Ticket.id.in_(tagged))
     if query.view == "breaching":
         stmt = stmt.order_by(due.asc().nulls_last(), Ticket.id)
     else:
@@ -893,7 +1048,8 @@ def search_statement(query: SearchQuery, now: datetime | None = None) -> Select[
 
 def search_tickets(query: SearchQuery, now: datetime | None = None) -> Sequence[Ticket]:
     """Tickets for a workspace view and/or a search-box entry. Raises IdentifierError on nonsense."""
-    return db.session.scalars(search_statement(query, now)).all()
+    # Tags shown in the list come in one extra query, not one per row.
+    return db.session.scalars(search_statement(query, now).options(selectinload(Ticket.tags))).all()
 
 
 __all__ += [
@@ -907,6 +1063,10 @@ __all__ += [
     "update_fields",
     "verify_requester",
     "close_stale_resolved",
+    "normalize_tag",
+    "record_delivery",
+    "tag",
+    "tag_names",
     "ReplyRefused",
 ]
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from datetime import datetime
 from typing import Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from app.core.jobs import record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.extensions import db
@@ -28,7 +30,13 @@ log = logging.getLogger(__name__)
 
 
 class Messenger(Protocol):
-    """Sends one text message; returns the provider's message id."""
+    """Sends one text message; returns the provider's message id.
+
+    A messenger whose provider reports delivery later (SMS status callbacks) may also have a
+    ``delivery_replay`` attribute: the dotted name of a job, called with the provider's message
+    id once the sending transaction has committed, that re-applies reports which arrived before
+    the message id was on record (:func:`app.tickets.services.record_delivery`).
+    """
 
     name: str
 
@@ -140,21 +148,42 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | Non
         note.provider = messenger.name
         note.status = "sent"
         note.sent_at = utcnow()
+        replay = getattr(messenger, "delivery_replay", None)
+        if name == "sms" and replay and note.provider_id:
+            # Runs after this job commits: a status callback that overtook the commit (and so
+            # found no message with this id) is applied then.
+            record_intent(
+                replay, note.provider_id, queue="notifications", key=f"delivery-replay:{note.provider_id}"
+            )
     return ids
 
 
 HOUSEKEEPING_SECONDS = 600
 
 
-def housekeeping() -> dict[str, int]:
-    """One pass of periodic ticket upkeep in its own transaction: close resolved tickets whose
-    reopen period is over (a worker's later reply then opens a new case)."""
+def housekeeping(now: datetime | None = None) -> dict[str, int]:
+    """One pass of periodic ticket upkeep: close resolved tickets whose reopen period is over
+    (a worker's later reply then opens a new case), then apply retention — erase the requester's
+    personal data from closed tickets older than ``TICKETS_RETENTION_DAYS`` (at most one batch
+    per pass, each ticket in its own transaction, so one failure costs one ticket; an erased
+    ticket is never picked again)."""
+    from app.tickets.erasure import erase_requester, expired_ticket_ids
     from app.tickets.services import close_stale_resolved
 
+    result = {"closed": 0, "erased": 0, "erase_failed": 0}
     try:
-        closed = close_stale_resolved()
+        result["closed"] = close_stale_resolved(now)
         db.session.commit()
-        return {"closed": closed}
+        for ticket_id in expired_ticket_ids(now):
+            try:
+                if erase_requester(ticket_id, actor_id=None, reason="retention", now=now) is not None:
+                    result["erased"] += 1
+                db.session.commit()
+            except Exception:  # noqa: BLE001 - the next pass retries it; the others go on
+                db.session.rollback()
+                result["erase_failed"] += 1
+                log.exception("retention: ticket %s could not be erased", ticket_id)
+        return result
     except Exception:
         db.session.rollback()
         raise

@@ -5,7 +5,7 @@ new installation has sensible promises from the first ticket; administrators edi
 Existing open tickets get their SLA when next touched, or at once with `flask sla backfill`.
 
 Revision ID: f3a1d9c4e5b7
-Revises: 63899029bacd
+Revises: b8d52fa3e621
 Create Date: 2026-11-21 11:59:22.692387
 
 """
@@ -18,7 +18,7 @@ from app.sla import defaults
 
 # revision identifiers, used by Alembic.
 revision = 'f3a1d9c4e5b7'
-down_revision = '63899029bacd'
+down_revision = 'b8d52fa3e621'
 branch_labels = None
 depends_on = None
 

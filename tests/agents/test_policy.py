@@ -37,6 +37,7 @@ PUBLIC_ENDPOINTS = {
     "telephony.voice_fallback_done",
     "telephony.voice_client",
     "telephony.voice_callback_answer",
+    "telephony.messaging_status",
     # Public click-to-call API (rate-limited per IP).
     "telephony_api.voice_token",
     "telephony_api.callbacks",
@@ -52,6 +53,8 @@ EXPECTED: dict[str, set[str]] = {
     "console.use": {A, S},
     "tickets.work": {A, S},
     "tickets.canned": {S},
+    "tickets.tag": {A, S},
+    "tickets.erase": {D},
     "records.view": {A, S, D},
     "pii.reveal": {A, S},
     "supervisor.view": {S, D},

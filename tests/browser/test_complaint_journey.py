@@ -98,7 +98,7 @@ def test_worker_complaint_reaches_the_agent_and_the_reply_reaches_the_worker(
         # 4. The new ticket appears in the agent's open workspace without a reload.
         row = _ticket_row(page, reference)
         expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
-        expect(row).to_contain_text("claim_jkk")
+        expect(row).to_contain_text("JKK claim (work accident)")  # the label, not the code
         expect(row).to_contain_text("HK")
         screenshot(page, "complaint-journey-5-agent-workspace-new-ticket")
 

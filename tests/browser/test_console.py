@@ -88,6 +88,7 @@ def test_one_console_rings_with_the_screen_pop_and_the_other_sees_the_queue(
         expect(page.locator('#pop-claims tr[data-claim="CLM-2026-000321"]')).to_contain_text("verifying")
         expect(page.locator('#pop-claims tr[data-claim="CLM-2026-000322"]')).to_contain_text("paid")
         expect(page.locator("#pop-ticket")).to_contain_text("Phone call: JKK claim")
+        expect(page.locator("#pop-ticket")).to_contain_text("JKK claim (work accident)")  # label, not code
         expect(page.locator("#my-state")).to_have_attribute("data-state", "offered")
         screenshot(page, "console-a-ringing-screen-pop")
         expect(page_b.locator("#offer")).to_be_hidden()
@@ -96,7 +97,7 @@ def test_one_console_rings_with_the_screen_pop_and_the_other_sees_the_queue(
         routing.enqueue("call", 502, language="id", topic="contribution", country="TW")
         db.session.commit()
         expect(page_b.locator("#queue tbody tr")).to_have_count(1)
-        expect(page_b.locator("#queue tbody tr")).to_contain_text("contribution")
+        expect(page_b.locator("#queue tbody tr")).to_contain_text("Contributions / payment")
         expect(page.locator("#queue tbody tr")).to_have_count(1)
         expect(page_b.locator("#offer")).to_be_hidden()
         screenshot(page_b, "console-b-queue-updated")

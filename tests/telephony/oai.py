@@ -2,8 +2,9 @@
 
 Each outbound request must name an operation that exists (method + path template), send only
 parameters that operation declares (form body or query), include the required ones, and use
-valid enum values (schema enums, or the values the description lists after "Can be:"). It answers
-with the operation's own example response, or with a queued error.
+valid enum values (schema enums, or the values the description lists after "Can be:") and, for
+``format: uri`` parameters (callback URLs), absolute http(s) URLs. It answers with the
+operation's own example response, or with a queued error.
 """
 
 from __future__ import annotations
@@ -107,9 +108,14 @@ class OpenAPICheckedHttpClient(HttpClient):
             if name not in declared:
                 raise ContractViolation(f"{template}: unknown parameter {name}")
             allowed = _allowed_values(declared[name])
+            uri = declared[name].get("format") == "uri"
             for item in value if isinstance(value, list) else [value]:
                 if allowed is not None and str(item) not in allowed:
                     raise ContractViolation(f"{template}: {name}={item!r} not in {allowed}")
+                if uri:
+                    parts = urlsplit(str(item))
+                    if parts.scheme not in ("http", "https") or not parts.netloc:
+                        raise ContractViolation(f"{template}: {name}={item!r} is not an absolute URL")
 
     def request(
         self,

@@ -99,3 +99,49 @@ def test_breaching_view_uses_a_due_index(db, filled):
 def test_the_real_search_finds_the_ticket(db, filled):
     found = services.search_tickets(services.SearchQuery(text="+85261234567", view="all"))
     assert [t.requester_phone_hash for t in found] == [blind_index("phone", "+85261234567")]
+
+
+def test_a_rare_tags_filter_starts_from_the_tag_index(db, filled):
+    # Common tags on every ticket, one rare tag on 20 of them: filtering by the rare one must
+    # go tag → tickets, not walk the whole table looking for it.
+    db.session.execute(text("INSERT INTO tags (name) SELECT 'tag-' || i FROM generate_series(1, 50) AS i"))
+    db.session.execute(text("INSERT INTO tags (name) VALUES ('rare')"))
+    db.session.execute(
+        text(
+            "INSERT INTO ticket_tags (ticket_id, tag_id) SELECT t.id, g.id FROM tickets t "
+            "JOIN tags g ON g.name = 'tag-' || (1 + t.id % 50)"
+        )
+    )
+    db.session.execute(
+        text(
+            "INSERT INTO ticket_tags (ticket_id, tag_id) SELECT t.id, (SELECT id FROM tags WHERE name = 'rare') "
+            "FROM tickets t WHERE t.id % 1000 = 3"
+        )
+    )
+    db.session.execute(text("ANALYZE tags"))
+    db.session.execute(text("ANALYZE ticket_tags"))
+    plan = _plan(db, services.SearchQuery(view="all", tag="rare"))
+    assert "ix_ticket_tags_tag_id" in plan, plan
+    assert "Seq Scan on ticket_tags" not in plan and "Seq Scan on tickets" not in plan, plan
+    assert len(services.search_tickets(services.SearchQuery(view="all", tag="rare"))) == 20
+
+
+def test_retention_finds_its_batch_through_the_erasure_index(db, filled):
+    from datetime import timedelta
+
+    from app.core.time import utcnow
+    from app.tickets import erasure
+
+    # Most closed tickets already erased, as after years of retention passes.
+    db.session.execute(
+        text(
+            "UPDATE tickets SET closed_at = created_at, erased_at = CASE WHEN id % 10 = 0 THEN NULL "
+            "ELSE now() END WHERE status = 'closed'"
+        )
+    )
+    db.session.execute(text("ANALYZE tickets"))
+    statement = erasure.expired_statement(utcnow() - timedelta(days=1), 200)
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(row[0] for row in db.session.execute(text("EXPLAIN " + sql)))
+    assert "ix_tickets_erased_closed" in plan, plan
+    assert "Seq Scan on tickets" not in plan, plan

@@ -14,6 +14,8 @@
 
   function $(id) { return document.getElementById(id); }
   function t(key) { return i18n[key] || key; }
+  // A topic or ticket category by its label (the server sends the one label table).
+  function category(code) { return (i18n.categories && i18n.categories[code]) || code || ""; }
 
   function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -62,7 +64,7 @@
       row.appendChild(el("td", item.priority, item.priority >= 50 ? "prio-high" : ""));
       row.appendChild(el("td", t(item.kind)));
       row.appendChild(el("td", item.language_name || item.language));
-      row.appendChild(el("td", item.topic));
+      row.appendChild(el("td", category(item.topic)));
       row.appendChild(el("td", item.country || "–"));
       row.appendChild(el("td", item.local_time ? item.local_time.time : "–"));
       var wait = el("td", waited(item.wait_seconds), "wait");
@@ -105,7 +107,8 @@
     if (!tickets.length) return el("p", t("none"), "muted small");
     var list = el("ul");
     tickets.forEach(function (ticket) {
-      list.appendChild(el("li", (ticket.reference || "#" + ticket.id) + " · " + ticket.subject + " · " + ticket.status));
+      list.appendChild(el("li", (ticket.reference || "#" + ticket.id) + " · " + ticket.subject + " · " +
+        category(ticket.category) + " · " + ticket.status));
     });
     return list;
   }
@@ -116,7 +119,7 @@
     panel.hidden = false;
     var item = pop.work_item;
     $("pop-item").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " +
-      item.topic + " · " + (item.country || "–") + (item.local_time ? " · " + item.local_time.time : "");
+      category(item.topic) + " · " + (item.country || "–") + (item.local_time ? " · " + item.local_time.time : "");
     var member = $("pop-member"), claims = $("pop-claims");
     member.textContent = "";
     claims.textContent = "";
@@ -156,7 +159,7 @@
     var current = pop.tickets.current;
     if (current) {
       ticket.appendChild(kv([["#", current.reference || current.id], ["", current.subject],
-        [t("status"), current.status], ["", current.category]]));
+        [t("status"), current.status], ["", category(current.category)]]));
       if (current.description) ticket.appendChild(el("p", current.description, "small"));
     } else {
       ticket.appendChild(el("p", t("no_ticket"), "muted small"));
@@ -174,7 +177,7 @@
     stopCountdown();
     if (!offer) { dialog.hidden = true; return; }
     var item = offer.work_item;
-    $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + item.topic +
+    $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + category(item.topic) +
       (item.country ? " · " + item.country : "");
     dialog.hidden = false;
     dialog.dataset.workItem = item.id;
