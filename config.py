@@ -112,6 +112,9 @@ class Config:
     TWILIO_CALLER_ID = env("TWILIO_CALLER_ID")  # E.164 number callbacks are dialled from
     TELEPHONY_HOURS = env("TELEPHONY_HOURS", "06:00-22:00")  # call-centre hours, local time below
     TELEPHONY_TIMEZONE = env("TELEPHONY_TIMEZONE", "Asia/Jakarta")
+    # A business calendar (by name, edited at /admin/sla) that decides opening hours instead,
+    # with public holidays and dated overrides; missing → TELEPHONY_HOURS every day.
+    TELEPHONY_CALENDAR = env("TELEPHONY_CALENDAR", "Pusat panggilan / Call centre (WIB)")
     TELEPHONY_MAX_WAIT_SECONDS = env("TELEPHONY_MAX_WAIT_SECONDS", 900, int)
     TELEPHONY_HOLD_MUSIC_URL = env(
         "TELEPHONY_HOLD_MUSIC_URL", "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"

@@ -152,6 +152,7 @@ def register_blueprints(app: Flask) -> None:
     from app.records.cli import cli as records_cli
     from app.records.routes import bp as records_bp
     from app.sla.cli import cli as sla_cli
+    from app.sla.report_routes import bp as sla_reports_bp
     from app.sla.routes import bp as sla_bp
     from app.telephony.api import bp as telephony_api_bp
     from app.telephony.routes import bp as telephony_bp
@@ -160,7 +161,7 @@ def register_blueprints(app: Flask) -> None:
     blueprints = (
         core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp,
         telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli,
-        sla_bp, sla_cli,
+        sla_bp, sla_reports_bp, sla_cli,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

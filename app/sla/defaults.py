@@ -38,7 +38,18 @@ ROUND_THE_CLOCK: dict[str, Any] = {
     "closed_on_cuti_bersama": False,
     "weekly": {},
 }
-CALENDARS = (OFFICE_CALENDAR, ROUND_THE_CLOCK)
+# The call centre's opening hours (175 answered 06:00–22:00 WIB every day in 2021), closed on
+# public holidays but not on cuti bersama: the IVR reads it (TELEPHONY_CALENDAR) to decide
+# between the queue and voicemail.
+CALL_CENTRE_CALENDAR: dict[str, Any] = {
+    "name": "Pusat panggilan / Call centre (WIB)",
+    "timezone": "Asia/Jakarta",
+    "always_open": False,
+    "holiday_country": "ID",
+    "closed_on_cuti_bersama": False,
+    "weekly": {str(day): [["06:00", "22:00"]] for day in range(7)},
+}
+CALENDARS = (OFFICE_CALENDAR, ROUND_THE_CLOCK, CALL_CENTRE_CALENDAR)
 
 # Tried in this order; the first match applies. "calendar" names one of CALENDARS.
 POLICIES: tuple[dict[str, Any], ...] = (

@@ -104,6 +104,19 @@ def calendar_of(policy: SlaPolicy | None, around: datetime | None = None) -> Cal
     return cached
 
 
+def calendar_named(name: str, around: datetime | None = None) -> Calendar | None:
+    """The engine calendar of the stored calendar with this name (None if there is none)."""
+    row = db.session.scalar(select(BusinessCalendar).where(BusinessCalendar.name == name))
+    if row is None:
+        return None
+    year = (around or utcnow()).year
+    key = (row.id, row.updated_at.isoformat() if row.updated_at else "", year)
+    cached = _calendar_cache.get(key)
+    if cached is None:
+        cached = _calendar_cache[key] = build_calendar(row, around)
+    return cached
+
+
 # --- policies ---------------------------------------------------------------------------------
 
 

@@ -153,10 +153,23 @@ def require_call(form: Mapping[str, str]) -> Call:
 
 
 def business_hours(at: datetime | None = None) -> bool:
-    """Whether the call centre is open at ``at`` (TELEPHONY_HOURS in TELEPHONY_TIMEZONE)."""
+    """Whether the call centre is open at ``at``.
+
+    The business calendar named by TELEPHONY_CALENDAR (administrators edit it at /admin/sla:
+    windows, public holidays, dated overrides) decides; without one, TELEPHONY_HOURS every day
+    in TELEPHONY_TIMEZONE.
+    """
     config = current_app.config
+    at = at or now()
+    name = str(config.get("TELEPHONY_CALENDAR") or "")
+    if name:
+        from app.sla.services import calendar_named
+
+        calendar = calendar_named(name, at)
+        if calendar is not None:
+            return calendar.is_open(at)
     opening, _, closing = str(config["TELEPHONY_HOURS"]).partition("-")
-    local = (at or now()).astimezone(ZoneInfo(config["TELEPHONY_TIMEZONE"])).time()
+    local = at.astimezone(ZoneInfo(config["TELEPHONY_TIMEZONE"])).time()
     start, end = time.fromisoformat(opening.strip()), time.fromisoformat(closing.strip())
     if start <= end:
         return start <= local < end
