@@ -75,6 +75,7 @@ class SeedReport:
     members: int = 0
     claims: int = 0
     staff: int = 0
+    tickets: int = 0
 
 
 def mobile_number(rng: random.Random, region: str) -> str:
@@ -225,21 +226,30 @@ def seed_staff() -> tuple[int, dict[str, str]]:
     return created, logins
 
 
-def seed(members: int = 300, seed_value: int = 2026) -> SeedReport:
+def seed(members: int = 300, seed_value: int = 2026, history_days: int = 28) -> SeedReport:
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, reproducible on purpose
     existing = db.session.scalar(select(func.count(Member.id))) or 0
     report = seed_members(max(members - existing, 0), rng, date.today())
     report.staff, _ = seed_staff()
     db.session.commit()
+    if history_days:
+        from app.demo_history import seed_history
+
+        report.tickets = seed_history(rng, days=history_days)
+        db.session.commit()
     return report
 
 
 @demo_cli.cli.command("seed")
 @click.option("--members", default=300, show_default=True, help="Total synthetic members wanted.")
-def seed_command(members: int) -> None:
-    """Load demo members, claims and staff accounts (idempotent)."""
-    report = seed(members)
-    click.echo(f"demo data: +{report.members} members, +{report.claims} claims, +{report.staff} staff")
+@click.option("--history-days", default=28, show_default=True, help="Days of demo case history (0: none).")
+def seed_command(members: int, history_days: int) -> None:
+    """Load demo members, claims, staff accounts and case history (idempotent)."""
+    report = seed(members, history_days=history_days)
+    click.echo(
+        f"demo data: +{report.members} members, +{report.claims} claims, +{report.staff} staff,"
+        f" +{report.tickets} tickets"
+    )
     print_logins()
 
 
