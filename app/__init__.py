@@ -167,6 +167,10 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(telephony_api_bp)
     csrf.exempt(api_bp)
 
+    from app.telephony.integration import subscribe_to_routing
+
+    subscribe_to_routing()  # the call log hears of offers, unanswered rings and transfers
+
     from app.agents.tasks import run_router_loop
     from app.core.jobs import register_loop
 

@@ -28,7 +28,7 @@ committed offer that times out after ``ROUTING_OFFER_TIMEOUT`` seconds and is of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -126,10 +126,38 @@ def item_payload(item: WorkItem, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def log_event(item: WorkItem, kind: str, agent_id: int | None = None, **data: Any) -> RoutingEvent:
-    event = RoutingEvent(work_item_id=item.id, kind=kind, agent_id=agent_id, data=data, at=utcnow())
+# Who else hears of routing events, in the same transaction: name → listener(item, event).
+# Telephony's call log subscribes here (offers, unanswered rings, transfers) so that routing
+# never imports telephony (docs/call-flow.md); the application factory registers listeners.
+Listener = Callable[[WorkItem, RoutingEvent], None]
+LISTENERS: dict[str, Listener] = {}
+
+
+def listen(name: str, listener: Listener) -> None:
+    """Tell ``listener`` about every routing event (registered once per name)."""
+    LISTENERS[name] = listener
+
+
+def _notify(item: WorkItem, event: RoutingEvent) -> None:
+    for name, listener in list(LISTENERS.items()):
+        try:
+            # A listener that fails must not undo the routing decision (an agent still rings):
+            # its own writes roll back to this savepoint and the failure is logged.
+            with db.session.begin_nested():
+                listener(item, event)
+        except Exception:  # noqa: BLE001 - see above
+            log.exception("routing listener %s failed on %s of item %s", name, event.kind, item.id)
+
+
+def log_event(
+    item: WorkItem, kind: str, agent_id: int | None = None, *, when: datetime | None = None, **data: Any
+) -> RoutingEvent:
+    """Append a routing event (``when`` defaults to now) and tell the listeners."""
+    event = RoutingEvent(work_item_id=item.id, kind=kind, agent_id=agent_id, data=data, at=when or utcnow())
     db.session.add(event)
     db.session.flush()
+    if LISTENERS:
+        _notify(item, event)
     return event
 
 
@@ -355,7 +383,7 @@ def decline(agent_id: int, work_item_id: int, reason: str = "declined") -> None:
     _route_safely()
 
 
-def _requeue_offer(item: WorkItem, agent_id: int, reason: str) -> bool:
+def _requeue_offer(item: WorkItem, agent_id: int, reason: str, now: datetime | None = None) -> bool:
     """Offered → waiting, never offered to ``agent_id`` again."""
     excluded = sorted({*(item.excluded_agents or []), agent_id})
     changed = _rowcount(
@@ -377,7 +405,7 @@ def _requeue_offer(item: WorkItem, agent_id: int, reason: str) -> bool:
         {"work_item_id": item.id, "reason": reason, "version": item.version},
         f"user:{agent_id}",
     )
-    _queue_changed(item, log_event(item, reason, agent_id))
+    _queue_changed(item, log_event(item, reason, agent_id, when=now))
     return True
 
 
@@ -387,7 +415,7 @@ def withdraw_offer(agent_id: int, reason: str, now: datetime | None = None) -> N
         select(WorkItem).where(WorkItem.agent_id == agent_id, WorkItem.status == OFFERED_ITEM)
     )
     if item is not None:
-        _requeue_offer(item, agent_id, reason)
+        _requeue_offer(item, agent_id, reason, now)
         transition(
             agent_id,
             AVAILABLE,
@@ -408,7 +436,7 @@ def expire_offers(now: datetime | None = None) -> list[int]:
     expired = []
     for item in items:
         agent_id = item.agent_id
-        if agent_id is None or not _requeue_offer(item, agent_id, "no_answer"):
+        if agent_id is None or not _requeue_offer(item, agent_id, "no_answer", now):
             continue
         transition(agent_id, AWAY, "no_answer", allowed_from=(OFFERED,), work_item_id=item.id, now=now)
         expired.append(item.id)
@@ -628,7 +656,7 @@ def offer(item_id: int, agent_id: int, now: datetime | None = None) -> bool:
         return False
     item = db.session.get(WorkItem, item_id, populate_existing=True)
     assert item is not None
-    event = log_event(item, "offered", agent_id)
+    event = log_event(item, "offered", agent_id, when=now)
     publish(
         "offer",
         {

@@ -33,11 +33,12 @@ STATUS_RANK: dict[str, int] = {
 EVENT_KINDS = (
     "created",
     "queued",
-    "offered",
+    "offered",  # data.work_item_id; one per offer to an agent
+    "ring_no_answer",  # the offer ended unanswered: data.reason declined|timeout, data.ring_ms
     "answered",
     "abandoned",
     "completed",
-    "transferred",
+    "transferred",  # agent_id: from whom; data.to_agent_id (None: to a queue)
     "voicemail",
     "failed",
 )

@@ -87,7 +87,8 @@ def test_worker_calls_waits_is_answered_and_the_call_is_logged(sim, clock):
     assert phone.state == "ended"
 
     events = {e.kind: e for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))}
-    assert set(events) == {"created", "queued", "answered", "completed"}
+    assert set(events) == {"created", "queued", "offered", "answered", "completed"}
+    assert events["offered"].agent_id == agent_id and events["offered"].data["work_item_id"] == item_id
     assert events["answered"].wait_seconds == 30 and events["answered"].agent_id == agent_id
     assert events["completed"].talk_seconds == 125
     assert db.session.get(WorkItem, item_id).status == "completed"
