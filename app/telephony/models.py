@@ -88,6 +88,9 @@ class Call(db.Model):  # type: ignore[name-defined,misc]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recording_sid: Mapped[str | None] = mapped_column(String(64))
+    # The caller's answer to the recording notice (TELEPHONY_RECORD_CALLS): None not asked,
+    # "accepted" (stayed silent) or "declined" (pressed a key). Set once; a replay keeps it.
+    record_consent: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -215,7 +218,12 @@ class CallbackAttempt(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Recording(db.Model):  # type: ignore[name-defined,misc]
-    """Our reference to a recording kept by the provider (no media, no provider URL)."""
+    """Our reference to a recording kept by the provider (no media, no provider URL).
+
+    ``kind``: "voicemail" (a message left) or "call" (an agent call recorded with consent).
+    Staff play it through the app (``/telephony/recordings/<id>/audio``), which streams the media
+    from the provider with our credentials and audits every playback.
+    """
 
     __tablename__ = "recordings"
 

@@ -113,6 +113,16 @@ PROMPTS: dict[str, dict[str, str]] = {
         "id": "Halo, ini BPJS Ketenagakerjaan menelepon kembali sesuai permintaan Anda.",
         "en": "Hello, this is BPJS Ketenagakerjaan returning your call as you requested.",
     },
+    "recording_notice": {
+        "id": "Untuk menjaga mutu layanan, pembicaraan ini akan direkam. "
+        "Jika Anda tidak ingin direkam, tekan tombol apa saja sekarang.",
+        "en": "To keep our service quality, this call will be recorded. "
+        "If you do not want it recorded, press any key now.",
+    },
+    "recording_declined": {
+        "id": "Baik, pembicaraan ini tidak akan direkam.",
+        "en": "Understood, this call will not be recorded.",
+    },
     "not_allowed": {
         "id": "Maaf, panggilan ini tidak dapat dilanjutkan.",
         "en": "Sorry, this call cannot be completed.",

@@ -9,9 +9,14 @@ sent twice behind our back (a call is never dialled twice).
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import threading
 import uuid
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask import Flask, current_app
@@ -21,6 +26,18 @@ from twilio.rest import Client
 
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 SIM_PREFIX = "halopmi:telephony-sim"
+TWILIO_API = "https://api.twilio.com/2010-04-01"
+MEDIA_CHUNK = 64 * 1024
+
+
+@dataclass
+class Media:
+    """A recording's audio, streamed from the provider (never stored by us)."""
+
+    content_type: str
+    chunks: Iterator[bytes]
+    close: Callable[[], None] = lambda: None
+    length: int | None = None
 
 
 class ProviderError(RuntimeError):
@@ -43,6 +60,8 @@ class Provider(Protocol):
 
     def fetch_recording(self, sid: str) -> dict[str, Any]: ...
 
+    def recording_media(self, sid: str) -> Media: ...
+
 
 def _wrap(exc: Exception) -> ProviderError:
     if isinstance(exc, TwilioRestException):
@@ -54,14 +73,21 @@ def _wrap(exc: Exception) -> ProviderError:
 class TwilioProvider:
     name = "twilio"
 
-    def __init__(self, config: dict[str, Any], http_client: HttpClient | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any], http_client: HttpClient | None = None, media_http: Any = None
+    ) -> None:
         account_sid = config["TWILIO_ACCOUNT_SID"]
         # An API key is preferred for REST (revocable); the auth token works too.
         username = config.get("TWILIO_API_KEY") or account_sid
         password = (
             config.get("TWILIO_API_SECRET") if config.get("TWILIO_API_KEY") else config["TWILIO_AUTH_TOKEN"]
         )
+        self.account_sid = account_sid
+        self._auth = (username, password)
         self.client = Client(username, password, account_sid=account_sid, http_client=http_client)
+        # Recording media is binary, which the REST client (text bodies) cannot carry: a plain
+        # HTTP session (``requests``, twilio's own dependency) fetches it; tests inject a fake.
+        self.media_http = media_http
 
     def create_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 30) -> str:
         try:
@@ -98,6 +124,47 @@ class TwilioProvider:
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
         return {"sid": recording.sid, "duration": recording.duration, "status": recording.status}
+
+    def recording_media(self, sid: str) -> Media:
+        """The recording's audio (MP3), fetched with our credentials and streamed on."""
+        http = self.media_http
+        if http is None:
+            import requests
+
+            http = requests
+        url = f"{TWILIO_API}/Accounts/{self.account_sid}/Recordings/{sid}.mp3"
+        try:
+            response = http.get(url, auth=self._auth, stream=True, timeout=(5, 30))
+        except OSError as exc:  # requests' errors are OSErrors
+            raise ProviderError(f"recording media request failed: {exc}", permanent=False) from exc
+        if response.status_code >= 400:
+            response.close()
+            status = int(response.status_code)
+            permanent = 400 <= status < 500 and status != 429
+            raise ProviderError(f"twilio {status}: recording media", permanent=permanent)
+        length = response.headers.get("Content-Length")
+        return Media(
+            content_type=response.headers.get("Content-Type") or "audio/mpeg",
+            chunks=response.iter_content(MEDIA_CHUNK),
+            close=response.close,
+            length=int(length) if length and str(length).isdigit() else None,
+        )
+
+
+def simulated_wav(sid: str, seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A small WAV (a soft tone whose pitch depends on ``sid``) standing in for a recording."""
+    pitch = 330 + (sum(sid.encode()) % 8) * 55
+    frames = bytearray()
+    for n in range(int(seconds * rate)):
+        sample = int(6000 * math.sin(2 * math.pi * pitch * n / rate))
+        frames += sample.to_bytes(2, "little", signed=True)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
 
 
 class SimulatorProvider:
@@ -151,6 +218,14 @@ class SimulatorProvider:
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:
         return {"sid": sid, "duration": None, "status": "completed"}
+
+    def recording_media(self, sid: str) -> Media:
+        data = simulated_wav(sid)
+        return Media(
+            content_type="audio/wav",
+            chunks=iter([data[i : i + MEDIA_CHUNK] for i in range(0, len(data), MEDIA_CHUNK)]),
+            length=len(data),
+        )
 
 
 def get_provider(app: Flask | None = None) -> Provider:

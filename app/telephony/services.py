@@ -179,14 +179,43 @@ def enter_kpj(form: Mapping[str, str]) -> tuple[Call, bool | None]:
 
 def choose_topic(form: Mapping[str, str]) -> Call:
     """The topic key; then the queue, or (outside hours) a voicemail filed under that topic, so
-    an emergency message left at night still makes an urgent ticket."""
+    an emergency message left at night still makes an urgent ticket. With call recording on,
+    the caller first hears the recording notice (:func:`needs_consent`); the queue comes after
+    their answer (:func:`give_consent`), so no agent joins before it is known."""
     call = require_call(form)
     call.topic = TOPIC_KEYS.get((form.get("Digits") or "")[:1], "other")
     if business_hours():
-        queue_call(call)
+        if not needs_consent(call):
+            queue_call(call)
     elif call.exit_reason is None:
         call.exit_reason = "closed"
     return call
+
+
+# --- call recording with consent ----------------------------------------------------------
+
+
+def recording_enabled() -> bool:
+    return bool(current_app.config.get("TELEPHONY_RECORD_CALLS"))
+
+
+def needs_consent(call: Call) -> bool:
+    """Recording is on and this caller has not yet heard the notice."""
+    return recording_enabled() and call.record_consent is None
+
+
+def give_consent(form: Mapping[str, str]) -> Call:
+    """The caller's answer to the notice: any key declines, silence accepts. The first answer
+    stands (a replayed or repeated webhook does not change it)."""
+    call = require_call(form)
+    if call.record_consent is None:
+        call.record_consent = "declined" if (form.get("Digits") or "").strip() else "accepted"
+    return call
+
+
+def should_record(call: Call) -> bool:
+    """Record this call's conference: recording is on and the caller did not decline."""
+    return recording_enabled() and call.record_consent == "accepted"
 
 
 def _subject(call: Call) -> str:

@@ -19,7 +19,7 @@ from app.telephony import integration, twiml
 from app.telephony.clicktocall import _enqueue, create_callback, give_up, schedule_retry, sms_body
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
-from app.telephony.services import ensure_ticket, now, replay_raw, start_call
+from app.telephony.services import ensure_ticket, now, replay_raw, should_record, start_call
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,10 @@ def connect_agent(work_item_id: int) -> None:
         log.info("connect_agent: call %s already ended", item.ref_id)
         return
     call.agent_id = item.agent_id
-    document = twiml.conference(call.conference_name, language=call.language, agent=False)
+    record = twiml.recording_callback(call.id) if should_record(call) else None
+    document = twiml.conference(
+        call.conference_name, language=call.language, agent=False, record_callback=record
+    )
     try:
         get_provider().update_call(call.call_sid, twiml=str(document))
     except ProviderError as exc:
