@@ -180,6 +180,9 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets.tasks import run_housekeeping_loop
 
     register_loop("tickets", run_housekeeping_loop)  # resolved → closed after the reopen period
+    from app.telephony.tasks import run_housekeeping_loop as run_telephony_housekeeping
+
+    register_loop("telephony", run_telephony_housekeeping)  # call-back dials cut short by a crash
 
     from app.demo import demo_cli
 

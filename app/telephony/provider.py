@@ -17,17 +17,24 @@ import uuid
 import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import Flask, current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+
+from app.core.time import utcnow
 
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 SIM_PREFIX = "halopmi:telephony-sim"
 TWILIO_API = "https://api.twilio.com/2010-04-01"
 MEDIA_CHUNK = 64 * 1024
+# Seconds a REST request may take. Bounded, so a dial that hangs has failed long before the
+# housekeeping's grace period asks the provider what became of it (tasks.recover_stalled_dials).
+REST_TIMEOUT = 15
 
 
 @dataclass
@@ -55,6 +62,8 @@ class Provider(Protocol):
     ) -> str: ...
 
     def update_call(self, call_sid: str, *, twiml: str) -> None: ...
+
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]: ...
 
     def send_sms(self, *, to: str, from_: str, body: str) -> str | None: ...
 
@@ -84,6 +93,8 @@ class TwilioProvider:
         )
         self.account_sid = account_sid
         self._auth = (username, password)
+        # No retries (a request is never sent twice behind our back) and a bounded wait.
+        http_client = http_client or TwilioHttpClient(timeout=REST_TIMEOUT)
         self.client = Client(username, password, account_sid=account_sid, http_client=http_client)
         # Recording media is binary, which the REST client (text bodies) cannot carry: a plain
         # HTTP session (``requests``, twilio's own dependency) fetches it; tests inject a fake.
@@ -110,6 +121,22 @@ class TwilioProvider:
             self.client.calls(call_sid).update(twiml=twiml)
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
+
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
+        """Calls we placed to ``to`` from ``from_`` created since ``since`` (newest first).
+
+        Filtered on creation time here rather than with ``StartTime>``: a call that was queued
+        but never started has no start time, and it still counts as dialled.
+        """
+        try:
+            calls = self.client.calls.list(to=to, from_=from_, limit=20)
+        except (TwilioRestException, TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
+        return [
+            {"sid": str(c.sid), "status": str(c.status), "created_at": c.date_created}
+            for c in calls
+            if c.date_created is None or c.date_created >= since
+        ]
 
     def send_sms(self, *, to: str, from_: str, body: str) -> str | None:
         try:
@@ -203,10 +230,26 @@ class SimulatorProvider:
 
     def create_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 30) -> str:
         sid = "CA" + uuid.uuid4().hex
-        self._push(
-            "outbound", {"sid": sid, "to": to, "from": from_, "url": url, "status_callback": status_callback}
-        )
+        request = {"sid": sid, "to": to, "from": from_, "url": url, "status_callback": status_callback}
+        self._push("outbound", request)
+        # The simulated account's call list (what Twilio's ``GET Calls`` would show).
+        self._push("placed", {**request, "created_at": utcnow().isoformat()})
         return sid
+
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
+        if self.redis_url:
+            from redis import Redis
+
+            raw = Redis.from_url(self.redis_url).lrange(f"{SIM_PREFIX}:placed", 0, -1)
+        else:
+            with self._lock:
+                raw = list(self._memory.get("placed", []))
+        found = []
+        for item in reversed([json.loads(r) for r in raw]):
+            created = datetime.fromisoformat(item["created_at"])
+            if item["to"] == to and item["from"] == from_ and created >= since:
+                found.append({"sid": item["sid"], "status": "queued", "created_at": created})
+        return found
 
     def update_call(self, call_sid: str, *, twiml: str) -> None:
         self._push(f"redirect:{call_sid}", {"twiml": twiml})
