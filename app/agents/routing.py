@@ -183,6 +183,11 @@ def _active(kind: str, ref_id: int) -> WorkItem | None:
     )
 
 
+def current_item(kind: str, ref_id: int) -> WorkItem | None:
+    """The live (waiting, offered or connected) item of a call or call-back, if any."""
+    return _active(kind, ref_id)
+
+
 def enqueue(
     kind: str,
     ref_id: int,

@@ -102,6 +102,13 @@ def routing_outcome(item: Any, event: Any) -> None:
         )
 
 
+def current_item(kind: str, ref_id: int) -> Any:
+    """The live routing item of a call or call-back (waiting, offered or connected), or None."""
+    from app.agents import routing
+
+    return routing.current_item(kind, ref_id)
+
+
 def work_item(work_item_id: int) -> Any:
     """The routing WorkItem (kind, ref_id, agent_id) an accept job was recorded for."""
     from app.agents.models import WorkItem

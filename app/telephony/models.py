@@ -36,6 +36,8 @@ EVENT_KINDS = (
     "offered",  # data.work_item_id; one per offer to an agent
     "ring_no_answer",  # the offer ended unanswered: data.reason declined|timeout, data.ring_ms
     "answered",
+    "agent_joined",  # the agent's leg joined the conference (conference status callback)
+    "agent_left",  # … and left it (hung up, browser gone); ends the call if they held it
     "abandoned",
     "completed",
     "transferred",  # agent_id: from whom; data.to_agent_id (None: to a queue)
@@ -99,9 +101,10 @@ class Call(db.Model):  # type: ignore[name-defined,misc]
         self.from_hash = blind_index(PHONE_KIND, value) if value and value.startswith("+") else None
         return value
 
-    @property
-    def conference_name(self) -> str:
-        return f"call-{self.id}"
+    def conference_name(self, work_item_id: int, offer: int) -> str:
+        """One conference per acceptance (``call-<call>-<item>-<offer>``): after a transfer the
+        next agent and the caller meet in a new one, whatever the previous agent's leg does."""
+        return f"call-{self.id}-{work_item_id}-{offer}"
 
     def move_to(self, status: str) -> bool:
         """Apply a provider status if it moves the call forward; returns whether it did."""

@@ -109,6 +109,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "id": "Anda akan dihubungkan dengan petugas kami.",
         "en": "Connecting you to an agent.",
     },
+    "transferring": {
+        "id": "Mohon tunggu, panggilan Anda sedang dialihkan ke petugas lain.",
+        "en": "Please hold, your call is being transferred to another agent.",
+    },
     "callback_greeting": {
         "id": "Halo, ini BPJS Ketenagakerjaan menelepon kembali sesuai permintaan Anda.",
         "en": "Hello, this is BPJS Ketenagakerjaan returning your call as you requested.",

@@ -82,11 +82,11 @@ def _consent_url(language: str, callback_id: int | None = None) -> str:
     return url_for("telephony.voice_consent", **values)
 
 
-def _caller_conference(call: Call, **options: Any) -> Any:
-    """The caller's leg into the call's conference, recorded if they agreed."""
+def _caller_conference(call: Call, item: Any) -> Any:
+    """The caller's leg into the conference of the agent who accepted (recorded if agreed)."""
     record = twiml.recording_callback(call.id) if services.should_record(call) else None
     return twiml.conference(
-        call.conference_name, language=call.language, agent=False, record_callback=record, **options
+        call.conference_name(item.id, item.offers), language=call.language, agent=False, record_callback=record
     )
 
 
@@ -145,8 +145,9 @@ def voice_queue_exit() -> Response:
         return _answer(twiml.goodbye(call.language, "callback_confirmed"))
     if outcome == "voicemail":
         return _answer(twiml.voicemail(call.language, prefix=["long_wait"]))
-    if outcome == "conference":
-        return _answer(_caller_conference(call))
+    item = services.connected_item(call) if outcome == "conference" else None
+    if item is not None:
+        return _answer(_caller_conference(call, item))
     return _answer(twiml.empty())
 
 
@@ -173,6 +174,29 @@ def voice_status() -> Response:
     services.apply_status(_form())
     db.session.commit()
     return Response(status=204)
+
+
+@bp.post("/voice/conference")
+@twilio_signed
+def voice_conference() -> Response:
+    """Conference status callbacks (start, end, join, leave): the agent's leg joining and leaving."""
+    services.conference_event(_form())
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/voice/after-conference")
+@twilio_signed
+def voice_after_conference() -> Response:
+    """The caller's conference ended: back to the queue after a transfer, else goodbye."""
+    form = _form()
+    call = services.require_call(form)
+    outcome, item = services.after_conference(form, request.args.get("conference"))
+    if outcome == "queue":
+        return _answer(twiml.enqueue(call.language, call.topic, prefix=("transferring",)))
+    if outcome == "conference":
+        return _answer(_caller_conference(call, item))
+    return _answer(twiml.goodbye(call.language))
 
 
 def _fallback_language() -> str | None:
@@ -263,10 +287,16 @@ def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:
             return twiml.xml(twiml.not_allowed())
         services.agent_joined(call, agent_id)
         record = twiml.recording_callback(call.id) if services.should_record(call) else None
-        return _answer(twiml.conference(call.conference_name, language=None, agent=True, record_callback=record))
+        name = call.conference_name(item.id, item.offers)
+        return _answer(
+            twiml.conference(name, language=None, agent=True, record_callback=record, agent_id=agent_id)
+        )
     # A call-back's conference starts with the worker, once they have answered (and heard the
     # recording notice): the agent waits in it meanwhile.
-    return _answer(twiml.conference(callback_conference(item.ref_id), language=None, agent=True, starts=False))
+    document = twiml.conference(
+        callback_conference(item.ref_id), language=None, agent=True, starts=False, agent_id=agent_id
+    )
+    return _answer(document)
 
 
 @bp.post("/voice/callback-answer")

@@ -52,7 +52,10 @@ def connect_agent(work_item_id: int) -> None:
     call.agent_id = item.agent_id
     record = twiml.recording_callback(call.id) if should_record(call) else None
     document = twiml.conference(
-        call.conference_name, language=call.language, agent=False, record_callback=record
+        call.conference_name(item.id, item.offers),
+        language=call.language,
+        agent=False,
+        record_callback=record,
     )
     try:
         get_provider().update_call(call.call_sid, twiml=str(document))

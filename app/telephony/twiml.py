@@ -182,6 +182,7 @@ def conference(
     greeting: tuple[str, ...] = ("connecting",),
     starts: bool | None = None,
     record_callback: str | None = None,
+    agent_id: int | None = None,
 ) -> VoiceResponse:
     """Join conference ``name``: the agent's leg ends it; by default it also starts it and the
     worker's waits (``starts`` overrides: a call-back's conference starts with the worker).
@@ -189,6 +190,11 @@ def conference(
     ``record_callback``: record the conference from its start and report the recording there.
     The leg that starts a conference decides its recording, so callers set the same on every leg
     that may start it, and only once the caller's consent is known.
+
+    Every leg asks for the conference's status callbacks (start, end, join, leave) and carries a
+    participant label (``agent-<id>`` or ``caller``) so they say who joined or left. When the
+    conference ends, the caller's leg asks what next (``after-conference``): back to the queue
+    after a transfer, else goodbye.
     """
     response = VoiceResponse()
     if not agent and language:
@@ -202,6 +208,12 @@ def conference(
     }
     if not agent:
         options["wait_url"] = current_app.config["TELEPHONY_HOLD_MUSIC_URL"]
+    options.update(
+        status_callback=webhook_url("telephony.voice_conference"),
+        status_callback_method="POST",
+        status_callback_event="start end join leave",
+        participant_label=f"agent-{agent_id}" if agent and agent_id else ("agent" if agent else "caller"),
+    )
     if record_callback:
         options.update(
             record="record-from-start",
@@ -211,6 +223,9 @@ def conference(
         )
     dial.conference(name, **options)
     response.append(dial)
+    if not agent:
+        after = webhook_url("telephony.voice_after_conference", lang=language_or_default(language), conference=name)
+        response.redirect(after, method="POST")
     return response
 
 

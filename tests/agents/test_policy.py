@@ -28,6 +28,8 @@ PUBLIC_ENDPOINTS = {
     "telephony.voice_kpj",
     "telephony.voice_topic",
     "telephony.voice_consent",
+    "telephony.voice_conference",
+    "telephony.voice_after_conference",
     "telephony.voice_wait",
     "telephony.voice_wait_key",
     "telephony.voice_queue_exit",
