@@ -126,26 +126,46 @@ def item_payload(item: WorkItem, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-# Who else hears of routing events, in the same transaction: name → listener(item, event).
-# Telephony's call log subscribes here (offers, unanswered rings, transfers) so that routing
-# never imports telephony (docs/call-flow.md); the application factory registers listeners.
+# Who else hears of routing events, in the same transaction. Telephony's call log subscribes
+# here (offers, unanswered rings, transfers) so that routing never imports telephony
+# (docs/call-flow.md); the application factory registers listeners.
 Listener = Callable[[WorkItem, RoutingEvent], None]
-LISTENERS: dict[str, Listener] = {}
 
 
-def listen(name: str, listener: Listener) -> None:
-    """Tell ``listener`` about every routing event (registered once per name)."""
-    LISTENERS[name] = listener
+@dataclass(frozen=True)
+class _Subscription:
+    listener: Listener
+    kinds: frozenset[str]
+    isolated: bool
+
+
+LISTENERS: dict[str, _Subscription] = {}
+
+
+def listen(
+    name: str, listener: Listener, *, kinds: Iterable[str] | None = None, isolated: bool = True
+) -> None:
+    """Tell ``listener(item, event)`` about routing events (registered once per name).
+
+    ``kinds``: only these event kinds (None: all). ``isolated``: run the listener in a
+    savepoint, so whatever it wrote before failing is undone; a listener whose only writes are
+    already in their own savepoints may pass False and save the round trips (routing decisions
+    are the hot path). Either way a failing listener is logged and the routing decision stands.
+    """
+    LISTENERS[name] = _Subscription(listener, frozenset(kinds or ()), isolated)
 
 
 def _notify(item: WorkItem, event: RoutingEvent) -> None:
-    for name, listener in list(LISTENERS.items()):
+    for name, subscription in list(LISTENERS.items()):
+        if subscription.kinds and event.kind not in subscription.kinds:
+            continue
         try:
-            # A listener that fails must not undo the routing decision (an agent still rings):
-            # its own writes roll back to this savepoint and the failure is logged.
-            with db.session.begin_nested():
-                listener(item, event)
-        except Exception:  # noqa: BLE001 - see above
+            if subscription.isolated:
+                with db.session.begin_nested():
+                    subscription.listener(item, event)
+            else:
+                subscription.listener(item, event)
+        except Exception:  # noqa: BLE001 - a listener must not undo the routing decision
             log.exception("routing listener %s failed on %s of item %s", name, event.kind, item.id)
 
 

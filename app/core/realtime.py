@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -198,29 +200,45 @@ def listen_for_control(app: Flask) -> None:
         confirmed = pubsub.get_message(timeout=5)
         if not confirmed or confirmed.get("type") != "subscribe":
             log.warning("control channel subscription not confirmed: %r", confirmed)
-        thread = threading.Thread(target=_listen, args=(app, pubsub), name="realtime-control", daemon=True)
+        thread = threading.Thread(
+            target=_listen,
+            args=(weakref.ref(app), pubsub, control_channel(app)),
+            name="realtime-control",
+            daemon=True,
+        )
         thread.start()
         app.extensions[_CONTROL_LISTENER_KEY] = thread
 
 
-def _listen(app: Flask, pubsub: Any) -> None:
+def _listen(app_ref: Callable[[], Flask | None], pubsub: Any, channel: str) -> None:
+    """Dispatch control messages until the app is gone (tests build many apps; a server has
+    one for its life). Redis outages are logged once each; redis-py reconnects and resubscribes."""
+    failing = False
     while True:
+        app = app_ref()
+        if app is None:
+            pubsub.close()
+            return
         try:
-            for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                try:
-                    body = json.loads(message["data"])
-                except (TypeError, ValueError):
-                    continue
-                with app.app_context():
-                    _dispatch(app, str(body.get("op")), dict(body.get("data") or {}))
-        except Exception:  # noqa: BLE001 - Redis went away: resubscribe and go on
-            log.exception("control listener lost its connection; resubscribing")
-            import time
-
+            message = pubsub.get_message(timeout=1.0)
+        except Exception:  # noqa: BLE001 - Redis went away: wait, resubscribe, go on
+            if not failing:
+                log.warning("control listener lost Redis; retrying", exc_info=True)
+            failing = True
+            del app
             time.sleep(1)
             try:
-                pubsub.subscribe(control_channel(app))
-            except Exception:  # noqa: BLE001
-                log.exception("control listener could not resubscribe")
+                pubsub.subscribe(channel)
+            except Exception:  # noqa: BLE001, S110 - the next round tries again
+                pass
+            continue
+        failing = False
+        if message and message.get("type") == "message":
+            try:
+                body = json.loads(message["data"])
+            except (TypeError, ValueError):
+                body = None
+            if isinstance(body, dict):
+                with app.app_context():
+                    _dispatch(app, str(body.get("op")), dict(body.get("data") or {}))
+        del app

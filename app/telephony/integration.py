@@ -44,7 +44,14 @@ def subscribe_to_routing() -> None:
     by the application factory; routing itself never imports telephony)."""
     from app.agents import routing
 
-    routing.listen("telephony.call_log", routing_outcome)
+    # Not isolated: its one write (services.log_event) already runs in its own savepoint, and
+    # offers are routing's hot path (see bench/README.md).
+    routing.listen(
+        "telephony.call_log",
+        routing_outcome,
+        kinds=("offered", "transferred", *RING_ENDS),
+        isolated=False,
+    )
 
 
 def routing_outcome(item: Any, event: Any) -> None:

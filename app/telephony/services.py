@@ -71,10 +71,10 @@ def store_raw(kind: str, key: str, form: Mapping[str, str]) -> bool:
 def log_event(
     call: Call, kind: str, *, suffix: str = "", at: datetime | None = None, **fields: Any
 ) -> CallEvent | None:
-    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there."""
+    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there.
+
+    The unique key decides (no look-up first): a fact is new far more often than replayed."""
     key = f"{call.id}:{kind}" + (f":{suffix}" if suffix else "")
-    if db.session.scalar(select(CallEvent.id).where(CallEvent.key == key)) is not None:
-        return None
     data = fields.pop("data", None) or {}
     event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
     try:
