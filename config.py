@@ -119,7 +119,13 @@ class Config:
     TELEPHONY_HOLD_MUSIC_URL = env(
         "TELEPHONY_HOLD_MUSIC_URL", "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
     )
+    # Record agent calls (conference "record-from-start") after a consent notice the caller can
+    # decline with a key press; off by default. Playback only in the app, for authorised staff.
+    TELEPHONY_RECORD_CALLS = env("TELEPHONY_RECORD_CALLS", False, _bool)
     CALLBACK_MAX_ATTEMPTS = env("CALLBACK_MAX_ATTEMPTS", 3, int)
+    # A call-back attempt still "dialing" this long after it was written was cut short by a
+    # crash: housekeeping asks the provider whether the call was placed (never dials twice).
+    CALLBACK_DIAL_GRACE_SECONDS = env("CALLBACK_DIAL_GRACE_SECONDS", 120, int)
     CALLBACK_RETRY_MINUTES = env("CALLBACK_RETRY_MINUTES", [15, 60], lambda v: [int(x) for x in _csv(v)])
     CALLBACK_LIMIT_PER_NUMBER_PER_DAY = env("CALLBACK_LIMIT_PER_NUMBER_PER_DAY", 3, int)
     CALLBACK_RATE_LIMIT = env("CALLBACK_RATE_LIMIT", "10 per hour")  # per IP address

@@ -171,6 +171,10 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(telephony_api_bp)
     csrf.exempt(api_bp)
 
+    from app.telephony.integration import subscribe_to_routing
+
+    subscribe_to_routing()  # the call log hears of offers, unanswered rings and transfers
+
     from app.agents.tasks import run_router_loop
     from app.core.jobs import register_loop
 
@@ -186,6 +190,9 @@ def register_blueprints(app: Flask) -> None:
     from app.telephony.simulator import run_simulator_loop
 
     register_loop("telephony-simulator", run_simulator_loop)  # SMS delivery reports without Twilio
+    from app.telephony.tasks import run_housekeeping_loop as run_telephony_housekeeping
+
+    register_loop("telephony", run_telephony_housekeeping)  # call-back dials cut short by a crash
 
     from app.demo import demo_cli
 

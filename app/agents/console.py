@@ -202,12 +202,15 @@ def _int(value: Any, name: str) -> int | None:
 @bp.route("/")
 @require("console.use")
 def index():  # type: ignore[no-untyped-def]
+    from app.telephony.clicktocall import softphone_provider
+
     return render_template(
         "console/index.html",
         languages=LANGUAGES,
         dispositions=DISPOSITIONS,
         # (code, label): the console names topics and ticket categories by their labels.
         categories=category_choices(),
+        softphone_provider=softphone_provider(),
     )
 
 
@@ -446,12 +449,14 @@ def set_agent_skills(agent_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/api/voice-token", methods=["POST"])
 @require("console.use")
 def voice_token():  # type: ignore[no-untyped-def]
-    """A Twilio Voice access token for this agent's softphone, identity ``agent:<id>``.
+    """A Twilio Voice access token for this agent's softphone, identity ``agent:<id>``, with the
+    voice grant (outgoing through our TwiML App; incoming allowed, so the Device registers).
 
     Issued with telephony's helpers (``app.telephony.clicktocall``: ``voice_tokens_possible``,
     ``access_token``); 503 with a message the console shows when telephony cannot issue one.
+    ``provider`` tells the console which softphone to use (``twilio`` or ``simulator``).
     """
-    from app.telephony.clicktocall import access_token, voice_tokens_possible
+    from app.telephony.clicktocall import access_token, softphone_provider, voice_tokens_possible
 
     if not voice_tokens_possible():
         message = _("Telephony is not configured: the softphone is unavailable.")
@@ -459,4 +464,10 @@ def voice_token():  # type: ignore[no-untyped-def]
     identity = f"agent:{current_user.id}"
     ttl = int(current_app.config.get("AGENT_VOICE_TOKEN_TTL", 3600))
     expires_at = (utcnow() + timedelta(seconds=ttl)).isoformat()
-    return jsonify(token=access_token(identity, ttl), identity=identity, ttl=ttl, expires_at=expires_at)
+    return jsonify(
+        token=access_token(identity, ttl, incoming=True),
+        identity=identity,
+        ttl=ttl,
+        expires_at=expires_at,
+        provider=softphone_provider(),
+    )

@@ -25,7 +25,7 @@ from flask_login import current_user, user_logged_out
 from flask_socketio import Namespace, join_room
 
 from app.agents.policy import allowed
-from app.core.realtime import STAFF_NAMESPACE
+from app.core.realtime import STAFF_NAMESPACE, listen_for_control, on_control, publish_control
 from app.extensions import db, socketio
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,33 @@ def console_sockets(app: Flask) -> _ConsoleSockets:
     return registry  # type: ignore[no-any-return]
 
 
+def disconnect_user(user_id: int) -> None:
+    """Close every open socket of ``user_id`` in every web process, once the caller commits
+    (an account deactivated or given another role: its rooms must not outlive the change; a
+    reconnect is then refused, or gets the rooms of the new role)."""
+    publish_control("disconnect_user", {"user_id": int(user_id)})
+
+
+def _disconnect_user_here(app: Flask, data: dict[str, Any]) -> None:
+    """Control handler: this process's sockets in room ``user:<id>`` are disconnected."""
+    server = socketio.server
+    if server is None:
+        return
+    room = f"user:{int(data['user_id'])}"
+    for sid, _eio_sid in list(server.manager.get_participants(STAFF_NAMESPACE, room)):
+        server.disconnect(sid, namespace=STAFF_NAMESPACE, ignore_queue=True)
+
+
+on_control("disconnect_user", _disconnect_user_here)
+
+
 class StaffNamespace(Namespace):
     def on_connect(self, auth: Any = None) -> bool:
         # Returning False refuses the connection (a decorator that aborts would not).
         if not allowed(current_user, "socket.staff"):
             return False
+        # This process now holds a staff socket: it must hear "disconnect this user" orders.
+        listen_for_control(current_app._get_current_object())  # type: ignore[attr-defined]
         rooms = rooms_for(current_user)
         console = (
             isinstance(auth, dict) and bool(auth.get("console")) and allowed(current_user, "console.use")

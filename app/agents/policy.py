@@ -7,7 +7,7 @@ matrix, so adding a route without a permission is visible in review.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -31,6 +31,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tickets.erase": frozenset({ADMIN}),  # erase a requester's personal data from a ticket
     "records.view": frozenset({AGENT, SUPERVISOR, ADMIN}),
     "pii.reveal": frozenset({AGENT, SUPERVISOR}),
+    # Recordings: asking to play one (each recording is then checked by may_play_recording).
+    "recordings.play": frozenset({AGENT, SUPERVISOR, ADMIN}),
+    "recordings.play_any": frozenset({SUPERVISOR, ADMIN}),  # every recorded call and voicemail
     # Supervision.
     "supervisor.view": frozenset({SUPERVISOR, ADMIN}),
     "reports.export": frozenset({SUPERVISOR, ADMIN}),
@@ -60,6 +63,19 @@ def allowed(user: Any, permission: str) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return getattr(user, "role", None) in roles
+
+
+def may_play_recording(user: Any, *, kind: str, handled_by: Iterable[int]) -> bool:
+    """Whether ``user`` may listen to a recording: supervisors and admins any; a recorded call
+    also the agent(s) who handled it; a voicemail (a message left for the centre, which the
+    agent calling back needs to hear) also whoever works tickets."""
+    if not allowed(user, "recordings.play"):
+        return False
+    if allowed(user, "recordings.play_any"):
+        return True
+    if kind == "voicemail" and allowed(user, "tickets.work"):
+        return True
+    return getattr(user, "id", None) in set(handled_by)
 
 
 def wants_json() -> bool:

@@ -28,7 +28,7 @@ committed offer that times out after ``ROUTING_OFFER_TIMEOUT`` seconds and is of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -126,10 +126,58 @@ def item_payload(item: WorkItem, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def log_event(item: WorkItem, kind: str, agent_id: int | None = None, **data: Any) -> RoutingEvent:
-    event = RoutingEvent(work_item_id=item.id, kind=kind, agent_id=agent_id, data=data, at=utcnow())
+# Who else hears of routing events, in the same transaction. Telephony's call log subscribes
+# here (offers, unanswered rings, transfers) so that routing never imports telephony
+# (docs/call-flow.md); the application factory registers listeners.
+Listener = Callable[[WorkItem, RoutingEvent], None]
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    listener: Listener
+    kinds: frozenset[str]
+    isolated: bool
+
+
+LISTENERS: dict[str, _Subscription] = {}
+
+
+def listen(
+    name: str, listener: Listener, *, kinds: Iterable[str] | None = None, isolated: bool = True
+) -> None:
+    """Tell ``listener(item, event)`` about routing events (registered once per name).
+
+    ``kinds``: only these event kinds (None: all). ``isolated``: run the listener in a
+    savepoint, so whatever it wrote before failing is undone; a listener whose only writes are
+    already in their own savepoints may pass False and save the round trips (routing decisions
+    are the hot path). Either way a failing listener is logged and the routing decision stands.
+    """
+    LISTENERS[name] = _Subscription(listener, frozenset(kinds or ()), isolated)
+
+
+def _notify(item: WorkItem, event: RoutingEvent) -> None:
+    for name, subscription in list(LISTENERS.items()):
+        if subscription.kinds and event.kind not in subscription.kinds:
+            continue
+        try:
+            if subscription.isolated:
+                with db.session.begin_nested():
+                    subscription.listener(item, event)
+            else:
+                subscription.listener(item, event)
+        except Exception:  # noqa: BLE001 - a listener must not undo the routing decision
+            log.exception("routing listener %s failed on %s of item %s", name, event.kind, item.id)
+
+
+def log_event(
+    item: WorkItem, kind: str, agent_id: int | None = None, *, when: datetime | None = None, **data: Any
+) -> RoutingEvent:
+    """Append a routing event (``when`` defaults to now) and tell the listeners."""
+    event = RoutingEvent(work_item_id=item.id, kind=kind, agent_id=agent_id, data=data, at=when or utcnow())
     db.session.add(event)
     db.session.flush()
+    if LISTENERS:
+        _notify(item, event)
     return event
 
 
@@ -153,6 +201,11 @@ def _active(kind: str, ref_id: int) -> WorkItem | None:
             WorkItem.kind == kind, WorkItem.ref_id == ref_id, WorkItem.status.in_(ACTIVE_ITEM_STATUSES)
         )
     )
+
+
+def current_item(kind: str, ref_id: int) -> WorkItem | None:
+    """The live (waiting, offered or connected) item of a call or call-back, if any."""
+    return _active(kind, ref_id)
 
 
 def enqueue(
@@ -355,7 +408,7 @@ def decline(agent_id: int, work_item_id: int, reason: str = "declined") -> None:
     _route_safely()
 
 
-def _requeue_offer(item: WorkItem, agent_id: int, reason: str) -> bool:
+def _requeue_offer(item: WorkItem, agent_id: int, reason: str, now: datetime | None = None) -> bool:
     """Offered → waiting, never offered to ``agent_id`` again."""
     excluded = sorted({*(item.excluded_agents or []), agent_id})
     changed = _rowcount(
@@ -377,7 +430,7 @@ def _requeue_offer(item: WorkItem, agent_id: int, reason: str) -> bool:
         {"work_item_id": item.id, "reason": reason, "version": item.version},
         f"user:{agent_id}",
     )
-    _queue_changed(item, log_event(item, reason, agent_id))
+    _queue_changed(item, log_event(item, reason, agent_id, when=now))
     return True
 
 
@@ -387,7 +440,7 @@ def withdraw_offer(agent_id: int, reason: str, now: datetime | None = None) -> N
         select(WorkItem).where(WorkItem.agent_id == agent_id, WorkItem.status == OFFERED_ITEM)
     )
     if item is not None:
-        _requeue_offer(item, agent_id, reason)
+        _requeue_offer(item, agent_id, reason, now)
         transition(
             agent_id,
             AVAILABLE,
@@ -408,7 +461,7 @@ def expire_offers(now: datetime | None = None) -> list[int]:
     expired = []
     for item in items:
         agent_id = item.agent_id
-        if agent_id is None or not _requeue_offer(item, agent_id, "no_answer"):
+        if agent_id is None or not _requeue_offer(item, agent_id, "no_answer", now):
             continue
         transition(agent_id, AWAY, "no_answer", allowed_from=(OFFERED,), work_item_id=item.id, now=now)
         expired.append(item.id)
@@ -628,7 +681,7 @@ def offer(item_id: int, agent_id: int, now: datetime | None = None) -> bool:
         return False
     item = db.session.get(WorkItem, item_id, populate_existing=True)
     assert item is not None
-    event = log_event(item, "offered", agent_id)
+    event = log_event(item, "offered", agent_id, when=now)
     publish(
         "offer",
         {

@@ -127,6 +127,9 @@ def change_role(user_id: int, role: str, *, actor_id: int | None) -> User:
     previous = user.role
     user.role = role
     audit.record("user.role_change", "user", user.id, {"from": previous, "to": role}, actor_id=actor_id)
+    from app.agents.events import disconnect_user
+
+    disconnect_user(user.id)  # open sockets keep the old role's rooms until they reconnect
     return user
 
 
@@ -134,7 +137,8 @@ def set_active(user_id: int, active: bool, *, actor_id: int | None) -> User:
     """Deactivate or reactivate an account. Administrators cannot deactivate themselves.
 
     A deactivated user's open sessions stop working on their next request: Flask-Login treats
-    an inactive account as not authenticated.
+    an inactive account as not authenticated. Their open Socket.IO connections are closed in
+    every web process once this commits, and an agent is taken offline (no more offers).
     """
     user = get_user(user_id)
     if user.active == active:
@@ -143,6 +147,12 @@ def set_active(user_id: int, active: bool, *, actor_id: int | None) -> User:
         raise SelfLockout("you cannot deactivate your own account")
     user.active = active
     audit.record("user.reactivate" if active else "user.deactivate", "user", user.id, actor_id=actor_id)
+    if not active:
+        from app.agents.events import disconnect_user
+        from app.agents.presence import logged_out
+
+        logged_out(user.id)
+        disconnect_user(user.id)
     return user
 
 

@@ -10,11 +10,22 @@ The web process emits through its own server; rq workers and CLI commands get a 
 emitter on the Redis message queue (it starts no listener thread).
 Delivery is at-most-once: clients re-fetch state over HTTP on (re)connect, and payloads carry
 entity versions so stale events can be ignored.
+
+Control messages (:func:`publish_control`) are for the web processes themselves, not for
+clients: "disconnect this user's sockets". Each web process that serves sockets listens on
+``<SOCKETIO_CHANNEL>:control`` (:func:`listen_for_control`, started with its first socket) and
+runs the handler registered for the message (:func:`on_control`) on the sockets it holds.
+Like events, a control message leaves only when the transaction that caused it commits.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from flask import Flask, current_app
@@ -29,6 +40,10 @@ log = logging.getLogger(__name__)
 STAFF_NAMESPACE = "/staff"
 _PENDING_KEY = "halopmi_realtime_pending"
 _EMITTER_KEY = "halopmi_emitter"
+_CONTROL_ROOM = "\x00control"  # a pending "event" for the web processes, not for a room
+_CONTROL_LISTENER_KEY = "halopmi_control_listener"
+# op → handler(app, data), registered by domain packages at import (core imports none of them).
+CONTROL_HANDLERS: dict[str, Callable[[Flask, dict[str, Any]], None]] = {}
 
 
 class _Pending(NamedTuple):
@@ -58,6 +73,9 @@ def pending(session: Session | None = None) -> list[tuple[str, dict[str, Any], s
 
 def emit_now(event_name: str, data: dict[str, Any], room: str) -> None:
     """Emit immediately (outside any transaction)."""
+    if room == _CONTROL_ROOM:
+        send_control(event_name, data)
+        return
     emitter = current_app.extensions.get(_EMITTER_KEY)
     try:
         if emitter is not None:
@@ -114,3 +132,113 @@ def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> No
     # (Session.close() ends the transaction without a rollback event).
     if transaction.parent is None:
         session.info.pop(_PENDING_KEY, None)
+
+
+# --- control messages for every web process ----------------------------------------------
+
+
+def on_control(op: str, handler: Callable[[Flask, dict[str, Any]], None]) -> None:
+    """Run ``handler(app, data)`` in every web process that receives control message ``op``."""
+    CONTROL_HANDLERS[op] = handler
+
+
+def publish_control(op: str, data: dict[str, Any], session: Session | None = None) -> None:
+    """Send control message ``op`` to every web process once the current transaction commits."""
+    publish(op, data, _CONTROL_ROOM, session)
+
+
+def control_channel(app: Flask) -> str:
+    return f"{app.config['SOCKETIO_CHANNEL']}:control"
+
+
+def send_control(op: str, data: dict[str, Any]) -> None:
+    """Publish a control message now; without Redis (a single process) handle it here."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    url = app.config.get("REDIS_URL")
+    if not url:
+        _dispatch(app, op, data)
+        return
+    from redis import Redis
+
+    try:
+        connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            connection.publish(control_channel(app), json.dumps({"op": op, "data": data}))
+        finally:
+            connection.close()
+    except Exception:  # noqa: BLE001 - like events: logged; the caller's change stands
+        log.exception("control message %s could not be published", op)
+
+
+def _dispatch(app: Flask, op: str, data: dict[str, Any]) -> None:
+    handler = CONTROL_HANDLERS.get(op)
+    if handler is None:
+        return
+    try:
+        handler(app, data)
+    except Exception:  # noqa: BLE001 - one bad message must not stop the listener
+        log.exception("control message %s failed", op)
+
+
+def listen_for_control(app: Flask) -> None:
+    """Subscribe this process to control messages (once; returns when subscribed).
+
+    Called by the web process when its first socket connects: only processes holding sockets
+    have anything to do. The subscription is confirmed before this returns, so a message
+    published after the socket's connect handler finished reaches this process.
+    """
+    if app.extensions.get(_CONTROL_LISTENER_KEY) or not app.config.get("REDIS_URL"):
+        return
+    lock = app.extensions.setdefault(_CONTROL_LISTENER_KEY + "_lock", threading.Lock())
+    with lock:
+        if app.extensions.get(_CONTROL_LISTENER_KEY):
+            return
+        from redis import Redis
+
+        pubsub = Redis.from_url(app.config["REDIS_URL"]).pubsub(ignore_subscribe_messages=False)
+        pubsub.subscribe(control_channel(app))
+        confirmed = pubsub.get_message(timeout=5)
+        if not confirmed or confirmed.get("type") != "subscribe":
+            log.warning("control channel subscription not confirmed: %r", confirmed)
+        thread = threading.Thread(
+            target=_listen,
+            args=(weakref.ref(app), pubsub, control_channel(app)),
+            name="realtime-control",
+            daemon=True,
+        )
+        thread.start()
+        app.extensions[_CONTROL_LISTENER_KEY] = thread
+
+
+def _listen(app_ref: Callable[[], Flask | None], pubsub: Any, channel: str) -> None:
+    """Dispatch control messages until the app is gone (tests build many apps; a server has
+    one for its life). Redis outages are logged once each; redis-py reconnects and resubscribes."""
+    failing = False
+    while True:
+        app = app_ref()
+        if app is None:
+            pubsub.close()
+            return
+        try:
+            message = pubsub.get_message(timeout=1.0)
+        except Exception:  # noqa: BLE001 - Redis went away: wait, resubscribe, go on
+            if not failing:
+                log.warning("control listener lost Redis; retrying", exc_info=True)
+            failing = True
+            del app
+            time.sleep(1)
+            try:
+                pubsub.subscribe(channel)
+            except Exception:  # noqa: BLE001, S110 - the next round tries again
+                pass
+            continue
+        failing = False
+        if message and message.get("type") == "message":
+            try:
+                body = json.loads(message["data"])
+            except (TypeError, ValueError):
+                body = None
+            if isinstance(body, dict):
+                with app.app_context():
+                    _dispatch(app, str(body.get("op")), dict(body.get("data") or {}))
+        del app

@@ -404,8 +404,17 @@ def voice_tokens_possible() -> bool:
     )
 
 
-def access_token(identity: str, ttl: int) -> str:
-    """A Voice SDK access token that may only call out through our TwiML App (no incoming)."""
+def softphone_provider() -> str:
+    """Which softphone the agent console uses: Twilio's Voice SDK, or the simulator's."""
+    from app.telephony.signature import twilio_configured
+
+    return "twilio" if twilio_configured() else "simulator"
+
+
+def access_token(identity: str, ttl: int, *, incoming: bool = False) -> str:
+    """A Voice SDK access token that may call out only through our TwiML App. ``incoming``
+    (agents' softphones, identity ``agent:<id>``) lets the Device register for calls; workers'
+    tokens never do."""
     from twilio.jwt.access_token import AccessToken
     from twilio.jwt.access_token.grants import VoiceGrant
 
@@ -420,7 +429,7 @@ def access_token(identity: str, ttl: int) -> str:
     token.add_grant(
         VoiceGrant(
             outgoing_application_sid=config.get("TWILIO_TWIML_APP_SID") or "AP" + "0" * 32,
-            incoming_allow=False,
+            incoming_allow=incoming,
         )
     )
     return str(token.to_jwt())

@@ -35,6 +35,87 @@ def position(kind: str, ref_id: int) -> tuple[int, int | None]:
     return routing.position(kind, ref_id)  # type: ignore[no-any-return]
 
 
+# Routing's names for an offer that ended unanswered → the call log's ``ring_no_answer`` reason.
+RING_ENDS = {"declined": "declined", "no_answer": "timeout"}
+
+
+def subscribe_to_routing() -> None:
+    """Have routing tell the call log about offers, unanswered rings and transfers (called once
+    by the application factory; routing itself never imports telephony)."""
+    from app.agents import routing
+
+    # Not isolated: its one write (services.log_event) already runs in its own savepoint, and
+    # offers are routing's hot path (see bench/README.md).
+    routing.listen(
+        "telephony.call_log",
+        routing_outcome,
+        kinds=("offered", "transferred", *RING_ENDS),
+        isolated=False,
+    )
+
+
+def routing_outcome(item: Any, event: Any) -> None:
+    """One routing event, in routing's transaction: the matching call-log fact, if any.
+
+    Each fact has a unique key (see ``services.log_event``): an offer is ``offered:<item>.<n>``
+    (the item's n-th offer) and its unanswered end ``ring_no_answer:<item>.<n>``, a transfer
+    ``transferred:<item>.<version>``. Call-backs are routed before their call exists, so only
+    calls (``kind == "call"``) are logged here.
+    """
+    if item.kind != "call" or event.kind not in ("offered", "transferred", *RING_ENDS):
+        return
+    from app.extensions import db
+    from app.telephony import services
+    from app.telephony.models import Call
+
+    call = db.session.get(Call, item.ref_id)
+    if call is None:
+        return
+    offer = f"{item.id}.{item.offers}"
+    if event.kind == "offered":
+        services.log_event(
+            call,
+            "offered",
+            suffix=offer,
+            at=event.at,
+            agent_id=event.agent_id,
+            data={"work_item_id": item.id, "offer": item.offers},
+        )
+    elif event.kind in RING_ENDS:
+        ring_ms = (
+            max(0, int((event.at - item.offered_at).total_seconds() * 1000)) if item.offered_at else None
+        )
+        services.log_event(
+            call,
+            "ring_no_answer",
+            suffix=offer,
+            at=event.at,
+            agent_id=event.agent_id,
+            data={"work_item_id": item.id, "reason": RING_ENDS[event.kind], "ring_ms": ring_ms},
+        )
+    else:
+        services.log_event(
+            call,
+            "transferred",
+            suffix=f"{item.id}.{item.version}",
+            at=event.at,
+            agent_id=event.agent_id,
+            data={
+                "work_item_id": item.id,
+                "to_agent_id": event.data.get("to_agent_id"),
+                "language": event.data.get("language"),
+                "topic": event.data.get("topic"),
+            },
+        )
+
+
+def current_item(kind: str, ref_id: int) -> Any:
+    """The live routing item of a call or call-back (waiting, offered or connected), or None."""
+    from app.agents import routing
+
+    return routing.current_item(kind, ref_id)
+
+
 def work_item(work_item_id: int) -> Any:
     """The routing WorkItem (kind, ref_id, agent_id) an accept job was recorded for."""
     from app.agents.models import WorkItem

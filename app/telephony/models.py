@@ -33,11 +33,14 @@ STATUS_RANK: dict[str, int] = {
 EVENT_KINDS = (
     "created",
     "queued",
-    "offered",
+    "offered",  # data.work_item_id; one per offer to an agent
+    "ring_no_answer",  # the offer ended unanswered: data.reason declined|timeout, data.ring_ms
     "answered",
+    "agent_joined",  # the agent's leg joined the conference (conference status callback)
+    "agent_left",  # … and left it (hung up, browser gone); ends the call if they held it
     "abandoned",
     "completed",
-    "transferred",
+    "transferred",  # agent_id: from whom; data.to_agent_id (None: to a queue)
     "voicemail",
     "failed",
 )
@@ -87,6 +90,9 @@ class Call(db.Model):  # type: ignore[name-defined,misc]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recording_sid: Mapped[str | None] = mapped_column(String(64))
+    # The caller's answer to the recording notice (TELEPHONY_RECORD_CALLS): None not asked,
+    # "accepted" (stayed silent) or "declined" (pressed a key). Set once; a replay keeps it.
+    record_consent: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -95,9 +101,10 @@ class Call(db.Model):  # type: ignore[name-defined,misc]
         self.from_hash = blind_index(PHONE_KIND, value) if value and value.startswith("+") else None
         return value
 
-    @property
-    def conference_name(self) -> str:
-        return f"call-{self.id}"
+    def conference_name(self, work_item_id: int, offer: int) -> str:
+        """One conference per acceptance (``call-<call>-<item>-<offer>``): after a transfer the
+        next agent and the caller meet in a new one, whatever the previous agent's leg does."""
+        return f"call-{self.id}-{work_item_id}-{offer}"
 
     def move_to(self, status: str) -> bool:
         """Apply a provider status if it moves the call forward; returns whether it did."""
@@ -214,7 +221,12 @@ class CallbackAttempt(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Recording(db.Model):  # type: ignore[name-defined,misc]
-    """Our reference to a recording kept by the provider (no media, no provider URL)."""
+    """Our reference to a recording kept by the provider (no media, no provider URL).
+
+    ``kind``: "voicemail" (a message left) or "call" (an agent call recorded with consent).
+    Staff play it through the app (``/telephony/recordings/<id>/audio``), which streams the media
+    from the provider with our credentials and audits every playback.
+    """
 
     __tablename__ = "recordings"
 

@@ -109,9 +109,23 @@ PROMPTS: dict[str, dict[str, str]] = {
         "id": "Anda akan dihubungkan dengan petugas kami.",
         "en": "Connecting you to an agent.",
     },
+    "transferring": {
+        "id": "Mohon tunggu, panggilan Anda sedang dialihkan ke petugas lain.",
+        "en": "Please hold, your call is being transferred to another agent.",
+    },
     "callback_greeting": {
         "id": "Halo, ini BPJS Ketenagakerjaan menelepon kembali sesuai permintaan Anda.",
         "en": "Hello, this is BPJS Ketenagakerjaan returning your call as you requested.",
+    },
+    "recording_notice": {
+        "id": "Untuk menjaga mutu layanan, pembicaraan ini akan direkam. "
+        "Jika Anda tidak ingin direkam, tekan tombol apa saja sekarang.",
+        "en": "To keep our service quality, this call will be recorded. "
+        "If you do not want it recorded, press any key now.",
+    },
+    "recording_declined": {
+        "id": "Baik, pembicaraan ini tidak akan direkam.",
+        "en": "Understood, this call will not be recorded.",
     },
     "not_allowed": {
         "id": "Maaf, panggilan ini tidak dapat dilanjutkan.",

@@ -9,18 +9,42 @@ sent twice behind our back (a call is never dialled twice).
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import threading
 import uuid
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import Flask, current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+
+from app.core.time import utcnow
 
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 SIM_PREFIX = "halopmi:telephony-sim"
+TWILIO_API = "https://api.twilio.com/2010-04-01"
+MEDIA_CHUNK = 64 * 1024
+# Seconds a REST request may take. Bounded, so a dial that hangs has failed long before the
+# housekeeping's grace period asks the provider what became of it (tasks.recover_stalled_dials).
+REST_TIMEOUT = 15
+
+
+@dataclass
+class Media:
+    """A recording's audio, streamed from the provider (never stored by us)."""
+
+    content_type: str
+    chunks: Iterator[bytes]
+    close: Callable[[], None] = lambda: None
+    length: int | None = None
 
 
 class ProviderError(RuntimeError):
@@ -39,11 +63,15 @@ class Provider(Protocol):
 
     def update_call(self, call_sid: str, *, twiml: str) -> None: ...
 
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]: ...
+
     def send_sms(
         self, *, to: str, from_: str, body: str, status_callback: str | None = None
     ) -> str | None: ...
 
     def fetch_recording(self, sid: str) -> dict[str, Any]: ...
+
+    def recording_media(self, sid: str) -> Media: ...
 
 
 def _wrap(exc: Exception) -> ProviderError:
@@ -56,14 +84,23 @@ def _wrap(exc: Exception) -> ProviderError:
 class TwilioProvider:
     name = "twilio"
 
-    def __init__(self, config: dict[str, Any], http_client: HttpClient | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any], http_client: HttpClient | None = None, media_http: Any = None
+    ) -> None:
         account_sid = config["TWILIO_ACCOUNT_SID"]
         # An API key is preferred for REST (revocable); the auth token works too.
         username = config.get("TWILIO_API_KEY") or account_sid
         password = (
             config.get("TWILIO_API_SECRET") if config.get("TWILIO_API_KEY") else config["TWILIO_AUTH_TOKEN"]
         )
+        self.account_sid = account_sid
+        self._auth = (username, password)
+        # No retries (a request is never sent twice behind our back) and a bounded wait.
+        http_client = http_client or TwilioHttpClient(timeout=REST_TIMEOUT)
         self.client = Client(username, password, account_sid=account_sid, http_client=http_client)
+        # Recording media is binary, which the REST client (text bodies) cannot carry: a plain
+        # HTTP session (``requests``, twilio's own dependency) fetches it; tests inject a fake.
+        self.media_http = media_http
 
     def create_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 30) -> str:
         try:
@@ -87,6 +124,22 @@ class TwilioProvider:
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
 
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
+        """Calls we placed to ``to`` from ``from_`` created since ``since`` (newest first).
+
+        Filtered on creation time here rather than with ``StartTime>``: a call that was queued
+        but never started has no start time, and it still counts as dialled.
+        """
+        try:
+            calls = self.client.calls.list(to=to, from_=from_, limit=20)
+        except (TwilioRestException, TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
+        return [
+            {"sid": str(c.sid), "status": str(c.status), "created_at": c.date_created}
+            for c in calls
+            if c.date_created is None or c.date_created >= since
+        ]
+
     def send_sms(
         self, *, to: str, from_: str, body: str, status_callback: str | None = None
     ) -> str | None:
@@ -105,6 +158,47 @@ class TwilioProvider:
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
         return {"sid": recording.sid, "duration": recording.duration, "status": recording.status}
+
+    def recording_media(self, sid: str) -> Media:
+        """The recording's audio (MP3), fetched with our credentials and streamed on."""
+        http = self.media_http
+        if http is None:
+            import requests
+
+            http = requests
+        url = f"{TWILIO_API}/Accounts/{self.account_sid}/Recordings/{sid}.mp3"
+        try:
+            response = http.get(url, auth=self._auth, stream=True, timeout=(5, 30))
+        except OSError as exc:  # requests' errors are OSErrors
+            raise ProviderError(f"recording media request failed: {exc}", permanent=False) from exc
+        if response.status_code >= 400:
+            response.close()
+            status = int(response.status_code)
+            permanent = 400 <= status < 500 and status != 429
+            raise ProviderError(f"twilio {status}: recording media", permanent=permanent)
+        length = response.headers.get("Content-Length")
+        return Media(
+            content_type=response.headers.get("Content-Type") or "audio/mpeg",
+            chunks=response.iter_content(MEDIA_CHUNK),
+            close=response.close,
+            length=int(length) if length and str(length).isdigit() else None,
+        )
+
+
+def simulated_wav(sid: str, seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A small WAV (a soft tone whose pitch depends on ``sid``) standing in for a recording."""
+    pitch = 330 + (sum(sid.encode()) % 8) * 55
+    frames = bytearray()
+    for n in range(int(seconds * rate)):
+        sample = int(6000 * math.sin(2 * math.pi * pitch * n / rate))
+        frames += sample.to_bytes(2, "little", signed=True)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
 
 
 class SimulatorProvider:
@@ -143,10 +237,26 @@ class SimulatorProvider:
 
     def create_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 30) -> str:
         sid = "CA" + uuid.uuid4().hex
-        self._push(
-            "outbound", {"sid": sid, "to": to, "from": from_, "url": url, "status_callback": status_callback}
-        )
+        request = {"sid": sid, "to": to, "from": from_, "url": url, "status_callback": status_callback}
+        self._push("outbound", request)
+        # The simulated account's call list (what Twilio's ``GET Calls`` would show).
+        self._push("placed", {**request, "created_at": utcnow().isoformat()})
         return sid
+
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
+        if self.redis_url:
+            from redis import Redis
+
+            raw = Redis.from_url(self.redis_url).lrange(f"{SIM_PREFIX}:placed", 0, -1)
+        else:
+            with self._lock:
+                raw = list(self._memory.get("placed", []))
+        found = []
+        for item in reversed([json.loads(r) for r in raw]):
+            created = datetime.fromisoformat(item["created_at"])
+            if item["to"] == to and item["from"] == from_ and created >= since:
+                found.append({"sid": item["sid"], "status": "queued", "created_at": created})
+        return found
 
     def update_call(self, call_sid: str, *, twiml: str) -> None:
         self._push(f"redirect:{call_sid}", {"twiml": twiml})
@@ -163,6 +273,14 @@ class SimulatorProvider:
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:
         return {"sid": sid, "duration": None, "status": "completed"}
+
+    def recording_media(self, sid: str) -> Media:
+        data = simulated_wav(sid)
+        return Media(
+            content_type="audio/wav",
+            chunks=iter([data[i : i + MEDIA_CHUNK] for i in range(0, len(data), MEDIA_CHUNK)]),
+            length=len(data),
+        )
 
 
 def get_provider(app: Flask | None = None) -> Provider:

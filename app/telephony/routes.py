@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import select
 
 from app.extensions import db
@@ -71,7 +71,49 @@ def voice_topic() -> Response:
     call = services.choose_topic(_form())
     if call.exit_reason == "closed":
         return _answer(twiml.voicemail(call.language, prefix=["closed"]))
+    if services.needs_consent(call):
+        return _answer(twiml.consent(call.language, _consent_url(call.language)))
     return _answer(twiml.enqueue(call.language, call.topic))
+
+
+def _consent_url(language: str, callback_id: int | None = None) -> str:
+    values: dict[str, Any] = {"lang": language_or_default(language)}
+    if callback_id is not None:
+        values["callback"] = callback_id
+    return url_for("telephony.voice_consent", **values)
+
+
+def _caller_conference(call: Call, item: Any) -> Any:
+    """The caller's leg into the conference of the agent who accepted (recorded if agreed)."""
+    record = twiml.recording_callback(call.id) if services.should_record(call) else None
+    return twiml.conference(
+        call.conference_name(item.id, item.offers), language=call.language, agent=False, record_callback=record
+    )
+
+
+@bp.post("/voice/consent")
+@twilio_signed
+def voice_consent() -> Response:
+    """The answer to the recording notice; then the queue (calls) or the agent (call-backs)."""
+    from app.telephony.tasks import callback_conference
+
+    call = services.give_consent(_form())
+    greeting: tuple[str, ...] = ("recording_declined",) if call.record_consent == "declined" else ()
+    if call.callback_id is not None:
+        record = twiml.recording_callback(call.id) if services.should_record(call) else None
+        document = twiml.conference(
+            callback_conference(call.callback_id),
+            language=call.language,
+            agent=False,
+            greeting=(*greeting, "connecting"),
+            starts=True,
+            record_callback=record,
+        )
+        return _answer(document)
+    if call.status in TERMINAL_STATUSES:
+        return _answer(twiml.empty())
+    services.queue_call(call)
+    return _answer(twiml.enqueue(call.language, call.topic, prefix=greeting))
 
 
 @bp.post("/voice/wait")
@@ -104,8 +146,9 @@ def voice_queue_exit() -> Response:
         return _answer(twiml.goodbye(call.language, "callback_confirmed"))
     if outcome == "voicemail":
         return _answer(twiml.voicemail(call.language, prefix=["long_wait"]))
-    if outcome == "conference":
-        return _answer(twiml.conference(call.conference_name, language=call.language, agent=False))
+    item = services.connected_item(call) if outcome == "conference" else None
+    if item is not None:
+        return _answer(_caller_conference(call, item))
     return _answer(twiml.empty())
 
 
@@ -119,7 +162,9 @@ def voice_voicemail_done() -> Response:
 @bp.post("/voice/recording")
 @twilio_signed
 def voice_recording() -> Response:
-    voicemail.recording_status(_form())
+    """Recording status: a voicemail's, or (``?call=<id>``) a recorded agent call's."""
+    raw = request.args.get("call", "")
+    voicemail.recording_status(_form(), call_id=int(raw) if raw.isdigit() else None)
     db.session.commit()
     return Response(status=204)
 
@@ -145,6 +190,29 @@ def messaging_status() -> Response:
     services.apply_message_status(sid, status, request.form.get("ErrorCode"))
     db.session.commit()
     return Response(status=204)
+
+
+@bp.post("/voice/conference")
+@twilio_signed
+def voice_conference() -> Response:
+    """Conference status callbacks (start, end, join, leave): the agent's leg joining and leaving."""
+    services.conference_event(_form())
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/voice/after-conference")
+@twilio_signed
+def voice_after_conference() -> Response:
+    """The caller's conference ended: back to the queue after a transfer, else goodbye."""
+    form = _form()
+    call = services.require_call(form)
+    outcome, item = services.after_conference(form, request.args.get("conference"))
+    if outcome == "queue":
+        return _answer(twiml.enqueue(call.language, call.topic, prefix=("transferring",)))
+    if outcome == "conference":
+        return _answer(_caller_conference(call, item))
+    return _answer(twiml.goodbye(call.language))
 
 
 def _fallback_language() -> str | None:
@@ -214,6 +282,8 @@ def _worker_leg(identity: str, form: dict[str, str]) -> Response:
         call_request_id=call_request.id,
     )
     call_request.call_id = call.id
+    if services.needs_consent(call):
+        return _answer(twiml.consent(call.language, _consent_url(call.language)))
     services.queue_call(call)
     return _answer(twiml.enqueue(call.language, call.topic))
 
@@ -232,10 +302,17 @@ def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:
         if call is None or call.status in TERMINAL_STATUSES:
             return twiml.xml(twiml.not_allowed())
         services.agent_joined(call, agent_id)
-        name = call.conference_name
-    else:
-        name = callback_conference(item.ref_id)
-    return _answer(twiml.conference(name, language=None, agent=True))
+        record = twiml.recording_callback(call.id) if services.should_record(call) else None
+        name = call.conference_name(item.id, item.offers)
+        return _answer(
+            twiml.conference(name, language=None, agent=True, record_callback=record, agent_id=agent_id)
+        )
+    # A call-back's conference starts with the worker, once they have answered (and heard the
+    # recording notice): the agent waits in it meanwhile.
+    document = twiml.conference(
+        callback_conference(item.ref_id), language=None, agent=True, starts=False, agent_id=agent_id
+    )
+    return _answer(document)
 
 
 @bp.post("/voice/callback-answer")
@@ -248,11 +325,16 @@ def voice_callback_answer() -> Response:
     callback = db.session.get(CallbackRequest, int(raw)) if raw.isdigit() else None
     if callback is None:
         return twiml.xml(twiml.not_allowed())
+    call = services.get_call(request.form.get("CallSid"))
+    if call is not None and call.callback_id == callback.id and services.needs_consent(call):
+        action = _consent_url(callback.language, callback.id)
+        return _answer(twiml.consent(callback.language, action, greeting=("callback_greeting",)))
     document = twiml.conference(
         callback_conference(callback.id),
         language=callback.language,
         agent=False,
         greeting=("callback_greeting", "connecting"),
+        starts=True,
     )
     return _answer(document)
 

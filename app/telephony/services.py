@@ -9,6 +9,7 @@ move forward, and every call-log fact has a unique key (replays add nothing).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
@@ -78,10 +79,10 @@ def store_raw(kind: str, key: str, form: Mapping[str, str], sid: str | None = No
 def log_event(
     call: Call, kind: str, *, suffix: str = "", at: datetime | None = None, **fields: Any
 ) -> CallEvent | None:
-    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there."""
+    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there.
+
+    The unique key decides (no look-up first): a fact is new far more often than replayed."""
     key = f"{call.id}:{kind}" + (f":{suffix}" if suffix else "")
-    if db.session.scalar(select(CallEvent.id).where(CallEvent.key == key)) is not None:
-        return None
     data = fields.pop("data", None) or {}
     event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
     try:
@@ -200,14 +201,43 @@ def enter_kpj(form: Mapping[str, str]) -> tuple[Call, bool | None]:
 
 def choose_topic(form: Mapping[str, str]) -> Call:
     """The topic key; then the queue, or (outside hours) a voicemail filed under that topic, so
-    an emergency message left at night still makes an urgent ticket."""
+    an emergency message left at night still makes an urgent ticket. With call recording on,
+    the caller first hears the recording notice (:func:`needs_consent`); the queue comes after
+    their answer (:func:`give_consent`), so no agent joins before it is known."""
     call = require_call(form)
     call.topic = TOPIC_KEYS.get((form.get("Digits") or "")[:1], "other")
     if business_hours():
-        queue_call(call)
+        if not needs_consent(call):
+            queue_call(call)
     elif call.exit_reason is None:
         call.exit_reason = "closed"
     return call
+
+
+# --- call recording with consent ----------------------------------------------------------
+
+
+def recording_enabled() -> bool:
+    return bool(current_app.config.get("TELEPHONY_RECORD_CALLS"))
+
+
+def needs_consent(call: Call) -> bool:
+    """Recording is on and this caller has not yet heard the notice."""
+    return recording_enabled() and call.record_consent is None
+
+
+def give_consent(form: Mapping[str, str]) -> Call:
+    """The caller's answer to the notice: any key declines, silence accepts. The first answer
+    stands (a replayed or repeated webhook does not change it)."""
+    call = require_call(form)
+    if call.record_consent is None:
+        call.record_consent = "declined" if (form.get("Digits") or "").strip() else "accepted"
+    return call
+
+
+def should_record(call: Call) -> bool:
+    """Record this call's conference: recording is on and the caller did not decline."""
+    return recording_enabled() and call.record_consent == "accepted"
 
 
 def _subject(call: Call) -> str:
@@ -234,7 +264,11 @@ def ensure_ticket(call: Call, channel: str | None = None) -> int:
 
 
 def queue_call(call: Call) -> None:
-    """Ticket first (it must exist whatever fails next), then the live queue."""
+    """Ticket first (it must exist whatever fails next), then the live queue.
+
+    A call that has ended is never queued (a replayed IVR webhook must not ring an agent)."""
+    if call.status in TERMINAL_STATUSES:
+        return
     ensure_ticket(call)
     if call.enqueued_at is None:
         call.enqueued_at = now()
@@ -276,6 +310,8 @@ def request_callback_from_queue(form: Mapping[str, str]) -> bool:
         return True  # the same key press delivered twice
     if (form.get("Digits") or "")[:1] != "1" or not callback_possible(call):
         return False
+    if call.status in TERMINAL_STATUSES or call.exit_reason is not None:
+        return False  # a replayed key press after the call ended, or after it left the queue
     from app.telephony.clicktocall import create_callback
 
     call.exit_reason = "callback"
@@ -313,8 +349,8 @@ def queue_exit(form: Mapping[str, str]) -> str:
     at = now()
     if (
         result in ("redirected", "redirected-from-bridged")
-        and call.agent_id
         and call.status not in TERMINAL_STATUSES
+        and connected_item(call) is not None
     ):
         # Moved out by connect_agent: should Twilio run this answer rather than the redirect's
         # TwiML, it leads to the same conference.
@@ -449,3 +485,101 @@ def replay_message_status(sid: str) -> int:
         status = str(row.payload.get("MessageStatus") or row.payload.get("SmsStatus") or "").lower()
         applied += apply_message_status(sid, status, row.payload.get("ErrorCode"), at=row.received_at)
     return applied
+
+
+# --- conferences: the agent's leg joining and leaving, and what the caller hears after -----
+
+
+AGENT_LABEL = re.compile(r"^agent-(\d+)$")
+CONFERENCE_NAME = re.compile(r"^(call|callback)-(\d+)(?:-\d+)*$")
+
+
+def connected_item(call: Call) -> Any:
+    """The call's routing item if an agent has accepted it (``connected``), else None."""
+    kind, ref = ("callback", call.callback_id) if call.callback_id is not None else ("call", call.id)
+    item = integration.current_item(kind, ref)
+    return item if item is not None and item.status == "connected" else None
+
+
+def conference_call(name: str | None) -> Call | None:
+    """The call a conference belongs to, from its name (``call-<id>-…`` or ``callback-<id>``)."""
+    match = CONFERENCE_NAME.match(name or "")
+    if not match:
+        return None
+    kind, ref = match.group(1), int(match.group(2))
+    if kind == "call":
+        return db.session.get(Call, ref)
+    return db.session.scalar(select(Call).where(Call.callback_id == ref).order_by(Call.id.desc()).limit(1))
+
+
+def conference_event(form: Mapping[str, str]) -> bool:
+    """A conference status callback: stored raw once (``ConferenceSid`` + ``SequenceNumber``),
+    then the agent's leg joining (the call is answered) or leaving (if they still held the call,
+    it is over: completed now, the agent goes to wrap-up). False for a duplicate."""
+    conference_sid = form.get("ConferenceSid") or ""
+    event = form.get("StatusCallbackEvent") or ""
+    leg = form.get("CallSid") or ""
+    sequence = form.get("SequenceNumber")
+    key = (
+        f"conference:{conference_sid}:{sequence}"
+        if sequence not in (None, "")
+        else f"conference:{conference_sid}:{event}:{leg}"
+    )
+    if not store_raw("conference", key, form):
+        return False
+    call = conference_call(form.get("FriendlyName"))
+    agent = AGENT_LABEL.match(form.get("ParticipantLabel") or "")
+    if call is None or agent is None or not leg:
+        return True
+    agent_id, at = int(agent.group(1)), now()
+    data = {"call_sid": leg, "conference_sid": conference_sid, "conference": form.get("FriendlyName")}
+    if event == "participant-join":
+        log_event(call, "agent_joined", suffix=leg, at=at, agent_id=agent_id, data=data)
+        if call.callback_id is None:
+            agent_joined(call, agent_id)
+    elif event == "participant-leave":
+        log_event(call, "agent_left", suffix=leg, at=at, agent_id=agent_id, data=data)
+        agent_left(call, agent_id, at)
+    return True
+
+
+def agent_left(call: Call, agent_id: int, at: datetime) -> None:
+    """The agent's leg left the conference. If the call was still theirs (not transferred),
+    the conversation is over: it is completed now rather than when the caller's status
+    callback comes (whose own "completed" then adds nothing)."""
+    if call.callback_id is not None:
+        return  # the worker's outbound leg reports its own end (callback_leg_ended)
+    item = connected_item(call)
+    if item is None or item.agent_id != agent_id:
+        return  # transferred meanwhile: the call goes on with someone else
+    if call.answered_at is not None:
+        log_event(
+            call,
+            "completed",
+            at=at,
+            agent_id=agent_id,
+            talk_seconds=_seconds(call.answered_at, at),
+            wait_seconds=_seconds(call.enqueued_at, call.answered_at),
+            data={"ended_by": "agent"},
+        )
+    integration.complete("call", call.id)
+
+
+def after_conference(form: Mapping[str, str], conference: str | None) -> tuple[str, Any]:
+    """The caller's conference ``conference`` ended: what next for them.
+
+    ``("queue", None)``: the call was transferred and waits (or rings) for the next agent, so the
+    caller holds in the queue again; ``("conference", item)``: the next agent has accepted
+    already, join them; ``("end", None)``: the agent of that conference left, goodbye.
+    """
+    call = require_call(form)
+    if call.status in TERMINAL_STATUSES or call.callback_id is not None:
+        return "end", None  # (a transferred call-back is not moved: see README, known limitations)
+    item = integration.current_item("call", call.id)
+    if item is None:
+        return "end", None
+    if item.status != "connected":
+        return "queue", None
+    if conference and conference != call.conference_name(item.id, item.offers):
+        return "conference", item
+    return "end", None

@@ -50,6 +50,20 @@ class SimulatorError(AssertionError):
     pass
 
 
+@dataclass
+class Room:
+    """A conference as Twilio runs it: it starts when a participant with startConferenceOnEnter
+    joins, and that participant's recording and status-callback settings are the conference's."""
+
+    name: str
+    sid: str
+    started_at: datetime | None = None
+    record_callback: str | None = None
+    status_callback: str | None = None
+    events: set[str] = field(default_factory=set)
+    sequence: Any = field(default_factory=itertools.count)
+
+
 class Simulator:
     """One simulated Twilio account: call legs, queues, conferences, messages."""
 
@@ -59,6 +73,8 @@ class Simulator:
         self.clock = clock
         self.legs: dict[str, Leg] = {}
         self.conferences: dict[str, list[str]] = {}
+        self.rooms: dict[str, Room] = {}
+        self.recordings: list[dict[str, str]] = []
         self.messages: list[dict[str, Any]] = []
         self.provider = SimulatorProvider(app.config.get("REDIS_URL"))
 
@@ -155,6 +171,97 @@ class Simulator:
         return [
             self.legs[sid] for sid in self.conferences.get(name, []) if self.legs[sid].state == "conference"
         ]
+
+    # --- conferences -----------------------------------------------------------------------
+
+    def conference_event(self, room: Room, event: str, leg: Leg | None = None, **more: str) -> None:
+        """A conference status callback (``statusCallbackEvent`` names the ones asked for)."""
+        if not room.status_callback or event.partition("-")[2] not in room.events:
+            return
+        params = {
+            "AccountSid": "AC" + "0" * 32,
+            "ConferenceSid": room.sid,
+            "FriendlyName": room.name,
+            "StatusCallbackEvent": event,
+            "SequenceNumber": str(next(room.sequence)),
+            "Timestamp": self.clock().strftime("%a, %d %b %Y %H:%M:%S +0000"),
+            **more,
+        }
+        if leg is not None and leg.conference is not None:
+            noun = leg.conference
+            params.update(
+                CallSid=leg.sid,
+                Muted="false",
+                Hold="false",
+                Coaching="false",
+                EndConferenceOnExit=noun.get("endConferenceOnExit", "false"),
+                StartConferenceOnEnter=noun.get("startConferenceOnEnter", "true"),
+            )
+            if noun.get("participantLabel"):
+                params["ParticipantLabel"] = noun.get("participantLabel", "")
+        self.request(room.status_callback, params)
+
+    def join(self, leg: Leg, noun: ET.Element) -> None:
+        name = (noun.text or "").strip()
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = Room(name, "CF" + uuid.uuid4().hex)
+        if room.status_callback is None and noun.get("statusCallback"):
+            room.status_callback = leg._abs(noun.get("statusCallback") or "")
+            room.events = set((noun.get("statusCallbackEvent") or "start end").split())
+        members = self.conferences.setdefault(name, [])
+        if leg.sid not in members:
+            members.append(leg.sid)
+        self.conference_event(room, "participant-join", leg)
+        if room.started_at is None and noun.get("startConferenceOnEnter", "true") != "false":
+            room.started_at = self.clock()
+            if noun.get("record") == "record-from-start" and noun.get("recordingStatusCallback"):
+                room.record_callback = leg._abs(noun.get("recordingStatusCallback") or "")
+            self.conference_event(room, "conference-start")
+
+    def leave(self, leg: Leg, noun: ET.Element) -> None:
+        """``leg`` leaves; the conference ends when it was its moderator or the last one in."""
+        name = (noun.text or "").strip()
+        members = self.conferences.get(name, [])
+        room = self.rooms.get(name)
+        if leg.sid in members:
+            members.remove(leg.sid)
+        if room is not None:
+            self.conference_event(room, "participant-leave", leg)
+        ends = noun.get("endConferenceOnExit") == "true"
+        if not ends and members:
+            return
+        for sid in list(members):  # the others drop out and go on with their TwiML
+            other = self.legs[sid]
+            members.remove(sid)
+            if room is not None:
+                self.conference_event(room, "participant-leave", other)
+            other.conference, other.state = None, "running"
+        if room is not None:
+            self.end_room(room, leg.sid, ends)
+
+    def end_room(self, room: Room, ending_sid: str, by_moderator: bool) -> None:
+        self.rooms.pop(room.name, None)
+        if room.started_at is not None and room.record_callback:
+            sid = "RE" + uuid.uuid4().hex
+            seconds = int((self.clock() - room.started_at).total_seconds())
+            values = {
+                "AccountSid": "AC" + "0" * 32,
+                "ConferenceSid": room.sid,
+                "RecordingSid": sid,
+                "RecordingStatus": "completed",
+                "RecordingDuration": str(seconds),
+                "RecordingChannels": "1",
+                "RecordingSource": "DialConference",
+                "RecordingStartTime": room.started_at.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/{sid}",
+            }
+            self.recordings.append({"conference": room.name, **values})
+            self.request(room.record_callback, values)
+        reason = "participant-with-end-conference-on-exit-left" if by_moderator else "last-participant-left"
+        self.conference_event(
+            room, "conference-end", ReasonConferenceEnded=reason, CallSidEndingConference=ending_sid
+        )
 
 
 class Leg:
@@ -275,11 +382,8 @@ class Leg:
         for noun in verb:
             self.dialled.append(Heard(noun.tag, (noun.text or "").strip(), dict(noun.attrib)))
             if noun.tag == "Conference":
-                name = (noun.text or "").strip()
                 self.conference, self.state = noun, "conference"
-                self.sim.conferences.setdefault(name, [])
-                if self.sid not in self.sim.conferences[name]:
-                    self.sim.conferences[name].append(self.sid)
+                self.sim.join(self, noun)
                 return False
         self.state = "dialing"  # Number/Client/Queue: the simulator connects no PSTN or clients
         return False
@@ -430,17 +534,14 @@ class Leg:
     def _leave_conference(self) -> None:
         if self.conference is None:
             return
-        name = (self.conference.text or "").strip()
-        ends = self.conference.get("endConferenceOnExit") == "true"
+        noun = self.conference
+        name = (noun.text or "").strip()
+        others = [sid for sid in self.sim.conferences.get(name, []) if sid != self.sid]
+        self.sim.leave(self, noun)
         self.conference = None
-        members = self.sim.conferences.get(name, [])
-        if self.sid in members:
-            members.remove(self.sid)
-        if ends:
-            for sid in list(members):
-                other = self.sim.legs[sid]
-                members.remove(sid)
-                other.conference, other.state = None, "running"
+        for sid in others:  # dropped by the conference's end: their TwiML goes on after <Dial>
+            other = self.sim.legs[sid]
+            if other.conference is None and other.state == "running":
                 other._continue()
 
     def _ended(self, status: str) -> None:

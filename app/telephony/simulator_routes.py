@@ -1,18 +1,21 @@
-"""Staff-facing telephony routes: the agent softphone token and the development simulator page.
+"""Staff-facing telephony routes: recording playback and the development simulator page.
 
 These use the staff session, so unlike the webhooks (signature-checked, CSRF-exempt blueprint)
-they check the CSRF token themselves.
+they check the CSRF token themselves where they change something.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, jsonify, render_template, request
+from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context
 from flask_login import current_user
 
 from app.agents.policy import require
-from app.extensions import csrf
+from app.extensions import csrf, db
+from app.telephony import playback
+from app.telephony.models import Recording
+from app.telephony.provider import ProviderError
 from app.telephony.routes import bp
 from app.telephony.signature import twilio_configured
 from app.telephony.simulator import Leg, Simulator, SimulatorError
@@ -93,3 +96,48 @@ def simulator_action():  # type: ignore[no-untyped-def]
     except (SimulatorError, ValueError) as exc:
         return jsonify(error={"code": "simulator", "message": str(exc), "fields": {}}, **_state(sim)), 409
     return jsonify(_state(sim))
+
+
+@bp.get("/recordings/<int:recording_id>/audio")
+@require("recordings.play")
+def recording_audio(recording_id: int):  # type: ignore[no-untyped-def]
+    """Stream a recording from the provider to someone allowed to hear it; every play audited."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is None:
+        abort(404)
+    if not playback.may_play(current_user, recording):
+        abort(403)
+    try:
+        media = playback.open_for(int(current_user.id), recording)
+    except ProviderError:
+        db.session.commit()  # the attempt stays audited
+        current_app.logger.warning("recording %s: media unavailable from the provider", recording.id)
+        abort(502)
+    db.session.commit()
+    headers = {
+        "Cache-Control": "no-store, private",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="recording-{recording.id}"',
+    }
+    if media.length is not None:
+        headers["Content-Length"] = str(media.length)
+    response = Response(stream_with_context(media.chunks), mimetype=media.content_type, headers=headers)
+    response.call_on_close(media.close)
+    return response
+
+
+@bp.app_template_global("call_recordings")
+def call_recordings(call_id: Any) -> list[dict[str, Any]]:
+    """For templates (the ticket page's call entries): the recordings of a call the signed-in
+    user may play, with their in-app audio URL."""
+    from flask import url_for
+
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "duration": r.duration,
+            "url": url_for("telephony.recording_audio", recording_id=r.id),
+        }
+        for r in playback.playable_for_call(current_user, call_id)
+    ]

@@ -8,18 +8,27 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
+from typing import Any
 
-from flask import current_app
-from sqlalchemy import select
+from flask import Flask, current_app
+from sqlalchemy import select, update
 
 from app.core.jobs import record_intent
 from app.extensions import db
-from app.telephony import integration, twiml
+from app.telephony import integration, services, twiml
 from app.telephony.clicktocall import _enqueue, create_callback, give_up, schedule_retry, sms_body
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
-from app.telephony.services import ensure_ticket, now, replay_message_status, replay_raw, start_call
+from app.telephony.services import (
+    ensure_ticket,
+    now,
+    replay_message_status,
+    replay_raw,
+    should_record,
+    start_call,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,13 @@ def connect_agent(work_item_id: int) -> None:
         log.info("connect_agent: call %s already ended", item.ref_id)
         return
     call.agent_id = item.agent_id
-    document = twiml.conference(call.conference_name, language=call.language, agent=False)
+    record = twiml.recording_callback(call.id) if should_record(call) else None
+    document = twiml.conference(
+        call.conference_name(item.id, item.offers),
+        language=call.language,
+        agent=False,
+        record_callback=record,
+    )
     try:
         get_provider().update_call(call.call_sid, twiml=str(document))
     except ProviderError as exc:
@@ -81,8 +96,9 @@ def place_callback(work_item_id: int) -> None:
     callback.status = "dialing"
     # The attempt row is our intent: durable before the provider is asked, so a crash after
     # dialling can never lead to a second call (the unique (callback, attempt_no) backs it).
+    # A crash before the answer below is written leaves it "dialing": recover_stalled_dials.
     db.session.commit()
-    caller_id = current_app.config.get("TWILIO_CALLER_ID") or "+62215550000"
+    caller_id = caller_number()
     try:
         sid = get_provider().create_call(
             to=callback.phone,
@@ -99,9 +115,19 @@ def place_callback(work_item_id: int) -> None:
         else:
             schedule_retry(callback)
         return
+    _dialled(attempt, callback, sid)
+
+
+def caller_number() -> str:
+    return str(current_app.config.get("TWILIO_CALLER_ID") or "+62215550000")
+
+
+def _dialled(attempt: CallbackAttempt, callback: CallbackRequest, sid: str) -> None:
+    """The provider placed call ``sid`` for ``attempt``: our Call row, its ticket link, and any
+    status callbacks that arrived before the row (kept raw until now)."""
     attempt.status, attempt.call_sid = "dialed", sid
     call = start_call(
-        {"CallSid": sid, "From": callback.phone, "To": caller_id, "CallStatus": "queued"},
+        {"CallSid": sid, "From": callback.phone, "To": caller_number(), "CallStatus": "queued"},
         direction="outbound",
         callback_id=callback.id,
         language=callback.language,
@@ -109,7 +135,7 @@ def place_callback(work_item_id: int) -> None:
         kpj=callback.kpj,
         member_id=callback.member_id,
         ticket_id=callback.ticket_id,
-        agent_id=item.agent_id,
+        agent_id=attempt.agent_id,
     )
     call.enqueued_at = callback.created_at
     db.session.flush()
@@ -118,6 +144,108 @@ def place_callback(work_item_id: int) -> None:
     else:
         ensure_ticket(call, "callback")
     replay_raw(call)
+
+
+# Provider clocks and ours differ a little: a call created this much before the attempt row
+# still counts as that attempt's (retries are minutes apart, so no earlier attempt is taken).
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+def recover_stalled_dials(at: datetime | None = None) -> dict[str, int]:
+    """Call-back attempts left "dialing" past the grace period (the worker died between writing
+    the attempt and recording the provider's answer).
+
+    For each, the provider is asked whether a call to the worker's number was placed since the
+    attempt was written. If one was (and is not already some other attempt's), the attempt
+    adopts it: the call happened and must not be placed again. If none was, the attempt is an
+    error, the acceptance ends and a retry is scheduled as for any failed attempt. If the
+    provider cannot say (an outage), the attempt is left for the next pass: never dial twice.
+    The decision is a conditional UPDATE on ``status = 'dialing'``, so two housekeeping
+    processes cannot both act on one attempt.
+    """
+    at = at or services.now()
+    cutoff = at - timedelta(seconds=int(current_app.config.get("CALLBACK_DIAL_GRACE_SECONDS", 120)))
+    stalled = db.session.scalars(
+        select(CallbackAttempt)
+        .where(CallbackAttempt.status == "dialing", CallbackAttempt.created_at < cutoff)
+        .order_by(CallbackAttempt.id)
+        .limit(50)
+    ).all()
+    counts = {"adopted": 0, "retried": 0, "unknown": 0}
+    for attempt in stalled:
+        callback = db.session.get(CallbackRequest, attempt.callback_id)
+        if callback is None:
+            continue
+        try:
+            placed = get_provider().find_calls(
+                to=callback.phone, from_=caller_number(), since=attempt.created_at - CLOCK_SKEW
+            )
+        except ProviderError as exc:
+            log.warning("callback attempt %s: provider cannot say whether it dialled: %s", attempt.id, exc)
+            counts["unknown"] += 1
+            continue
+        known = set(
+            db.session.scalars(select(Call.call_sid).where(Call.call_sid.in_([c["sid"] for c in placed])))
+        )
+        candidates = [c for c in placed if c["sid"] not in known]
+        outcome = "dialed" if candidates else "error"
+        if not _claim(attempt, outcome):
+            continue  # another housekeeping pass decided meanwhile
+        if candidates:
+            oldest = min(candidates, key=_created)
+            log.warning("callback attempt %s: the crashed dial did happen (%s): adopted", attempt.id, oldest["sid"])
+            _dialled(attempt, callback, str(oldest["sid"]))
+            counts["adopted"] += 1
+        else:
+            attempt.error = "stopped before the provider was asked: no call placed"
+            integration.cancel("callback", callback.id, "dial_lost")
+            schedule_retry(callback)
+            counts["retried"] += 1
+    return counts
+
+
+def _created(call: dict[str, Any]) -> datetime:
+    return call.get("created_at") or datetime.max.replace(tzinfo=services.now().tzinfo)
+
+
+def _claim(attempt: CallbackAttempt, outcome: str) -> bool:
+    result: Any = db.session.execute(
+        update(CallbackAttempt)
+        .where(CallbackAttempt.id == attempt.id, CallbackAttempt.status == "dialing")
+        .values(status=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        return False
+    db.session.refresh(attempt)
+    return True
+
+
+HOUSEKEEPING_SECONDS = 60
+
+
+def housekeeping() -> dict[str, int]:
+    """One pass of telephony upkeep in its own transaction (stalled call-back dials)."""
+    try:
+        counts = recover_stalled_dials()
+        db.session.commit()
+        return counts
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+def run_housekeeping_loop(app: Flask, stop: threading.Event, interval: float = HOUSEKEEPING_SECONDS) -> None:
+    """Telephony upkeep every minute beside the ticket housekeeping (run by `flask jobs worker`)."""
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                housekeeping()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                log.exception("telephony housekeeping failed")
+            stop.wait(interval)
 
 
 def retry_callback(callback_id: int) -> None:

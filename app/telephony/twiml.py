@@ -7,13 +7,16 @@ the fallback URL, which Twilio calls with ``ErrorUrl``, can apologise in the cal
 
 from __future__ import annotations
 
-from flask import Response, current_app, url_for
+from typing import Any
+
+from flask import Response, current_app, has_request_context, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from app.telephony.prompts import LANGUAGES, VOICES, language_or_default, text
 
 QUEUE_PREFIX = "halopmi"
 GATHER_TIMEOUT = 6
+CONSENT_TIMEOUT = 4  # seconds the caller has to press a key and decline recording
 
 
 def xml(response: VoiceResponse) -> Response:
@@ -29,6 +32,22 @@ def _url(endpoint: str, language: str | None = None) -> str:
     if language:
         return url_for(endpoint, lang=language_or_default(language))
     return url_for(endpoint)
+
+
+def webhook_url(endpoint: str, **values: Any) -> str:
+    """One of our webhook URLs: root-relative while answering Twilio (it resolves them against
+    the URL it fetched), absolute from ``PUBLIC_BASE_URL`` in jobs (TwiML sent through the REST
+    API has no URL to resolve against)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+    return str(base).rstrip("/") + path
+
+
+def recording_callback(call_id: int) -> str:
+    """Where Twilio reports a recorded agent call (``kind="call"`` recordings)."""
+    return webhook_url("telephony.voice_recording", call=call_id)
 
 
 def language_menu() -> VoiceResponse:
@@ -71,8 +90,22 @@ def topic_menu(language: str, prefix: str | None = None) -> VoiceResponse:
     return response
 
 
-def enqueue(language: str, topic: str | None = None) -> VoiceResponse:
+def consent(language: str, action: str, greeting: tuple[str, ...] = ()) -> VoiceResponse:
+    """The recording notice: any key declines; silence accepts (the action is then fetched
+    without ``Digits``). Nothing is recorded before the answer."""
     response = VoiceResponse()
+    for key in greeting:
+        say(response, key, language)
+    gather = response.gather(num_digits=1, action=action, method="POST", timeout=CONSENT_TIMEOUT)
+    say(gather, "recording_notice", language)
+    response.redirect(action, method="POST")
+    return response
+
+
+def enqueue(language: str, topic: str | None = None, prefix: tuple[str, ...] = ()) -> VoiceResponse:
+    response = VoiceResponse()
+    for key in prefix:
+        say(response, key, language)
     if topic == "emergency":
         say(response, "emergency_ack", language)
     say(response, "queued", language)
@@ -142,23 +175,57 @@ def voicemail(language: str, prefix: list[str] | None = None) -> VoiceResponse:
 
 
 def conference(
-    name: str, *, language: str | None, agent: bool, greeting: tuple[str, ...] = ("connecting",)
+    name: str,
+    *,
+    language: str | None,
+    agent: bool,
+    greeting: tuple[str, ...] = ("connecting",),
+    starts: bool | None = None,
+    record_callback: str | None = None,
+    agent_id: int | None = None,
 ) -> VoiceResponse:
-    """Join conference ``name``: the agent's leg starts and ends it, the worker's waits for them."""
+    """Join conference ``name``: the agent's leg ends it; by default it also starts it and the
+    worker's waits (``starts`` overrides: a call-back's conference starts with the worker).
+
+    ``record_callback``: record the conference from its start and report the recording there.
+    The leg that starts a conference decides its recording, so callers set the same on every leg
+    that may start it, and only once the caller's consent is known.
+
+    Every leg asks for the conference's status callbacks (start, end, join, leave) and carries a
+    participant label (``agent-<id>`` or ``caller``) so they say who joined or left. When the
+    conference ends, the caller's leg asks what next (``after-conference``): back to the queue
+    after a transfer, else goodbye.
+    """
     response = VoiceResponse()
     if not agent and language:
         for key in greeting:
             say(response, key, language)
     dial = Dial()
     options: dict[str, object] = {
-        "start_conference_on_enter": agent,
+        "start_conference_on_enter": agent if starts is None else starts,
         "end_conference_on_exit": agent,
         "beep": False,
     }
     if not agent:
         options["wait_url"] = current_app.config["TELEPHONY_HOLD_MUSIC_URL"]
+    options.update(
+        status_callback=webhook_url("telephony.voice_conference"),
+        status_callback_method="POST",
+        status_callback_event="start end join leave",
+        participant_label=f"agent-{agent_id}" if agent and agent_id else ("agent" if agent else "caller"),
+    )
+    if record_callback:
+        options.update(
+            record="record-from-start",
+            recording_status_callback=record_callback,
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed",
+        )
     dial.conference(name, **options)
     response.append(dial)
+    if not agent:
+        after = webhook_url("telephony.voice_after_conference", lang=language_or_default(language), conference=name)
+        response.redirect(after, method="POST")
     return response
 
 

@@ -86,13 +86,20 @@ def voicemail_left(form: Mapping[str, str]) -> Call:
     return call
 
 
-def recording_status(form: Mapping[str, str]) -> bool:
-    """Recording status callback: one row per RecordingSid; the media stays with the provider."""
+def recording_status(form: Mapping[str, str], call_id: int | None = None) -> bool:
+    """Recording status callback: one row per RecordingSid; the media stays with the provider.
+
+    ``call_id`` (from the callback URL our conference TwiML gave) marks a recorded agent call
+    (``kind="call"``); conference recordings carry a ConferenceSid, not the caller's CallSid.
+    """
     sid = form.get("RecordingSid") or ""
     if not store_raw("recording", f"recording:{sid}:{form.get('RecordingStatus', '')}", form):
         return False
-    call = get_call(form.get("CallSid"))
-    recording = _recording(form, call, "voicemail")
+    if call_id is not None:
+        call, kind = db.session.get(Call, call_id), "call"
+    else:
+        call, kind = get_call(form.get("CallSid")), "voicemail"
+    recording = _recording(form, call, kind)
     if recording is not None and form.get("RecordingDuration", "").isdigit():
         recording.duration = int(form["RecordingDuration"])
     return True

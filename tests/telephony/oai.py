@@ -65,9 +65,20 @@ class OpenAPICheckedHttpClient(HttpClient):
         super().__init__(logging.getLogger("twilio.fake"), False)
         self.requests: list[dict[str, Any]] = []
         self.errors: list[tuple[int, dict[str, Any]]] = []
+        self.answers: list[tuple[int, dict[str, Any]]] = []
 
     def fail_next(self, status: int, code: int = 20500, message: str = "error") -> None:
         self.errors.append((status, {"code": code, "message": message, "more_info": "", "status": status}))
+
+    def answer_next(self, status: int, body: dict[str, Any]) -> None:
+        """Answer the next request with ``body`` instead of the operation's example."""
+        self.answers.append((status, body))
+
+    def example(self, method: str, url: str, status: str = "200") -> dict[str, Any]:
+        """The operation's own example response (to adapt for :meth:`answer_next`)."""
+        _template, operation = self.operation(method, url)
+        examples = operation["responses"][status]["content"]["application/json"]["examples"]
+        return json.loads(json.dumps(next(iter(examples.values()))["value"]))
 
     def operation(self, method: str, url: str) -> tuple[str, dict[str, Any]]:
         parts = urlsplit(url)
@@ -132,6 +143,9 @@ class OpenAPICheckedHttpClient(HttpClient):
         self.requests.append({"method": method, "url": url, "params": params, "data": data, "auth": auth})
         if self.errors:
             status, body = self.errors.pop(0)
+            return Response(status, json.dumps(body))
+        if self.answers:
+            status, body = self.answers.pop(0)
             return Response(status, json.dumps(body))
         for status, response in operation["responses"].items():
             examples = response.get("content", {}).get("application/json", {}).get("examples")

@@ -76,18 +76,21 @@ def test_worker_calls_waits_is_answered_and_the_call_is_logged(sim, clock):
     assert _run_jobs("app.telephony.tasks.connect_agent") == 1
     sim.poll()
     assert phone.state == "conference"
-    assert phone.dialled[-1].text == f"call-{call_id}"
+    conference = f"call-{call_id}-{item_id}-1"  # one conference per acceptance
+    assert phone.dialled[-1].text == conference
 
     softphone = sim.agent_softphone(agent_id, item_id)
     assert softphone.state == "conference"
-    assert {leg.sid for leg in sim.in_conference(f"call-{call_id}")} == {phone.sid, softphone.sid}
+    assert {leg.sid for leg in sim.in_conference(conference)} == {phone.sid, softphone.sid}
 
     clock.advance(125)
     softphone.hangup()  # the agent ends the conference: the worker's leg ends too
     assert phone.state == "ended"
 
     events = {e.kind: e for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))}
-    assert set(events) == {"created", "queued", "answered", "completed"}
+    assert set(events) == {"created", "queued", "offered", "answered", "agent_joined", "agent_left", "completed"}
+    assert events["agent_joined"].data["call_sid"] == events["agent_left"].data["call_sid"] == softphone.sid
+    assert events["offered"].agent_id == agent_id and events["offered"].data["work_item_id"] == item_id
     assert events["answered"].wait_seconds == 30 and events["answered"].agent_id == agent_id
     assert events["completed"].talk_seconds == 125
     assert db.session.get(WorkItem, item_id).status == "completed"
@@ -194,8 +197,8 @@ def test_connect_agent_runs_through_the_outbox_and_a_real_rq_worker(sim, clock, 
     phone.press("#")
     phone.press("2")
     call_id = db.session.scalar(select(Call.id))
-    _accept(agent_id, "call", call_id)
+    item_id = _accept(agent_id, "call", call_id).id
     assert jobs.dispatch_pending(redis_conn) >= 1
     SimpleWorker([Queue("telephony", connection=redis_conn)], connection=redis_conn).work(burst=True)
     sim.poll()
-    assert phone.state == "conference" and phone.dialled[-1].text == f"call-{call_id}"
+    assert phone.state == "conference" and phone.dialled[-1].text == f"call-{call_id}-{item_id}-1"

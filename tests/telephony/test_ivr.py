@@ -285,11 +285,10 @@ def test_queue_exit_after_the_agent_redirect_leads_to_the_agents_conference(post
     call = db.session.scalar(select(Call))
     root = parse(post("/telephony/voice/queue-exit?lang=en", call_params(SID, QueueResult="redirected")))
     assert verbs(root) == []  # nobody accepted it: nothing to add
-    call.agent_id = make_user_id()
-    db.session.commit()
+    item = _accepted_by_an_agent(call.id)
     root = parse(post("/telephony/voice/queue-exit?lang=en", call_params(SID, QueueResult="redirected")))
     conference = root.find("Dial/Conference")
-    assert conference.text == f"call-{call.id}"
+    assert conference.text == f"call-{call.id}-{item.id}-{item.offers}"
     assert (
         conference.get("startConferenceOnEnter") == "false"
         and conference.get("endConferenceOnExit") == "false"
@@ -300,3 +299,18 @@ def make_user_id() -> int:
     from tests.factories import make_user
 
     return make_user("agent").id
+
+
+def _accepted_by_an_agent(call_id: int):  # type: ignore[no-untyped-def]
+    from app.agents import routing
+    from app.agents.models import WorkItem
+    from app.agents.presence import set_skills, set_state
+
+    agent_id = make_user_id()
+    set_skills(agent_id, languages=["id", "en"])
+    set_state(agent_id, "available")
+    routing.route()
+    item = db.session.scalar(select(WorkItem).where(WorkItem.kind == "call", WorkItem.ref_id == call_id))
+    routing.accept(agent_id, item.id)
+    db.session.commit()
+    return item

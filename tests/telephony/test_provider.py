@@ -168,6 +168,7 @@ def test_a_provider_outage_schedules_a_new_attempt_not_a_blind_redial(callback_i
 class _CallItem:
     def __init__(self, ref_id, agent_id=None):
         self.id, self.kind, self.ref_id, self.agent_id = 90, "call", ref_id, agent_id
+        self.offers = 1
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ def test_connect_agent_moves_the_caller_into_the_calls_conference(queued_call, f
     connect_agent(90)
     [request] = fake.requests
     assert request["url"].endswith(f"/Calls/{queued_call.call_sid}.json")
-    assert f">call-{queued_call.id}</Conference>" in request["data"]["Twiml"]
+    assert f">call-{queued_call.id}-90-1</Conference>" in request["data"]["Twiml"]
 
 
 def test_connect_agent_does_nothing_for_a_call_that_already_ended(queued_call, fake):

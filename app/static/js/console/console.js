@@ -281,7 +281,11 @@
       post("api/work/" + state.call.work_item.id + "/transfer", {
         to_agent_id: $("transfer-agent").value || null,
         language: $("transfer-language").value || null
-      }).then(refresh, function () {});
+      }).then(function () {
+        // Handed on: this agent's softphone leaves; the caller holds until the next agent.
+        document.dispatchEvent(new CustomEvent("halopmi:transferred", { detail: {} }));
+        refresh();
+      }, function () {});
     });
     $("callback-go").addEventListener("click", function () {
       if (!state.call) return;
