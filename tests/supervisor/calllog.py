@@ -43,6 +43,7 @@ class Spec:
     callback: float | None = None  # caller asked for a callback after this wait
     voicemail: float | None = None  # sent to voicemail (maximum wait) after this wait
     ring_no_answer: int = 0
+    ring: float | None = None  # the answering agent was offered the call this long before
     transfer_to: int | None = None
 
 
@@ -79,6 +80,14 @@ def add_call(spec: Spec) -> Call:
         )
     if spec.answer is not None:
         answered = queued + timedelta(seconds=spec.answer)
+        if spec.ring is not None:
+            _event(
+                call,
+                "offered",
+                answered - timedelta(seconds=spec.ring),
+                agent_id=spec.agent,
+                data={"work_item_id": None},
+            )
         call.answered_at, call.agent_id = answered, spec.agent
         _event(call, "answered", answered, agent_id=spec.agent, wait_seconds=int(spec.answer))
         if spec.transfer_to is not None:
