@@ -569,6 +569,16 @@ class CallReport:
     def keys(self) -> list[str]:
         return sorted(self.totals)
 
+    def by_bucket(self) -> list[tuple[datetime, Figures]]:
+        """Every interval of the report with its figures summed over queues/topics."""
+        merged: dict[datetime, Figures] = defaultdict(Figures)
+        for row in self.rows:
+            merged[row.bucket].add(row.figures)
+        if self.dimension != "all":
+            for bucket, agent_time in self.agent_time.items():
+                merged[bucket].add(agent_time)
+        return sorted(merged.items())
+
 
 def compute(
     facts: Iterable[CallFact],

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 
 from app.agents.models import AgentStateEvent
 from app.supervisor import kpis
@@ -352,7 +353,8 @@ def test_thresholds_are_settings(db):
 
 
 def test_definitions_carry_the_thresholds(app):
-    text = {item["key"]: item["formula"] for item in kpis.definitions(SETTINGS)}
+    with force_locale("en"):
+        text = {item["key"]: item["formula"] for item in kpis.definitions(SETTINGS)}
     assert "20 s" in text["service_level"] and "5 s" in text["service_level"]
     assert set(text) >= {"service_level", "asa", "aht", "abandon_rate", "occupancy", "longest_wait"}
 
