@@ -137,6 +137,7 @@ class Config:
     SUPERVISOR_SHORT_ABANDON_SECONDS = env("SUPERVISOR_SHORT_ABANDON_SECONDS", 5, int)  # shorter: not counted
     SUPERVISOR_TIMEZONE = env("SUPERVISOR_TIMEZONE", "")  # report intervals; empty: TELEPHONY_TIMEZONE
     SUPERVISOR_WALLBOARD_SECONDS = env("SUPERVISOR_WALLBOARD_SECONDS", 3.0, float)  # snapshot push period
+    SUPERVISOR_ROLLUP_SECONDS = env("SUPERVISOR_ROLLUP_SECONDS", 600.0, float)  # roll finished days up
     STAFFING_WEEKS = env("STAFFING_WEEKS", 4, int)  # same weekday over this many past weeks
     STAFFING_MAX_OCCUPANCY = env("STAFFING_MAX_OCCUPANCY", 0.85, float)
     STAFFING_SHRINKAGE = env("STAFFING_SHRINKAGE", 0.3, float)  # breaks, training, absence

@@ -31,18 +31,9 @@ demo_cli = Blueprint("demo_cli", __name__, cli_group="demo")
 
 # (ISO code, city, weight ≈ 2023 placements in thousands)
 COUNTRIES = [
-    ("TW", "Taipei", 83),
-    ("TW", "Taichung", 0),
-    ("MY", "Kuala Lumpur", 72),
-    ("HK", "Hong Kong", 66),
-    ("KR", "Ansan", 13),
-    ("JP", "Osaka", 10),
-    ("SG", "Singapore", 8),
-    ("SA", "Riyadh", 6),
-    ("IT", "Milan", 4),
-    ("BN", "Bandar Seri Begawan", 3),
-    ("TR", "Istanbul", 2),
-    ("AE", "Dubai", 2),
+    ("TW", "Taipei", 83), ("TW", "Taichung", 0), ("MY", "Kuala Lumpur", 72), ("HK", "Hong Kong", 66),
+    ("KR", "Ansan", 13), ("JP", "Osaka", 10), ("SG", "Singapore", 8), ("SA", "Riyadh", 6),
+    ("IT", "Milan", 4), ("BN", "Bandar Seri Begawan", 3), ("TR", "Istanbul", 2), ("AE", "Dubai", 2),
     ("PL", "Warsaw", 1),
 ]
 PROVINCES = [  # (NIK province code, name, regencies, weight)
@@ -54,109 +45,28 @@ PROVINCES = [  # (NIK province code, name, regencies, weight)
     ("12", "Sumatera Utara", ["Deli Serdang", "Asahan"], 11),
     ("51", "Bali", ["Buleleng", "Karangasem"], 9),
 ]
-FEMALE = [
-    "Siti",
-    "Sri",
-    "Nur",
-    "Dewi",
-    "Wahyuni",
-    "Yuliana",
-    "Rina",
-    "Lestari",
-    "Eka",
-    "Fitri",
-    "Ani",
-    "Sumiati",
-    "Kartini",
-    "Ayu",
-    "Indah",
-    "Susanti",
-    "Rohmah",
-    "Yanti",
-    "Marlina",
-    "Tuti",
-]
-MALE = [
-    "Agus",
-    "Budi",
-    "Joko",
-    "Slamet",
-    "Ahmad",
-    "Eko",
-    "Wahyu",
-    "Dedi",
-    "Rudi",
-    "Hendra",
-    "Yusuf",
-    "Bayu",
-    "Arif",
-    "Imam",
-    "Teguh",
-]
-FAMILY = [
-    "Rahayu",
-    "Wulandari",
-    "Hidayat",
-    "Setiawan",
-    "Purnomo",
-    "Saputra",
-    "Handayani",
-    "Kurniawati",
-    "Susilo",
-    "Maulana",
-    "Pratama",
-    "Fauziah",
-    "Anggraini",
-    "Nugroho",
-    "Lestari",
-]
-EMPLOYERS = {
-    "TW": "Chen Family",
-    "HK": "Wong Household",
-    "MY": "Ladang Sawit Sdn Bhd",
-    "KR": "Daehan Manufacturing",
-    "JP": "Osaka Care Co.",
-    "SG": "Tan Household",
-    "SA": "Al-Harbi Household",
-    "IT": "Famiglia Rossi",
-    "BN": "Haji Ali Household",
-    "TR": "Yilmaz Tekstil",
-    "AE": "Al Nahyan Household",
-    "PL": "Polfarm Sp. z o.o.",
-}
+FEMALE = ["Siti", "Sri", "Nur", "Dewi", "Wahyuni", "Yuliana", "Rina", "Lestari", "Eka", "Fitri",
+          "Ani", "Sumiati", "Kartini", "Ayu", "Indah", "Susanti", "Rohmah", "Yanti", "Marlina", "Tuti"]
+MALE = ["Agus", "Budi", "Joko", "Slamet", "Ahmad", "Eko", "Wahyu", "Dedi", "Rudi", "Hendra",
+        "Yusuf", "Bayu", "Arif", "Imam", "Teguh"]
+FAMILY = ["Rahayu", "Wulandari", "Hidayat", "Setiawan", "Purnomo", "Saputra", "Handayani",
+          "Kurniawati", "Susilo", "Maulana", "Pratama", "Fauziah", "Anggraini", "Nugroho", "Lestari"]
+EMPLOYERS = {"TW": "Chen Family", "HK": "Wong Household", "MY": "Ladang Sawit Sdn Bhd",
+             "KR": "Daehan Manufacturing", "JP": "Osaka Care Co.", "SG": "Tan Household",
+             "SA": "Al-Harbi Household", "IT": "Famiglia Rossi", "BN": "Haji Ali Household",
+             "TR": "Yilmaz Tekstil", "AE": "Al Nahyan Household", "PL": "Polfarm Sp. z o.o."}
 AGENCIES = ["PT Bina Karya Mandiri", "PT Duta Tenaga Kerja", "PT Sukses Abadi Jaya", "PT Citra Bakti Utama"]
-BENEFITS = {
-    "JKK": ["medical_abroad", "disability", "transport", "failed_departure", "scholarship"],
-    "JKM": ["death_benefit", "funeral", "periodic"],
-    "JHT": ["balance"],
-}
-AMOUNTS = {
-    "medical_abroad": 50_000_000,
-    "disability": 120_000_000,
-    "transport": 2_500_000,
-    "failed_departure": 7_500_000,
-    "scholarship": 48_000_000,
-    "death_benefit": 85_000_000,
-    "funeral": 3_000_000,
-    "periodic": 4_800_000,
-    "balance": 9_750_000,
-}
-STAFF = [
-    ("admin", "Admin Sistem", "admin"),
-    ("supervisor", "Dewi Supervisor", "supervisor"),
-    ("agent1", "Rina Agen", "agent"),
-    ("agent2", "Budi Agen", "agent"),
-    ("agent3", "Sari Agen", "agent"),
-    ("agent4", "Yusuf Agen", "agent"),
-]
+BENEFITS = {"JKK": ["medical_abroad", "disability", "transport", "failed_departure", "scholarship"],
+            "JKM": ["death_benefit", "funeral", "periodic"], "JHT": ["balance"]}
+AMOUNTS = {"medical_abroad": 50_000_000, "disability": 120_000_000, "transport": 2_500_000,
+           "failed_departure": 7_500_000, "scholarship": 48_000_000, "death_benefit": 85_000_000,
+           "funeral": 3_000_000, "periodic": 4_800_000, "balance": 9_750_000}
+STAFF = [("admin", "Admin Sistem", "admin"), ("supervisor", "Dewi Supervisor", "supervisor"),
+         ("agent1", "Rina Agen", "agent"), ("agent2", "Budi Agen", "agent"),
+         ("agent3", "Sari Agen", "agent"), ("agent4", "Yusuf Agen", "agent")]
 # Languages each demo agent takes calls in (regional and host-country languages included).
-SKILLS = {
-    "supervisor": ["id", "en"],
-    "agent1": ["id", "en"],
-    "agent2": ["id", "jv"],
-    "agent3": ["id", "en", "yue"],
-    "agent4": ["id", "su"],
-}
+SKILLS = {"supervisor": ["id", "en"], "agent1": ["id", "en"], "agent2": ["id", "jv"],
+          "agent3": ["id", "en", "yue"], "agent4": ["id", "su"]}
 EMAIL_DOMAIN = "halopmi.local"
 
 
@@ -220,11 +130,8 @@ def seed_members(count: int, rng: random.Random, today: date) -> SeedReport:
             contract_start = contract_end - timedelta(days=730)
         programs = ["JKK", "JKM"] + (["JHT"] if rng.random() < 0.3 else [])
         coverage = [
-            {
-                "program": p,
-                "start": contract_start.isoformat(),
-                "end": (contract_end + timedelta(days=30)).isoformat(),
-            }
+            {"program": p, "start": contract_start.isoformat(),
+             "end": (contract_end + timedelta(days=30)).isoformat()}
             for p in programs
         ]
         member = Member(
@@ -266,11 +173,8 @@ def seed_members(count: int, rng: random.Random, today: date) -> SeedReport:
                 status = statuses[(report.claims) % len(statuses)]
                 incident = today - timedelta(days=rng.randint(5, 400))
                 submitted = incident + timedelta(days=rng.randint(1, 30))
-                decided = (
-                    submitted + timedelta(days=rng.randint(2, 20))
-                    if status in ("approved", "rejected", "paid", "closed")
-                    else None
-                )
+                decided = submitted + timedelta(days=rng.randint(2, 20)) if status in (
+                    "approved", "rejected", "paid", "closed") else None
                 db.session.add(
                     Claim(
                         claim_number=f"{program}-{today.year}-{index:06d}-{report.claims % 10}",
@@ -282,13 +186,10 @@ def seed_members(count: int, rng: random.Random, today: date) -> SeedReport:
                         amount=AMOUNTS[benefit],
                         submitted_on=submitted if status != "reported" else None,
                         decided_on=decided,
-                        paid_on=decided + timedelta(days=3)
-                        if decided and status in ("paid", "closed")
-                        else None,
+                        paid_on=decided + timedelta(days=3) if decided and status in ("paid", "closed") else None,
                         channel=rng.choice(["online", "jmo", "embassy", "branch", "call_centre"]),
                         missing_documents=["death_certificate", "heir_certificate"]
-                        if status == "documents_incomplete"
-                        else [],
+                        if status == "documents_incomplete" else [],
                     )
                 )
                 report.claims += 1

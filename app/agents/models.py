@@ -109,7 +109,11 @@ class AgentStateEvent(db.Model):  # type: ignore[name-defined,misc]
     """Append-only log of presence changes (the source of occupancy and state reports)."""
 
     __tablename__ = "agent_state_events"
-    __table_args__ = (Index("ix_agent_state_events_agent_at", "agent_id", "at"),)
+    __table_args__ = (
+        Index("ix_agent_state_events_agent_at", "agent_id", "at"),
+        # Occupancy and wrap-up over a period read every agent's changes by time.
+        Index("ix_agent_state_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

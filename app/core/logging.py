@@ -57,9 +57,7 @@ class JSONFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in self.RESERVED and not key.startswith("_"):
-                payload[key] = (
-                    value if isinstance(value, (int, float, bool, type(None))) else mask_text(str(value))
-                )
+                payload[key] = value if isinstance(value, (int, float, bool, type(None))) else mask_text(str(value))
         if record.exc_info:
             payload["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False)

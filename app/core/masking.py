@@ -66,15 +66,9 @@ def mask(value: str | None, kind: str = "tail") -> str:
 # Patterns for free text (log lines): phone numbers in E.164 or local form, 16-digit NIK,
 # Indonesian passports, emails. Deliberately greedy: a masked false positive costs nothing.
 _TEXT_PATTERNS = [
-    (
-        re.compile(r"(?<![\w+])\+?\d[\d \-]{8,17}\d(?!\w)"),
-        lambda m: mask_tail(re.sub(r"\D", "", m.group()), 4),
-    ),
+    (re.compile(r"(?<![\w+])\+?\d[\d \-]{8,17}\d(?!\w)"), lambda m: mask_tail(re.sub(r"\D", "", m.group()), 4)),
     (re.compile(r"\b[A-Z]\d{7}\b"), lambda m: mask_passport(m.group())),
-    (
-        re.compile(r"\b([\w.+-])[\w.+-]*@([\w-]+\.[\w.-]+)\b"),
-        lambda m: f"{m.group(1)}{MASK * 3}@{m.group(2)}",
-    ),
+    (re.compile(r"\b([\w.+-])[\w.+-]*@([\w-]+\.[\w.-]+)\b"), lambda m: f"{m.group(1)}{MASK * 3}@{m.group(2)}"),
 ]
 
 

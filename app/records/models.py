@@ -99,7 +99,9 @@ class Member(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    claims: Mapped[list[Claim]] = relationship(back_populates="member", order_by="Claim.incident_date.desc()")
+    claims: Mapped[list[Claim]] = relationship(
+        back_populates="member", order_by="Claim.incident_date.desc()"
+    )
 
     @validates("nik", "passport", "phone_id", "phone_abroad")
     def _sync_hash(self, key: str, value: str | None) -> str | None:

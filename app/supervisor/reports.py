@@ -18,6 +18,7 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.supervisor import kpis
 from app.supervisor.exports import csv_rows
+from app.supervisor.kpi_sql import Thresholds, agent_seconds, call_figures
 from app.telephony.models import CallEvent
 from app.tickets.models import Ticket
 
@@ -246,16 +247,16 @@ def agent_performance(period: Period, now: datetime | None = None) -> list[Agent
             rows[agent_id] = AgentRow(agent_id, "")
         return rows[agent_id]
 
-    for fact in kpis.call_facts(start, end, now):
-        if fact.outcome != "answered" or fact.agent_id is None:
+    thresholds = Thresholds(period.settings.answer_target, period.settings.short_abandon)
+    for figures in call_figures(start, end, now, thresholds, None, "agent"):
+        if figures["key"] is None or not figures["answered"]:
             continue
-        item = row(fact.agent_id)
-        item.answered += 1
-        item.answered_within += fact.wait <= period.settings.answer_target
-        if fact.talk is not None:
-            item.handled += 1
-            item.talk += fact.talk
-            item.wrap_up += fact.wrap_up
+        item = row(int(figures["key"]))
+        item.answered += int(figures["answered"])
+        item.answered_within += int(figures["answered_within"])
+        item.handled += int(figures["handled"] or 0)
+        item.talk += float(figures["talk"] or 0)
+        item.wrap_up += float(figures["wrap_up"] or 0)
     for kind, agent_id, count in db.session.execute(
         select(CallEvent.kind, CallEvent.agent_id, func.count())
         .where(
@@ -270,14 +271,12 @@ def agent_performance(period: Period, now: datetime | None = None) -> list[Agent
             row(cast(int, agent_id)).ring_no_answer += int(count)
         else:
             row(cast(int, agent_id)).transfers += int(count)
-    for span in kpis.state_spans(start, end, now):
-        seconds = (span.end - span.start).total_seconds()
-        if span.state in kpis.BUSY_STATES:
-            row(span.agent_id).busy += seconds
-        elif span.state in kpis.IDLE_STATES:
-            row(span.agent_id).idle += seconds
-        elif span.state == "away":
-            row(span.agent_id).away += seconds
+    for (_bucket, agent_id), seconds in agent_seconds(start, end, now, None, by_agent=True).items():
+        if agent_id is not None:
+            item = row(agent_id)
+            item.busy += seconds["busy"]
+            item.idle += seconds["idle"]
+            item.away += seconds["away"]
     for agent_id, rated, total, top in db.session.execute(
         select(
             Ticket.assignee_id,

@@ -118,48 +118,38 @@ def same_weekdays(day: date, weeks: int) -> list[date]:
     return [day - timedelta(weeks=n) for n in range(weeks, 0, -1)]
 
 
-def _slot(at: datetime, zone: Any) -> time:
-    local = at.astimezone(zone)
-    minute = local.hour * 60 + local.minute
-    minute -= minute % SLOT_MINUTES
-    return time(minute // 60, minute % 60)
+def _slot(bucket: datetime) -> time:
+    """The local clock time a report interval (already local) starts at."""
+    return time(bucket.hour, bucket.minute)
 
 
 def observe(
     days: list[date], settings: kpis.KpiSettings, queue: str | None = None, now: datetime | None = None
 ) -> Observations:
-    """Read the call log of ``days`` (local dates) into per-slot sums."""
+    """Read the call log of ``days`` (local dates) into per-slot sums (one report per day)."""
     now = now or utcnow()
     zone = settings.zone
     result = Observations(days=days, observed=[])
     for day in days:
         start = datetime(day.year, day.month, day.day, tzinfo=zone)
-        end = start + timedelta(days=1)
-        facts = [f for f in kpis.call_facts(start, end, now) if queue is None or f.queue == queue]
-        if not facts:
+        report = kpis.call_report(
+            start, start + timedelta(days=1), interval="30", dimension="queue", settings=settings, now=now
+        )
+        rows = [row for row in report.rows if queue is None or row.key == queue]
+        if not any(row.figures.offered for row in rows):
             continue
         result.observed.append(day)
-        for fact in facts:
-            if fact.outcome == "waiting":
-                continue
-            short = fact.outcome == "abandoned" and fact.wait < settings.short_abandon
-            if short:
-                continue
-            slot = result.slots[_slot(fact.queued_at, zone)]
-            slot.arrivals += 1
-            result.queued_seconds += fact.wait
-            if fact.outcome == "abandoned":
-                result.abandons += 1
-            if fact.outcome == "answered" and fact.talk is not None:
-                seconds = fact.talk + fact.wrap_up
-                slot.handled += 1
-                slot.handle_seconds += seconds
-                result.handled += 1
-                result.handle_seconds += seconds
-        for span in kpis.state_spans(start, end, now):
-            if span.state in kpis.BUSY_STATES or span.state in kpis.IDLE_STATES:
-                for bucket, seconds in kpis.split_span(span, SLOT_MINUTES, zone):
-                    result.slots[time(bucket.hour, bucket.minute)].agent_seconds += seconds
+        for row in rows:
+            seen, slot = row.figures, result.slots[_slot(row.bucket)]
+            slot.arrivals += seen.offered - seen.short_abandoned - seen.waiting
+            slot.handled += seen.handled
+            slot.handle_seconds += seen.talk + seen.wrap_up
+            result.queued_seconds += seen.queued_seconds
+            result.abandons += seen.abandoned
+            result.handled += seen.handled
+            result.handle_seconds += seen.talk + seen.wrap_up
+        for bucket, agent_time in report.agent_time.items():
+            result.slots[_slot(bucket)].agent_seconds += agent_time.busy + agent_time.idle
     return result
 
 

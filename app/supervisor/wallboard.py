@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 
 from app.agents.models import ACTIVE_ITEM_STATUSES, AGENT_STATES, CONNECTED, AgentPresence, User, WorkItem
 from app.core.realtime import emit_now
@@ -32,7 +32,7 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.supervisor import kpis
 from app.telephony.models import CallbackRequest
-from app.tickets.models import OPEN_STATUSES, Ticket
+from app.tickets.models import OPEN_STATUS_SQL, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,9 @@ def ticket_sla_counts(now: datetime | None = None) -> dict[str, int]:
         )
 
     due_soon, breached = db.session.execute(
+        # The open-status condition as literal SQL: it must match the partial indexes' predicate.
         select(func.count(), func.count().filter(due_before(now))).where(
-            Ticket.status.in_(OPEN_STATUSES), due_before(soon)
+            text(OPEN_STATUS_SQL), due_before(soon)
         )
     ).one()
     return {"breached": int(breached or 0), "at_risk": int(due_soon or 0) - int(breached or 0)}

@@ -169,11 +169,7 @@ def schedule_callback(kind: str, ref_id: int, at_iso: str, agent_id: int) -> Non
         integration.ticket_note(
             callback.ticket_id,
             "internal_note",
-            {
-                "text": f"Call-back scheduled for {at.isoformat()}",
-                "callback_id": callback.id,
-                "agent_id": agent_id,
-            },
+            {"text": f"Call-back scheduled for {at.isoformat()}", "callback_id": callback.id, "agent_id": agent_id},
         )
 
 

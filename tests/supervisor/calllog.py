@@ -150,7 +150,9 @@ def work_item_for(call: Call, agent_id: int) -> WorkItem:
     return item
 
 
-def states(agent_id: int, *changes: tuple[str, str], work_item_id: int | None = None) -> None:
+def states(
+    agent_id: int, *changes: tuple[str, str], work_item_id: int | None = None, day: tuple[int, int, int] = DAY
+) -> None:
     """Presence changes of one agent: ("09:00", "available"), ("09:10", "on_call"), …"""
     previous = "offline"
     for clock, state in changes:
@@ -159,7 +161,7 @@ def states(agent_id: int, *changes: tuple[str, str], work_item_id: int | None = 
                 agent_id=agent_id,
                 from_state=previous,
                 to_state=state,
-                at=wib(clock),
+                at=wib(clock, day),
                 work_item_id=work_item_id,
             )
         )

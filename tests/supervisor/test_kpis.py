@@ -362,4 +362,4 @@ def test_definitions_carry_the_thresholds(app):
 @pytest.mark.parametrize(("interval", "dimension"), [("7", "queue"), ("30", "agent")])
 def test_unknown_interval_or_dimension_is_refused(app, interval, dimension):
     with pytest.raises(ValueError):
-        kpis.compute([], [], SETTINGS, start=START, end=END, interval=interval, dimension=dimension)
+        kpis.call_report(START, END, settings=SETTINGS, interval=interval, dimension=dimension, now=NOW)
