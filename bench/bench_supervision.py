@@ -59,6 +59,8 @@ AGENTS = 40
 # Indexes this work adds (migration a7c41e9b2d10); dropped for the baseline.
 SUPERVISION_INDEXES = (
     "ix_agent_state_events_at",
+    "ix_agent_state_events_work_item",
+    "ix_work_items_kind_ref",
     "ix_tickets_open_first_response_due",
     "ix_tickets_open_resolution_due",
     "ix_tickets_resolved_at",

@@ -111,8 +111,10 @@ class AgentStateEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "agent_state_events"
     __table_args__ = (
         Index("ix_agent_state_events_agent_at", "agent_id", "at"),
-        # Occupancy and wrap-up over a period read every agent's changes by time.
+        # Supervision: occupancy over a period reads every agent's changes by time; a call's
+        # wrap-up is found from its work item.
         Index("ix_agent_state_events_at", "at"),
+        Index("ix_agent_state_events_work_item", "work_item_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -171,6 +173,7 @@ class WorkItem(db.Model):  # type: ignore[name-defined,misc]
             sqlite_where=text("status IN ('waiting', 'offered', 'connected')"),
         ),
         Index("ix_work_items_status_priority", "status", "priority", "enqueued_at"),
+        Index("ix_work_items_kind_ref", "kind", "ref_id"),  # a call's work items (reports)
         Index("ix_work_items_status_expires", "status", "offer_expires_at"),
     )
 

@@ -40,12 +40,13 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.agents.models import AgentStateEvent, User, WorkItem
 from app.core.types import UTCDateTime
 from app.extensions import db
-from app.supervisor.models import AgentTimeSlot, CallFactRow, RollupDay
+from app.supervisor.models import SLOT_SECONDS, AgentTimeSlot, CallFactRow, RollupDay
 from app.telephony.models import Call, CallEvent
 
 # What happens to a call queued just before the end of a period is read this far past it.
@@ -213,27 +214,27 @@ def _per_call(start: datetime, end: datetime) -> Any:
     )
 
 
-def _wrap(start: datetime, end: datetime, cap: Any) -> Any:
-    """Wrap-up seconds per call: each wrap-up lasts until its agent's next change (or ``cap``:
-    now, or the end of the look-ahead when that is earlier)."""
-    s = AgentStateEvent
-    changes = (
-        select(
-            s.work_item_id,
-            s.to_state,
-            s.at,
-            func.coalesce(func.lead(s.at).over(partition_by=s.agent_id, order_by=(s.at, s.id)), cap).label(
-                "until"
-            ),
-        )
-        .where(s.at >= start, s.at < end + LOOKAHEAD)
-        .subquery("changes")
+def _wrap(per_call: Any, cap: Any) -> Any:
+    """Wrap-up seconds per call of ``per_call``: each of its agents' wrap-ups for the call's work
+    item lasts until that agent's next change (or ``cap``: now, or the end of the look-ahead).
+
+    Walks from the calls to their work items to the wrap-ups by index (a few probes per call),
+    rather than reading every presence change of the period.
+    """
+    s, later = AgentStateEvent, aliased(AgentStateEvent)
+    next_at = (
+        select(func.min(later.at))
+        .where(later.agent_id == s.agent_id, later.at >= s.at, later.id > s.id)
+        .scalar_subquery()
     )
-    c = changes.c
     return (
-        select(WorkItem.ref_id.label("call_id"), func.sum(epoch(c.until) - epoch(c.at)).label("wrap_up"))
-        .join(WorkItem, WorkItem.id == c.work_item_id)
-        .where(c.to_state == "wrap_up", WorkItem.kind == "call")
+        select(
+            WorkItem.ref_id.label("call_id"),
+            func.sum(epoch(func.coalesce(next_at, cap)) - epoch(s.at)).label("wrap_up"),
+        )
+        .select_from(per_call)
+        .join(WorkItem, and_(WorkItem.kind == "call", WorkItem.ref_id == per_call.c.call_id))
+        .join(s, and_(s.work_item_id == WorkItem.id, s.to_state == "wrap_up"))
         .group_by(WorkItem.ref_id)
         .cte("wrap")
     )
@@ -245,7 +246,7 @@ def raw_facts(start: datetime, end: datetime, now: datetime) -> Any:
     now_param = bindparam("now", now, type_=UTCDateTime)
     per_call = _per_call(start, end)
     pc = per_call.c
-    wrap = _wrap(start, end, bindparam("cap", min(now, end + LOOKAHEAD), type_=UTCDateTime))
+    wrap = _wrap(per_call, bindparam("cap", min(now, end + LOOKAHEAD), type_=UTCDateTime))
     # Only read for a call with no exit in the log (rare): a scalar subquery inside the CASE.
     ended_at = select(Call.ended_at).where(Call.id == pc.call_id).scalar_subquery()
     queued = epoch(pc.queued_at)
@@ -360,7 +361,12 @@ def _sums(facts: Any, thresholds: Thresholds, grid: Grid | None, key: str) -> An
 
 
 def segments(start: datetime, end: datetime) -> list[tuple[datetime, datetime, bool]]:
-    """``[start, end)`` cut into runs read from the roll-ups (True) or from the logs (False)."""
+    """``[start, end)`` cut into runs read from the roll-ups (True) or from the logs (False).
+
+    Roll-up rows carry their own times (a call's queue time, a 15-minute slot), so any part of
+    a rolled-up UTC day can be read from them: a local day (17:00–17:00 UTC in WIB) over two
+    rolled-up days needs nothing from the logs.
+    """
     first = start.astimezone(UTC).date()
     days = set(
         db.session.scalars(
@@ -382,8 +388,7 @@ def segments(start: datetime, end: datetime) -> list[tuple[datetime, datetime, b
     while cursor < end:
         day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         day_end = day_start + timedelta(days=1)
-        rolled = day in days and day_start >= start and day_end <= end
-        add(cursor, min(day_end, end), rolled)
+        add(cursor, min(day_end, end), day in days)
         cursor, day = min(day_end, end), day + timedelta(days=1)
     return parts
 
@@ -459,6 +464,8 @@ def agent_seconds(
     """
     result = _seconds()
     for a, b, rolled in segments(start, min(end, now)):
+        # Slots are 15 minutes: a run that does not start and end on a slot edge is read from the log.
+        rolled = rolled and a.timestamp() % SLOT_SECONDS == 0 and b.timestamp() % SLOT_SECONDS == 0
         part = (
             _rolled_agent_seconds(a, b, grid, by_agent)
             if rolled

@@ -1,8 +1,8 @@
 """Roll-ups of the call and presence logs, for reports over weeks and months.
 
 The logs stay the source of truth; these tables hold the same facts in the shape the reports
-sum, for whole UTC days that are over (``app.supervisor.rollup`` writes them, a day at a time,
-once nothing more can happen to the day's calls). Reports read rolled-up days from here and
+sum, for whole UTC days that are over (``app.supervisor.rollup`` writes them, a day at a time:
+first soon after the day ends, then once more when nothing more can happen to its calls). Reports read rolled-up days from here and
 everything else (today, the edges of a period) from the logs, with the same definitions, so a
 figure does not depend on which side it came from (tests/supervisor/test_rollup.py).
 
@@ -10,14 +10,14 @@ figure does not depend on which side it came from (tests/supervisor/test_rollup.
   wait, talk and wrap-up. Any answer target or short-abandon threshold can be applied to it.
 * :class:`AgentTimeSlot` — seconds busy / idle / away per agent and 15-minute slot (UTC), which
   every report interval (15, 30, 60 minutes, a day) is made of.
-* :class:`RollupDay` — which UTC days are rolled up, and when.
+* :class:`RollupDay` — which UTC days are rolled up, and whether for good.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, Index, Integer, String
+from sqlalchemy import Boolean, Date, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.time import utcnow
@@ -59,4 +59,6 @@ class RollupDay(db.Model):  # type: ignore[name-defined,misc]
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)  # a UTC day
     calls: Mapped[int] = mapped_column(Integer, default=0)
+    # Rolled up after the day had settled (no late event expected): not rolled up again.
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
     rolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,8 +1,9 @@
 """Rolling the call and presence logs up into ``call_facts`` and ``agent_time_slots``, by UTC day.
 
-A day is rolled up once it has been over for :data:`SETTLE` (longer than the reports' look-ahead
-for late events: a call queued just before midnight is answered, talked and wrapped up after it).
-Rolling a day up rewrites that day's rows from the logs with the same SQL the reports use on
+A day is rolled up :data:`EARLY` after it ends (so reports over past days read almost nothing
+from the logs), and once more when it has been over for :data:`SETTLE` (longer than the
+reports' look-ahead: a call queued just before midnight is answered, talked and wrapped up after
+it, and a delayed webhook may still arrive); that second roll-up is final. Rolling a day up rewrites that day's rows from the logs with the same SQL the reports use on
 the logs (``kpi_sql.raw_facts`` / ``raw_agent_seconds``), in one transaction per day, so a
 crash leaves a day either as it was or complete. Two workers rolling the same day at once: the
 second one's insert collides on the primary keys and is rolled back; nothing is counted twice.
@@ -33,6 +34,7 @@ from app.telephony.models import CallEvent
 
 log = logging.getLogger(__name__)
 
+EARLY = timedelta(hours=2)
 SETTLE = LOOKAHEAD + timedelta(hours=12)
 DAYS_PER_PASS = 31
 ROLLUP_SECONDS = 600
@@ -79,18 +81,19 @@ def roll_up_day(day: date, now: datetime | None = None) -> int:
         )
         or 0
     )
-    db.session.add(RollupDay(day=day, calls=calls, rolled_at=now))
+    db.session.add(RollupDay(day=day, calls=calls, final=end + SETTLE <= now, rolled_at=now))
     db.session.flush()
     return calls
 
 
 def settled_until(now: datetime) -> date:
-    """The first UTC day that is not settled yet (days before it can be rolled up)."""
+    """The first UTC day that is not settled yet (days before it are rolled up for good)."""
     return (now - SETTLE).astimezone(UTC).date()
 
 
 def pending_days(now: datetime, limit: int = DAYS_PER_PASS) -> list[date]:
-    """Settled days with a log but no roll-up yet, oldest first."""
+    """Days to roll up, oldest first: ended at least :data:`EARLY` ago and either never rolled
+    up, or rolled up before they had settled and settled since."""
     firsts = [
         db.session.scalar(select(func.min(CallEvent.at)).where(CallEvent.kind == "queued")),
         db.session.scalar(select(func.min(AgentStateEvent.at))),
@@ -98,13 +101,22 @@ def pending_days(now: datetime, limit: int = DAYS_PER_PASS) -> list[date]:
     known = [moment for moment in firsts if moment is not None]
     if not known:
         return []
-    day, stop = min(known).astimezone(UTC).date(), settled_until(now)
+    day, stop, settled = (
+        min(known).astimezone(UTC).date(),
+        (now - EARLY).astimezone(UTC).date(),
+        settled_until(now),
+    )
     if day >= stop:
         return []
-    done = set(db.session.scalars(select(RollupDay.day).where(RollupDay.day >= day, RollupDay.day < stop)))
+    rolled = {
+        rolled_day: final
+        for rolled_day, final in db.session.execute(
+            select(RollupDay.day, RollupDay.final).where(RollupDay.day >= day, RollupDay.day < stop)
+        )
+    }
     days: list[date] = []
     while day < stop and len(days) < limit:
-        if day not in done:
+        if day not in rolled or (not rolled[day] and day < settled):
             days.append(day)
         day += timedelta(days=1)
     return days

@@ -4,7 +4,8 @@ Revision ID: a7c41e9b2d10
 Revises: 63899029bacd
 Create Date: 2026-11-21
 
-* agent_state_events (at): occupancy and wrap-up over a period read every agent's changes by time;
+* agent_state_events (at): occupancy over a period reads every agent's changes by time;
+* agent_state_events (work_item_id), work_items (kind, ref_id): from a call to its wrap-ups;
 * tickets: open tickets by first-response / resolution due time (partial: the full due-time
   indexes also hold every closed ticket), and tickets by resolution time;
 * callback_requests (status): call-backs pending on the wallboard;
@@ -54,10 +55,13 @@ def upgrade():
         "supervision_rollup_days",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("calls", sa.Integer(), nullable=False),
+        sa.Column("final", sa.Boolean(), nullable=False),
         sa.Column("rolled_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_supervision_rollup_days")),
     )
     op.create_index("ix_agent_state_events_at", "agent_state_events", ["at"], unique=False)
+    op.create_index("ix_agent_state_events_work_item", "agent_state_events", ["work_item_id"], unique=False)
+    op.create_index("ix_work_items_kind_ref", "work_items", ["kind", "ref_id"], unique=False)
     op.create_index("ix_callback_requests_status", "callback_requests", ["status"], unique=False)
     op.create_index(
         "ix_tickets_open_first_response_due",
@@ -83,6 +87,8 @@ def downgrade():
     op.drop_index("ix_tickets_open_resolution_due", table_name="tickets")
     op.drop_index("ix_tickets_open_first_response_due", table_name="tickets")
     op.drop_index("ix_callback_requests_status", table_name="callback_requests")
+    op.drop_index("ix_work_items_kind_ref", table_name="work_items")
+    op.drop_index("ix_agent_state_events_work_item", table_name="agent_state_events")
     op.drop_index("ix_agent_state_events_at", table_name="agent_state_events")
     op.drop_table("supervision_rollup_days")
     op.drop_table("agent_time_slots")

@@ -91,10 +91,13 @@ def test_reports_are_the_same_from_logs_and_roll_ups(db, history, interval, dime
 
     from_logs = report()
     rolled = rollup.roll_up(NOW)
-    assert rolled == [date(2026, 3, d) for d in range(1, 8)]  # up to the last settled day
-    # The local (WIB) days start at 17:00 UTC: the edges still come from the logs.
-    assert [rolled for _a, _b, rolled in kpi_sql.segments(START, END)] == [False, True, False]
+    assert rolled == [date(2026, 3, d) for d in range(1, 9)]  # every day that has ended
+    # The local (WIB) days start at 17:00 UTC, inside rolled-up UTC days: all from the roll-ups.
+    assert kpi_sql.segments(START, END) == [(START, END, True)]
     from_roll_ups = report()
+    # And a period that ends today reads only today from the logs.
+    tail = kpi_sql.segments(START, NOW)
+    assert tail[-1] == (datetime(2026, 3, 9, tzinfo=UTC), NOW, False) and all(r for *_, r in tail[:-1])
     assert from_roll_ups.overall.offered == 3 * 7
     _same(_flat(from_logs), _flat(from_roll_ups))
 
@@ -118,17 +121,48 @@ def test_agent_report_and_staffing_are_the_same_from_roll_ups(db, history, app):
     assert answered == {history[0].id: 6, history[1].id: 3}  # two calls a day, and one
 
 
-def test_a_day_is_rolled_up_only_once_it_has_settled(db, history):
-    almost = datetime(2026, 3, 5, 0, 0, tzinfo=UTC) + rollup.SETTLE - timedelta(seconds=1)
-    assert rollup.pending_days(almost)[-1] == date(2026, 3, 3)
-    assert rollup.pending_days(almost + timedelta(seconds=1))[-1] == date(2026, 3, 4)
+def test_a_day_is_rolled_up_soon_after_it_ends_and_again_once_settled(db, history):
+    day_end = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)  # end of 4 March (UTC)
+    assert rollup.pending_days(day_end + rollup.EARLY - timedelta(seconds=1))[-1] == date(2026, 3, 3)
+    early = day_end + rollup.EARLY
+    assert rollup.roll_up(early)[-1] == date(2026, 3, 4)
+    assert db.session.get(RollupDay, date(2026, 3, 4)).final is False
+    assert rollup.pending_days(early + timedelta(hours=1)) == []
+    # The reports read a provisional day too: nothing of 4 March comes from the logs any more.
+    assert kpi_sql.segments(datetime(2026, 3, 4, tzinfo=UTC), day_end) == [
+        (datetime(2026, 3, 4, tzinfo=UTC), day_end, True)
+    ]
+    settled = day_end + rollup.SETTLE
+    assert date(2026, 3, 4) in rollup.pending_days(settled)
+    rollup.roll_up(settled)
+    assert db.session.get(RollupDay, date(2026, 3, 4)).final is True
+    assert date(2026, 3, 4) not in rollup.pending_days(settled + timedelta(days=3))
+
+
+def test_a_late_event_is_picked_up_by_the_final_roll_up(db, history):
+    day_end = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)
+    rollup.roll_up(day_end + rollup.EARLY)
+    # A call queued at 23:00 UTC on 4 March whose answer webhook only lands hours later.
+    add_call(Spec("06:00", day=(2026, 3, 5), answer=10, talk=60))  # 23:00 UTC on the 4th
+    db.session.commit()
+    period = (datetime(2026, 3, 4, tzinfo=UTC), day_end)
+    settings = kpis.KpiSettings(timezone="Asia/Jakarta")
+
+    def offered():
+        return kpis.call_report(
+            *period, interval="day", dimension="all", settings=settings, now=NOW
+        ).overall.offered
+
+    assert offered() == 6  # the provisional roll-up does not know the late call yet
+    rollup.roll_up(day_end + rollup.SETTLE)
+    assert offered() == 7
 
 
 def test_rolling_up_again_rewrites_the_day(db, history):
     rollup.roll_up(NOW)
     count = db.session.query(CallFactRow).count()
     assert rollup.pending_days(NOW) == []
-    assert rollup.rebuild(date(2026, 3, 2), NOW) == 6  # 2 March … 7 March
+    assert rollup.rebuild(date(2026, 3, 2), NOW) == 6  # 2 March … 7 March (settled days)
     assert db.session.query(CallFactRow).count() == count
     assert db.session.get(RollupDay, date(2026, 3, 2)).calls == 7
 

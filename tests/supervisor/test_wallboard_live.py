@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 
 def test_agents_never_receive_wallboard_snapshots(app, live_server, staff_sockets, redis_conn):  # noqa: F811
     supervisor, agent = staff_user("supervisor"), staff_user("agent")
-    supervisor_socket = staff_sockets(live_server.url, login_session(live_server.url, supervisor.email, PASSWORD))
+    supervisor_socket = staff_sockets(
+        live_server.url, login_session(live_server.url, supervisor.email, PASSWORD)
+    )
     agent_socket = staff_sockets(live_server.url, login_session(live_server.url, agent.email, PASSWORD))
     supervisor_socket.wait_for("hello")
     agent_socket.wait_for("hello")
