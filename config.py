@@ -140,6 +140,18 @@ class Config:
     PRESENCE_GRACE_SECONDS = env("PRESENCE_GRACE_SECONDS", 30, int)  # console gone → offline
     ROUTER_TICK_SECONDS = env("ROUTER_TICK_SECONDS", 2.0, float)
 
+    # Supervision: call KPIs, wallboard, staffing (docs/supervision.md).
+    SUPERVISOR_ANSWER_TARGET_SECONDS = env("SUPERVISOR_ANSWER_TARGET_SECONDS", 20, int)  # T of "80/20"
+    SUPERVISOR_TARGET_SERVICE_LEVEL = env("SUPERVISOR_TARGET_SERVICE_LEVEL", 0.8, float)  # the 80 of "80/20"
+    SUPERVISOR_SHORT_ABANDON_SECONDS = env("SUPERVISOR_SHORT_ABANDON_SECONDS", 5, int)  # shorter: not counted
+    SUPERVISOR_TIMEZONE = env("SUPERVISOR_TIMEZONE", "")  # report intervals; empty: TELEPHONY_TIMEZONE
+    SUPERVISOR_WALLBOARD_SECONDS = env("SUPERVISOR_WALLBOARD_SECONDS", 3.0, float)  # snapshot push period
+    SUPERVISOR_ROLLUP_SECONDS = env("SUPERVISOR_ROLLUP_SECONDS", 600.0, float)  # roll finished days up
+    STAFFING_WEEKS = env("STAFFING_WEEKS", 4, int)  # same weekday over this many past weeks
+    STAFFING_MAX_OCCUPANCY = env("STAFFING_MAX_OCCUPANCY", 0.85, float)
+    STAFFING_SHRINKAGE = env("STAFFING_SHRINKAGE", 0.3, float)  # breaks, training, absence
+    STAFFING_MAX_ABANDON = env("STAFFING_MAX_ABANDON", 0.05, float)  # Erlang A cap
+
     # Tickets and complaints.
     SLA_SWEEP_SECONDS = env("SLA_SWEEP_SECONDS", 30.0, float)  # how often warnings/breaches are swept
     TICKETS_REOPEN_DAYS = env("TICKETS_REOPEN_DAYS", 7, int)  # a worker's reply reopens a resolved case

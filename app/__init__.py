@@ -154,13 +154,15 @@ def register_blueprints(app: Flask) -> None:
     from app.sla.cli import cli as sla_cli
     from app.sla.report_routes import bp as sla_reports_bp
     from app.sla.routes import bp as sla_bp
+    from app.supervisor.rollup import cli as supervision_cli
+    from app.supervisor.routes import bp as supervisor_bp
     from app.telephony.api import bp as telephony_api_bp
     from app.telephony.routes import bp as telephony_bp
     from app.tickets.routes import bp as tickets_bp
 
     blueprints = (
-        core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp,
-        telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli,
+        core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp, supervisor_bp,
+        telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli, supervision_cli,
         sla_bp, sla_reports_bp, sla_cli,
     )
     for blueprint in blueprints:
@@ -193,6 +195,12 @@ def register_blueprints(app: Flask) -> None:
     from app.telephony.tasks import run_housekeeping_loop as run_telephony_housekeeping
 
     register_loop("telephony", run_telephony_housekeeping)  # call-back dials cut short by a crash
+    from app.supervisor.wallboard import run_wallboard_loop
+
+    register_loop("wallboard", run_wallboard_loop)  # supervisors' wallboard, pushed when it changes
+    from app.supervisor.rollup import run_rollup_loop
+
+    register_loop("supervision-rollup", run_rollup_loop)  # finished days → call_facts for long reports
 
     from app.demo import demo_cli
 

@@ -109,7 +109,13 @@ class AgentStateEvent(db.Model):  # type: ignore[name-defined,misc]
     """Append-only log of presence changes (the source of occupancy and state reports)."""
 
     __tablename__ = "agent_state_events"
-    __table_args__ = (Index("ix_agent_state_events_agent_at", "agent_id", "at"),)
+    __table_args__ = (
+        Index("ix_agent_state_events_agent_at", "agent_id", "at"),
+        # Supervision: occupancy over a period reads every agent's changes by time; a call's
+        # wrap-up is found from its work item.
+        Index("ix_agent_state_events_at", "at"),
+        Index("ix_agent_state_events_work_item", "work_item_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -167,6 +173,7 @@ class WorkItem(db.Model):  # type: ignore[name-defined,misc]
             sqlite_where=text("status IN ('waiting', 'offered', 'connected')"),
         ),
         Index("ix_work_items_status_priority", "status", "priority", "enqueued_at"),
+        Index("ix_work_items_kind_ref", "kind", "ref_id"),  # a call's work items (reports)
         Index("ix_work_items_status_expires", "status", "offer_expires_at"),
     )
 

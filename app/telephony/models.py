@@ -170,7 +170,10 @@ class CallbackRequest(db.Model):  # type: ignore[name-defined,misc]
     """A worker asked to be called back on their phone (from the API, the queue or voicemail)."""
 
     __tablename__ = "callback_requests"
-    __table_args__ = (Index("ix_callback_requests_phone_created", "phone_hash", "created_at"),)
+    __table_args__ = (
+        Index("ix_callback_requests_phone_created", "phone_hash", "created_at"),
+        Index("ix_callback_requests_status", "status"),  # the wallboard's callbacks pending
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(EncryptedText)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -49,6 +50,10 @@ CHANNELS = ("phone", "browser_call", "callback", "voicemail", "portal", "api", "
 PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "pending_worker", "pending_third_party", "resolved", "closed")
 OPEN_STATUSES = ("new", "open", "pending_worker", "pending_third_party")
+# The same condition as SQL text, for partial indexes and the queries that must match them
+# (PostgreSQL uses a partial index only when it can see the query implies its predicate).
+OPEN_STATUS_SQL = "status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
+_OPEN_AND_UNANSWERED = OPEN_STATUS_SQL + " AND first_response_at IS NULL"
 EVENT_KINDS = (
     "created",
     "assigned",
@@ -130,6 +135,21 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
             "requester_name_key",
             postgresql_ops={"requester_name_key": "varchar_pattern_ops"},
         ),
+        # The wallboard's "at risk / breached": only open tickets, whose due times matter
+        # (the plain due-time indexes also hold every closed ticket of the past).
+        Index(
+            "ix_tickets_open_first_response_due",
+            "first_response_due_at",
+            postgresql_where=text(_OPEN_AND_UNANSWERED),
+            sqlite_where=text(_OPEN_AND_UNANSWERED),
+        ),
+        Index(
+            "ix_tickets_open_resolution_due",
+            "resolution_due_at",
+            postgresql_where=text(OPEN_STATUS_SQL),
+            sqlite_where=text(OPEN_STATUS_SQL),
+        ),
+        Index("ix_tickets_resolved_at", "resolved_at"),  # satisfaction and agent reports by period
     )
     __pii_hashes__ = HASHED_FIELDS
 
