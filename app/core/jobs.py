@@ -307,6 +307,23 @@ def register_loop(name: str, loop: Callable[[Flask, threading.Event], None]) -> 
     BACKGROUND_LOOPS[name] = loop
 
 
+def periodic(step: Callable[[], object], interval: float, what: str) -> Callable[[Flask, threading.Event], None]:
+    """A background loop that runs ``step`` (which commits or rolls back itself) every
+    ``interval`` seconds in an app context, and outlives any one failure (database outages)."""
+
+    def loop(app: Flask, stop: threading.Event) -> None:
+        with app.app_context():
+            while not stop.is_set():
+                try:
+                    step()
+                except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+                    log.exception("%s failed", what)
+                stop.wait(interval)
+
+    loop.__doc__ = f"{what} every {interval:g} s (a `flask jobs worker` loop)."
+    return loop
+
+
 def run_dispatcher(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
     """Dispatch loop for a background thread: survives Redis and database outages."""
     interval = interval if interval is not None else app.config.get("OUTBOX_POLL_SECONDS", 1.0)

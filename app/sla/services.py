@@ -87,13 +87,8 @@ def build_calendar(row: BusinessCalendar, around: datetime | None = None) -> Cal
 _calendar_cache: dict[tuple[int, str, int], Calendar] = {}
 
 
-def calendar_of(policy: SlaPolicy | None, around: datetime | None = None) -> Calendar:
-    """The calendar a policy counts on (24/7 without one), cached until the row changes."""
-    if policy is None or policy.calendar_id is None:
-        return TWENTY_FOUR_SEVEN
-    row = policy.calendar or db.session.get(BusinessCalendar, policy.calendar_id)
-    if row is None:
-        return TWENTY_FOUR_SEVEN
+def engine_calendar(row: BusinessCalendar, around: datetime | None = None) -> Calendar:
+    """The engine's calendar for a stored one, cached until the row changes (``updated_at``)."""
     year = (around or utcnow()).year
     key = (row.id, row.updated_at.isoformat() if row.updated_at else "", year)
     cached = _calendar_cache.get(key)
@@ -104,17 +99,18 @@ def calendar_of(policy: SlaPolicy | None, around: datetime | None = None) -> Cal
     return cached
 
 
+def calendar_of(policy: SlaPolicy | None, around: datetime | None = None) -> Calendar:
+    """The calendar a policy counts on (24/7 without one)."""
+    if policy is None or policy.calendar_id is None:
+        return TWENTY_FOUR_SEVEN
+    row = policy.calendar or db.session.get(BusinessCalendar, policy.calendar_id)
+    return TWENTY_FOUR_SEVEN if row is None else engine_calendar(row, around)
+
+
 def calendar_named(name: str, around: datetime | None = None) -> Calendar | None:
     """The engine calendar of the stored calendar with this name (None if there is none)."""
     row = db.session.scalar(select(BusinessCalendar).where(BusinessCalendar.name == name))
-    if row is None:
-        return None
-    year = (around or utcnow()).year
-    key = (row.id, row.updated_at.isoformat() if row.updated_at else "", year)
-    cached = _calendar_cache.get(key)
-    if cached is None:
-        cached = _calendar_cache[key] = build_calendar(row, around)
-    return cached
+    return None if row is None else engine_calendar(row, around)
 
 
 # --- policies ---------------------------------------------------------------------------------

@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import select, update
 
-from app.core.jobs import record_intent
+from app.core.jobs import periodic, record_intent
 from app.extensions import db
 from app.telephony import integration, services, twiml
 from app.telephony.clicktocall import _enqueue, create_callback, give_up, schedule_retry, sms_body
@@ -237,15 +236,8 @@ def housekeeping() -> dict[str, int]:
         db.session.remove()
 
 
-def run_housekeeping_loop(app: Flask, stop: threading.Event, interval: float = HOUSEKEEPING_SECONDS) -> None:
-    """Telephony upkeep every minute beside the ticket housekeeping (run by `flask jobs worker`)."""
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                housekeeping()
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                log.exception("telephony housekeeping failed")
-            stop.wait(interval)
+# Every worker runs it (`flask jobs worker`); each pass commits or rolls back by itself.
+run_housekeeping_loop = periodic(housekeeping, HOUSEKEEPING_SECONDS, "telephony housekeeping")
 
 
 def retry_callback(callback_id: int) -> None:

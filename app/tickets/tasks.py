@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 from datetime import datetime
 from typing import Protocol
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import select
 
-from app.core.jobs import record_intent
+from app.core.jobs import periodic, record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.extensions import db
@@ -191,12 +190,5 @@ def housekeeping(now: datetime | None = None) -> dict[str, int]:
         db.session.remove()
 
 
-def run_housekeeping_loop(app: Flask, stop: threading.Event, interval: float = HOUSEKEEPING_SECONDS) -> None:
-    """Ticket upkeep every ten minutes (run by `flask jobs worker`); survives database outages."""
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                housekeeping()
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                log.exception("ticket housekeeping failed")
-            stop.wait(interval)
+# Every worker runs it (`flask jobs worker`); each pass commits or rolls back by itself.
+run_housekeeping_loop = periodic(housekeeping, HOUSEKEEPING_SECONDS, "ticket housekeeping")
