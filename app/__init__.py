@@ -219,6 +219,14 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["mask"] = mask
 
+    def local(value: object, pattern: str = "yyyy-MM-dd HH:mm") -> str:
+        """A stored (UTC) instant in the display zone (BABEL_DEFAULT_TIMEZONE, WIB)."""
+        from flask_babel import format_datetime
+
+        return format_datetime(value, pattern) if value else ""
+
+    app.jinja_env.filters["local"] = local
+
     @app.context_processor
     def inject() -> dict[str, object]:
         from flask_babel import get_locale
