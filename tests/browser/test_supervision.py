@@ -78,10 +78,10 @@ def _today_so_far() -> None:
             add_call(Spec(clock, day=day, answer=n % 45, talk=200 + 7 * n, agent=agent.id))
     set_state(agent.id, "available")
     set_state(other.id, "away")
-    soon, past = utcnow() + timedelta(minutes=30), utcnow() - timedelta(hours=2)
+    # The SLA engine's verdicts as the sweep leaves them (tests/sla covers how it reaches them).
     db.session.add_all([
-        Ticket(channel="phone", category="claim_jht", subject="s", status="open", resolution_due_at=soon),
-        Ticket(channel="phone", category="membership", subject="s", status="new", first_response_due_at=past),
+        Ticket(channel="phone", category="claim_jht", subject="s", status="open", sla_status="at_risk"),
+        Ticket(channel="phone", category="membership", subject="s", status="new", sla_status="breached"),
         CallbackRequest(phone="+85291234567", status="pending"),
     ])  # fmt: skip
     db.session.commit()
