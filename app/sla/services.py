@@ -11,7 +11,9 @@ stated once here:
   segment, which began at ``sla_clock_started_at``.
 * **Due times** are the instants when the remaining business time runs out, counted on the
   policy's calendar from the segment start; they are empty while paused.
-* **Warnings** fire once per target and cycle when ``warn_percent`` of the target has elapsed;
+* **Warnings** fire once per target and cycle when ``warn_percent`` of the target has elapsed
+  (not when the deadline itself has already passed by the time the sweep looks: then only the
+  breach is recorded);
   **breaches** once when the due time passes (or, if the sweep had not run yet, when the late
   response or resolution happens). ``uq_sla_events_once`` enforces "once" in the database.
 * **Reopening** starts a new cycle: a fresh resolution promise from the reopening.

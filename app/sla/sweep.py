@@ -192,7 +192,9 @@ def sweep(now: datetime | None = None, *, use_lock: bool = True, limit: int = BA
     if not ids:
         return result
     due_now = and_(T.c.id.in_(ids), T.c.sla_check_at <= now, T.c.status.in_(RUNNING_STATUSES))
-    # 1. The facts, all four kinds in one INSERT (each ticket row is read once).
+    # 1. The facts, all four kinds in one INSERT (each ticket row is read once). A warning whose
+    #    deadline has already passed is not recorded (the breach says it; after an outage a
+    #    supervisor gets one alert per late target, not two): its flag is still set below.
     facts = [
         select(
             T.c.id,
@@ -203,7 +205,9 @@ def sweep(now: datetime | None = None, *, use_lock: bool = True, limit: int = BA
             due,
             literal(now, SlaEvent.__table__.c.at.type),
             literal(result.batch),
-        ).where(due_now, moment <= now, flag.is_(false()), extra)
+        ).where(
+            due_now, moment <= now, flag.is_(false()), extra, *([due > now] if kind == "warning" else [])
+        )
         for target, kind, moment, flag, due, extra in _targets()
     ]
     inserted = db.session.execute(

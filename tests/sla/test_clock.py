@@ -206,7 +206,9 @@ def test_sweep_over_many_tickets_counts_each_once(policies):
             _open("emergency")
     first = sweep(wib("2026-11-23 08:20"))  # 15-minute first response passed for all
     _db.session.commit()
-    assert first.breaches == 30 and first.warnings == 30
+    # The warning moment (7.5 min) passed too, but a warning after the deadline is noise: only
+    # the breach is recorded; the resolution target (24 h) is far off.
+    assert first.breaches == 30 and first.warnings == 0
     again = sweep(wib("2026-11-23 08:21"))
     _db.session.commit()
     assert again.breaches == again.warnings == 0
