@@ -18,7 +18,6 @@ through the ORM and counted in Python. It prints p50/p99 and asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -30,12 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.sla import reports  # noqa: E402
 from app.sla import services as sla  # noqa: E402
 from app.tickets.models import Ticket  # noqa: E402
-from config import TestingConfig  # noqa: E402
+from bench.pgschema import bench_app, vacuum_analyze  # noqa: E402
 
 SCHEMA = "halopmi_bench_sla_reports"
 
@@ -99,71 +97,51 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=20)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if not url or not url.startswith("postgresql"):
-        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={SCHEMA}"}},
-    )
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        db.create_all()
-        try:
-            sla.install_defaults()
-            agents = 60
+    with bench_app(SCHEMA):
+        sla.install_defaults()
+        agents = 60
+        db.session.execute(
+            text(
+                "INSERT INTO users (email, name, password_hash, role, active, language, created_at)"
+                " SELECT 'agent' || i || '@bench.test', 'Agent ' || i, 'x', 'agent', true, 'id', now()"
+                " FROM generate_series(1, :n) AS i"
+            ),
+            {"n": agents},
+        )
+        policy = db.session.scalar(text("SELECT id FROM sla_policies WHERE name LIKE 'Umum%'"))
+        started = time.perf_counter()
+        for start in range(1, args.rows + 1, 250_000):
             db.session.execute(
-                text(
-                    "INSERT INTO users (email, name, password_hash, role, active, language, created_at)"
-                    " SELECT 'agent' || i || '@bench.test', 'Agent ' || i, 'x', 'agent', true, 'id', now()"
-                    " FROM generate_series(1, :n) AS i"
-                ),
-                {"n": agents},
-            )
-            policy = db.session.scalar(text("SELECT id FROM sla_policies WHERE name LIKE 'Umum%'"))
-            started = time.perf_counter()
-            for start in range(1, args.rows + 1, 250_000):
-                db.session.execute(
-                    text(FILL),
-                    {"start": start, "stop": min(args.rows, start + 249_999), "policy": policy, "agents": agents},
-                )
-                db.session.commit()
-            db.session.execute(
-                text(
-                    "INSERT INTO sla_events (ticket_id, policy_id, target, kind, cycle, due_at, at)"
-                    " SELECT id, sla_policy_id, 'resolution', 'breach', 0, created_at + interval '5 days',"
-                    " created_at + interval '5 days' FROM tickets WHERE resolution_breached AND id % 3 = 0"
-                )
+                text(FILL),
+                {"start": start, "stop": min(args.rows, start + 249_999), "policy": policy, "agents": agents},
             )
             db.session.commit()
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM ANALYZE"))
-            breaches = db.session.scalar(text("SELECT count(*) FROM sla_events"))
-            print(f"{args.rows:,} tickets over 365 days + {breaches:,} breaches generated in "
-                  f"{time.perf_counter() - started:.1f} s; {args.samples} samples each")
+        db.session.execute(
+            text(
+                "INSERT INTO sla_events (ticket_id, policy_id, target, kind, cycle, due_at, at)"
+                " SELECT id, sla_policy_id, 'resolution', 'breach', 0, created_at + interval '5 days',"
+                " created_at + interval '5 days' FROM tickets WHERE resolution_breached AND id % 3 = 0"
+            )
+        )
+        db.session.commit()
+        vacuum_analyze()
+        breaches = db.session.scalar(text("SELECT count(*) FROM sla_events"))
+        print(f"{args.rows:,} tickets over 365 days + {breaches:,} breaches generated in "
+              f"{time.perf_counter() - started:.1f} s; {args.samples} samples each")
 
-            today = date.today()
-            month = reports.Period(today - timedelta(days=29), today)
-            year = reports.Period(today - timedelta(days=364), today)
-            print("compliance report (app.sla.reports.compliance):")
-            for dimension in reports.DIMENSIONS:
-                _time(f"last 30 days by {dimension}", args.samples, lambda d=dimension: reports.compliance(d, month))
-            for dimension in ("category", "agent", "month"):
-                _time(f"whole year by {dimension}", max(3, args.samples // 4),
-                      lambda d=dimension: reports.compliance(d, year))
-            _time("breach list, last 30 days (first page)", args.samples, lambda: reports.breaches(month))
-            _time("per-ticket CSV, last 30 days (whole file)", 3, lambda: sum(1 for _ in reports.export_tickets(month)))
-            print("baseline:")
-            _time("naive: ORM load + count in Python, 30 days", 3, lambda: _naive(month))
-        finally:
-            db.session.rollback()
-            db.session.remove()
-            with db.engine.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            db.engine.dispose()
+        today = date.today()
+        month = reports.Period(today - timedelta(days=29), today)
+        year = reports.Period(today - timedelta(days=364), today)
+        print("compliance report (app.sla.reports.compliance):")
+        for dimension in reports.DIMENSIONS:
+            _time(f"last 30 days by {dimension}", args.samples, lambda d=dimension: reports.compliance(d, month))
+        for dimension in ("category", "agent", "month"):
+            _time(f"whole year by {dimension}", max(3, args.samples // 4),
+                  lambda d=dimension: reports.compliance(d, year))
+        _time("breach list, last 30 days (first page)", args.samples, lambda: reports.breaches(month))
+        _time("per-ticket CSV, last 30 days (whole file)", 3, lambda: sum(1 for _ in reports.export_tickets(month)))
+        print("baseline:")
+        _time("naive: ORM load + count in Python, 30 days", 3, lambda: _naive(month))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ lower bound of that approach). The script asserts nothing; it prints the figures
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,13 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.sla import services as sla  # noqa: E402
 from app.sla.models import SlaEvent  # noqa: E402
 from app.sla.sweep import BATCH_SIZE, sweep  # noqa: E402
 from app.tickets.models import OPEN_STATUSES, Ticket, TicketEvent  # noqa: E402
-from config import TestingConfig  # noqa: E402
+from bench.pgschema import bench_app, vacuum_analyze  # noqa: E402
 
 SCHEMA = "halopmi_bench_sla"
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 WIB on a Monday
@@ -99,8 +97,7 @@ def _reset(due_share: float, open_count: int) -> int:
         {"now": NOW, "due": due},
     )
     db.session.commit()
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE tickets"))
+    vacuum_analyze("tickets")
     return due
 
 
@@ -123,70 +120,51 @@ def main() -> None:
     parser.add_argument("--closed", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if not url or not url.startswith("postgresql"):
-        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI=url,
-        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={SCHEMA}"}},
-    )
-    with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        db.create_all()
-        try:
-            sla.install_defaults()
-            db.session.commit()
-            policy = db.session.scalar(text("SELECT id FROM sla_policies WHERE name LIKE 'Umum%'"))
-            started = time.perf_counter()
-            db.session.execute(
-                text(FILL), {"open": args.open, "total": args.open + args.closed, "now": NOW, "policy": policy}
-            )
-            db.session.commit()
-            print(f"{args.open:,} open + {args.closed:,} closed tickets generated in {time.perf_counter() - started:.1f} s")
+    with bench_app(SCHEMA):
+        sla.install_defaults()
+        db.session.commit()
+        policy = db.session.scalar(text("SELECT id FROM sla_policies WHERE name LIKE 'Umum%'"))
+        started = time.perf_counter()
+        db.session.execute(
+            text(FILL), {"open": args.open, "total": args.open + args.closed, "now": NOW, "policy": policy}
+        )
+        db.session.commit()
+        print(f"{args.open:,} open + {args.closed:,} closed tickets generated in {time.perf_counter() - started:.1f} s")
 
-            for label, share in (("quiet minute (0.5 % due)", 0.005), ("busy minute (10 % due)", 0.10),
-                                 ("everything due (100 %)", 1.0)):
-                passes: list[float] = []
-                drains: list[float] = []
-                for _ in range(args.repeat):
-                    due = _reset(share, args.open)
-                    t0 = time.perf_counter()
-                    recorded = 0
-                    while True:  # what the worker loop does with a backlog
-                        t1 = time.perf_counter()
-                        result = sweep(NOW)
-                        db.session.commit()
-                        passes.append(time.perf_counter() - t1)
-                        recorded += result.warnings + result.breaches
-                        if not result.full:
-                            break
-                    drains.append(time.perf_counter() - t0)
-                    events = db.session.scalar(select(func.count()).select_from(SlaEvent))
-                    timeline = db.session.scalar(select(func.count()).select_from(TicketEvent))
-                    assert events == timeline == recorded
-                again = time.perf_counter()
-                second = sweep(NOW)
-                db.session.commit()
-                idle = time.perf_counter() - again
-                print(
-                    f"  {label:<26} {due:>7,} due: all swept in {min(drains):6.3f} s (best of {args.repeat}), "
-                    f"{len(passes) // args.repeat} pass(es) of ≤{BATCH_SIZE:,}, slowest pass {max(passes):.3f} s;"
-                    f" {recorded:,} warnings+breaches; the next sweep {idle * 1000:.1f} ms ({second.warnings + second.breaches} new)"
-                )
-            _reset(0.005, args.open)
-            t0 = time.perf_counter()
-            found = _naive_sweep()
-            print(f"  baseline: naive ORM scan of every open ticket: {time.perf_counter() - t0:6.3f} s "
-                  f"({found:,} due found, nothing recorded)")
-        finally:
-            db.session.rollback()
-            db.session.remove()
-            with db.engine.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            db.engine.dispose()
+        for label, share in (("quiet minute (0.5 % due)", 0.005), ("busy minute (10 % due)", 0.10),
+                             ("everything due (100 %)", 1.0)):
+            passes: list[float] = []
+            drains: list[float] = []
+            for _ in range(args.repeat):
+                due = _reset(share, args.open)
+                t0 = time.perf_counter()
+                recorded = 0
+                while True:  # what the worker loop does with a backlog
+                    t1 = time.perf_counter()
+                    result = sweep(NOW)
+                    db.session.commit()
+                    passes.append(time.perf_counter() - t1)
+                    recorded += result.warnings + result.breaches
+                    if not result.full:
+                        break
+                drains.append(time.perf_counter() - t0)
+                events = db.session.scalar(select(func.count()).select_from(SlaEvent))
+                timeline = db.session.scalar(select(func.count()).select_from(TicketEvent))
+                assert events == timeline == recorded
+            again = time.perf_counter()
+            second = sweep(NOW)
+            db.session.commit()
+            idle = time.perf_counter() - again
+            print(
+                f"  {label:<26} {due:>7,} due: all swept in {min(drains):6.3f} s (best of {args.repeat}), "
+                f"{len(passes) // args.repeat} pass(es) of ≤{BATCH_SIZE:,}, slowest pass {max(passes):.3f} s;"
+                f" {recorded:,} warnings+breaches; the next sweep {idle * 1000:.1f} ms ({second.warnings + second.breaches} new)"
+            )
+        _reset(0.005, args.open)
+        t0 = time.perf_counter()
+        found = _naive_sweep()
+        print(f"  baseline: naive ORM scan of every open ticket: {time.perf_counter() - t0:6.3f} s "
+              f"({found:,} due found, nothing recorded)")
 
 
 if __name__ == "__main__":
