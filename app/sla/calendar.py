@@ -164,10 +164,6 @@ class Calendar:
                     return True
         return False
 
-    def next_opening(self, at: datetime) -> datetime:
-        """``at`` itself when open, else the start of the next window."""
-        return self.add(at, 0)
-
 
 def _aware(at: datetime) -> datetime:
     if at.tzinfo is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -255,10 +255,6 @@ def test_reopened_ticket_can_breach_again_in_its_new_cycle(policies):
         select(SlaEvent.cycle, func.count()).where(SlaEvent.kind == "breach").group_by(SlaEvent.cycle)
     ).all()
     assert sorted(cycles) == [(0, 2), (1, 1)]
-
-
-def test_timedelta_sanity():
-    assert timedelta(hours=37.5).total_seconds() == 5 * 7.5 * H
 
 
 def test_ticket_page_shows_the_promise(client, auth, policies):
