@@ -49,6 +49,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
+    from app.core import inputs
+
+    inputs.install(app)  # before any blueprint adds an <int:…> rule
     configure_logging(app)
     crypto.configure(app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
     register_extensions(app)
