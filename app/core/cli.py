@@ -7,9 +7,10 @@ import threading
 
 import click
 from flask import Blueprint, current_app
-from rq import Queue, Worker
+from rq import Queue
 
 from app.core import jobs
+from app.core import worker as rq_worker
 from app.core.realtime import use_write_only_emitter
 from app.extensions import db
 
@@ -45,10 +46,8 @@ def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool, without: t
         thread = threading.Thread(target=loop, args=(app, stop), name=f"loop-{name}", daemon=True)
         thread.start()
         threads.append(thread)
-    names = queues or jobs.QUEUES
-    rq_worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
     try:
-        rq_worker.work(burst=burst, with_scheduler=True)
+        rq_worker.run(connection, queues or jobs.QUEUES, burst=burst, stop=stop)
     finally:
         stop.set()
         for thread in threads:

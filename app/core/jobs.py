@@ -324,14 +324,35 @@ def periodic(step: Callable[[], object], interval: float, what: str) -> Callable
     return loop
 
 
+def redis_run_id(connection: Redis) -> str | None:
+    """The Redis server's ``run_id``: it changes when the server restarts (and may have lost
+    what it held), or None while it cannot be reached."""
+    try:
+        return str(connection.info("server").get("run_id") or "") or None
+    except RedisError:
+        return None
+
+
 def run_dispatcher(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
-    """Dispatch loop for a background thread: survives Redis and database outages."""
+    """Dispatch loop for a background thread: survives Redis and database outages.
+
+    Every minute it re-enqueues intents whose job vanished more than five minutes ago; when the
+    Redis server itself restarted (its ``run_id`` changed) it does so at once, whatever their
+    age, so jobs lost inside Redis run again within a tick of its return.
+    """
     interval = interval if interval is not None else app.config.get("OUTBOX_POLL_SECONDS", 1.0)
     connection = redis_connection(app)
     ticks = 0
+    known_run_id = redis_run_id(connection)
     with app.app_context():
         while not stop.is_set():
             try:
+                run_id = redis_run_id(connection)
+                if run_id is not None and run_id != known_run_id:  # restarted, or back after an outage
+                    log.warning("Redis restarted: re-enqueueing dispatched jobs it may have lost")
+                    recover_lost(connection, older_than=timedelta(0))
+                if run_id is not None:
+                    known_run_id = run_id
                 dispatch_pending(connection)
                 ticks += 1
                 if ticks % 60 == 0:

@@ -26,3 +26,11 @@ def fail_first(marker: str, failures: int) -> None:
     audit.record(ACTION, "test", marker)
     if attempts[marker] <= failures:
         raise RuntimeError(f"attempt {attempts[marker]} failed calling +6281234567890")
+
+
+def slow_marker(marker: str, seconds: float) -> None:
+    """Take a while (so a test can pull Redis away while it runs), then write."""
+    import time
+
+    time.sleep(seconds)
+    audit.record(ACTION, "test", marker)

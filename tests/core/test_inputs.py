@@ -40,7 +40,9 @@ def test_a_nul_byte_in_a_json_key_is_400(client, db):
 
 def test_a_nul_byte_in_a_portal_form_is_400_and_nothing_is_stored(client, db):
     data = _form(client, description="Gaji saya belum dibayar\x00 sejak Mei")
-    response = client.post("/complaints/new", data=data, content_type="multipart/form-data")
+    response = client.post(
+        "/complaints/new", data=data, content_type="multipart/form-data", headers={"Accept-Language": "en"}
+    )
     assert response.status_code == 400
     assert "not allowed" in response.get_data(as_text=True)
     assert db.session.query(Ticket).count() == 0

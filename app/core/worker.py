@@ -1,0 +1,102 @@
+"""The rq worker of ``flask jobs worker``: it rides out a Redis outage and takes its children along.
+
+rq's ``Worker.work()`` retries a lost connection only while it waits for a job; an error anywhere
+else in its loop (maintenance, heartbeat, a Redis timeout) makes it log "unhandled exception,
+quitting" and return. On a production-like server the whole worker then exited 0.8 s after
+Redis stopped, and with it the outbox dispatcher and every housekeeping loop. Here the work loop
+is started again once Redis answers (waiting with capped exponential back-off), while the loops
+in their threads go on; only a stop asked for (signal, burst mode done) ends it.
+
+The scheduler (and a job's work horse) are forked children: a ``kill -9`` of the worker used to
+leave its scheduler running alone. Children forked here ask the kernel to end them when their
+parent dies (Linux ``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def die_with_parent() -> None:
+    """In a forked child: receive SIGTERM when the parent dies (Linux; elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    except OSError:  # no libc to ask: the child outlives its parent, as it did before
+        log.warning("could not tie a forked child to its parent's life")
+
+
+_tied = False
+
+
+def _tie_children_to_this_process() -> None:
+    global _tied
+    if not _tied:
+        os.register_at_fork(after_in_child=die_with_parent)
+        _tied = True
+
+
+def _shutdown_requested(worker: Worker) -> bool:
+    """rq's own record of a SIGINT/SIGTERM (warm shutdown), whether it came idle or busy."""
+    return bool(getattr(worker, "_shutdown_requested_date", None) or getattr(worker, "_stop_requested", False))
+
+
+def wait_for_redis(connection: Redis, stop: threading.Event, max_backoff: float = MAX_BACKOFF_SECONDS) -> bool:
+    """Ping until Redis answers (1 s, 2 s, 4 s … at most ``max_backoff``); False if stopped."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            connection.ping()
+            return True
+        except RedisError as exc:
+            log.warning("Redis unavailable (%s); the worker tries again in %.0f s", exc, delay)
+        stop.wait(delay)
+        delay = min(delay * 2, max_backoff)
+    return False
+
+
+def run(
+    connection: Redis,
+    queue_names: Sequence[str],
+    *,
+    burst: bool = False,
+    stop: threading.Event | None = None,
+    worker_class: Callable[..., Worker] = Worker,
+    max_backoff: float = MAX_BACKOFF_SECONDS,
+) -> None:
+    """Work the queues until asked to stop, starting rq's work loop again after a Redis outage."""
+    stop = stop or threading.Event()
+    _tie_children_to_this_process()
+    while not stop.is_set():
+        if not wait_for_redis(connection, stop, max_backoff):
+            return
+        worker = worker_class([Queue(name, connection=connection) for name in queue_names], connection=connection)
+        try:
+            worker.work(burst=burst, with_scheduler=True)  # its teardown stops its scheduler
+        except RedisError as exc:  # raised past rq's own handlers (registering, teardown)
+            log.warning("rq worker lost Redis: %s; starting again once it answers", exc)
+            continue
+        if burst or _shutdown_requested(worker):
+            return
+        # rq returned on its own: an error it could not ride out (it logged it). Start again.
+        log.warning("rq worker %s stopped unexpectedly; starting again once Redis answers", worker.name)
