@@ -34,6 +34,7 @@ class WireMeter:
         self.finished: dict[str, int] = {}
         self.partial: defaultdict[str, int] = defaultdict(int)
         self.redirects = 0
+        self.failed: list[str] = []  # bytes spent on nothing: a missing icon, a broken link
         self.frames = 0
         cdp = context.new_cdp_session(page)
         cdp.send("Network.enable")
@@ -53,6 +54,8 @@ class WireMeter:
         self.urls[event["requestId"]] = event["request"]["url"]
 
     def _response(self, event: dict[str, Any]) -> None:
+        if int(event["response"]["status"]) >= 400:
+            self.failed.append(f"{event['response']['status']} {event['response']['url']}")
         # Headers so far; replaced by the total when the request finishes.
         self.partial[event["requestId"]] += int(event["response"].get("encodedDataLength", 0))
 
@@ -120,6 +123,7 @@ def test_portal_page_transfers_under_the_budget(
         fh.write(report + "\n")
     assert errors == [], f"JavaScript errors on {path}: {errors}"
     assert meter.total() > 0, f"nothing measured on {path}: the meter is broken"
+    assert meter.failed == [], f"{path} fetches what does not exist: {meter.failed}"
     assert meter.total() < BUDGET_BYTES, (
         f"{portal_page.name} transfers {meter.total() / 1000:.1f} KB, over the "
         f"{BUDGET_BYTES / 1000:.0f} KB budget:\n{report}"
