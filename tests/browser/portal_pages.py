@@ -79,9 +79,23 @@ def open_case(page: Any) -> str:
     return f"/complaints/{reference}"
 
 
+def open_complaint_received(page: Any) -> str:
+    """The worker files a complaint with the real form; the page after it shows her reference."""
+    page.goto("/complaints/new")
+    page.fill("#f-name", "Siti Rahayu")
+    page.fill("#f-phone", PHONE)
+    page.select_option("#f-country", "SA")
+    page.select_option("#f-category", "claim_jkk")
+    page.fill("#f-description", "Majikan saya menahan dokumen saya dan saya tidak bisa mengklaim JKK.")
+    page.click("form.card button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/complaints/done$"))
+    return "/complaints/done"
+
+
 PORTAL_PAGES: list[PortalPage] = [
     PortalPage("home", "/"),
     PortalPage("complaint form", "/complaints/new"),
+    PortalPage("complaint received", opener=open_complaint_received),
     PortalPage("follow your case", "/complaints/track"),
     PortalPage("case", opener=open_case),
 ]
