@@ -9,6 +9,19 @@ Both ``test_page_weight.py`` and ``test_accessibility.py`` are parametrised over
   so the live server sees it), does in the browser what a worker does to reach it (a form, a
   redirect), and returns the address to load. :func:`open_case` is the example.
 
+For the Click-to-Call pages, two lines in :data:`PORTAL_PAGES` (below) and, for the status page,
+an opener that asks for a call-back the way a worker does (selectors and address as built)::
+
+    def open_callback_status(page: Any) -> str:
+        page.goto("/call")
+        page.fill("#cb-phone", PHONE)            # the call-back form's fields
+        page.click("#callback-form button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/call/back/"))   # its status page
+        return page.url                          # the address (absolute is fine)
+
+    PortalPage("click-to-call", "/call"),
+    PortalPage("call-back status", opener=open_callback_status),
+
 An opener runs inside the test's app context (the ``app`` fixture), on the same database as the
 live server, in the same browser context as the measurement, so cookies it obtains count as the
 worker's. What it loads itself is not measured: only the final ``page.goto`` of the address it
