@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core import crypto
 from app.core.logging import configure_logging
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate, socketio
 from config import BASE_DIR, INSTANCE_DIR, Config, DevelopmentConfig, config_from_env
 
 
@@ -117,6 +117,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    compress.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "agents.login"
     login_manager.session_protection = "strong"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -38,8 +39,44 @@ def test_every_source_string_has_an_indonesian_translation() -> None:
 
 def test_indonesian_is_the_default_and_english_is_one_switch_away(client) -> None:
     page = client.get("/login").get_data(as_text=True)
-    assert 'lang="id"' in page
+    assert '<html lang="id">' in page
     assert "Masuk" in page  # "Sign in"
     english = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert 'lang="en"' in english
+    assert '<html lang="en">' in english
     assert "Sign in" in english
+
+
+class _LanguageSwitch(HTMLParser):
+    """The text of the language switch button and the ``lang`` it is marked up in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.parts: list[tuple[str | None, str]] = []
+        self._lang: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "button" and "lang-switch" in (attributes.get("class") or "").split():
+            self.depth = 1
+            self._lang = [attributes.get("lang")]
+        elif self.depth:
+            self.depth += 1
+            self._lang.append(attributes.get("lang") or self._lang[-1])
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth:
+            self.depth -= 1
+            self._lang.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.depth and data.strip():
+            self.parts.append((self._lang[-1], data.strip()))
+
+
+def test_the_language_switch_names_the_other_language_in_that_language(client) -> None:
+    """WCAG 3.1.2: a screen reader reads "English" with an English voice on an Indonesian page."""
+    for accept, expected in (("id", ("en", "English")), ("en", ("id", "Bahasa Indonesia"))):
+        switch = _LanguageSwitch()
+        switch.feed(client.get("/", headers={"Accept-Language": accept}).get_data(as_text=True))
+        assert switch.parts == [expected], accept
