@@ -154,6 +154,7 @@ def _tickets_for(member_id: int | None, ticket_id: int | None) -> dict[str, Any]
     """
     try:
         from app.tickets.models import Ticket
+        from app.tickets.routes import STATUS_LABELS
     except ImportError:  # pragma: no cover - only before the tickets package exists
         return {"available": False, "current": None, "open": [], "recent": []}
 
@@ -165,6 +166,7 @@ def _tickets_for(member_id: int | None, ticket_id: int | None) -> dict[str, Any]
             "subject": ticket.subject,
             "category": ticket.category,
             "status": ticket.status,
+            "status_label": str(STATUS_LABELS.get(ticket.status, ticket.status)),
             "priority": getattr(ticket, "priority", None),
             "description": getattr(ticket, "description", ""),
             "created_at": ticket.created_at.isoformat() if ticket.created_at else None,

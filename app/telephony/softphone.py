@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from flask import Flask, current_app
+from flask.testing import FlaskClient
 
 from app.telephony.signature import twilio_configured
 from app.telephony.simulator import Leg, Simulator, SimulatorError
@@ -35,6 +36,16 @@ class SoftphoneError(Exception):
         self.code = code
 
 
+class _WebhookClient(FlaskClient):
+    """Delivers the simulator's webhooks in-process, each in its own application context (its
+    own database session and ``g``): they are often sent from inside a staff request (the
+    console's softphone), whose session and signed-in user they must not share."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def simulator_active(app: Flask | None = None) -> bool:
     """The simulator plays Twilio's part: no Twilio account, and not in production."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -49,7 +60,8 @@ def get_simulator(app: Flask | None = None) -> Simulator:
         with _create_lock:
             sim = app.extensions.get(SIMULATOR_KEY)
             if sim is None:
-                sim = app.extensions[SIMULATOR_KEY] = Simulator(app, app.test_client())
+                client = _WebhookClient(app, app.response_class, use_cookies=False)
+                sim = app.extensions[SIMULATOR_KEY] = Simulator(app, client)
     return sim  # type: ignore[no-any-return]
 
 

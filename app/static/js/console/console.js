@@ -91,6 +91,19 @@
     pill.dataset.state = presence.state;
     pill.textContent = t(presence.state) + (presence.reason === "no_answer" ? " (" + t("no_answer") + ")" : "");
     root.dataset.state = presence.state;
+    // The selector shows the agent's real state; ringing, on a call and wrap-up are shown
+    // (by their label) but not chosen: the console moves through them itself.
+    var select = $("state-switcher"), current = $("state-current");
+    var choosable = Array.prototype.some.call(select.options, function (option) {
+      return option.value === presence.state && !option.disabled;
+    });
+    current.hidden = choosable;
+    if (choosable) {
+      select.value = presence.state;
+    } else {
+      current.textContent = t(presence.state);
+      current.selected = true;
+    }
   }
 
   function kv(pairs) {
@@ -103,14 +116,57 @@
     return dl;
   }
 
+  function link(href, text) {
+    var a = el("a", text);
+    a.href = href;
+    return a;
+  }
+
   function ticketList(tickets) {
     if (!tickets.length) return el("p", t("none"), "muted small");
     var list = el("ul");
     tickets.forEach(function (ticket) {
-      list.appendChild(el("li", (ticket.reference || "#" + ticket.id) + " · " + ticket.subject + " · " +
-        category(ticket.category) + " · " + ticket.status));
+      var item = el("li");
+      item.appendChild(link(ticket.url, ticket.reference || "#" + ticket.id));
+      item.appendChild(document.createTextNode(" · " + ticket.subject + " · " + category(ticket.category) +
+        " · " + (ticket.status_label || ticket.status)));
+      list.appendChild(item);
     });
     return list;
+  }
+
+  function claimsTable(list) {
+    var table = el("table", null, "claims");
+    var head = el("thead"), headRow = el("tr");
+    ["claim_number", "program", "benefit", "claim_status", "incident_date"].forEach(function (key) {
+      var th = el("th", t(key));
+      th.scope = "col";
+      headRow.appendChild(th);
+    });
+    head.appendChild(headRow);
+    table.appendChild(head);
+    var body = el("tbody");
+    list.forEach(function (c) {
+      var row = el("tr");
+      row.dataset.claim = c.claim_number;
+      [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
+        row.appendChild(el("td", v));
+      });
+      body.appendChild(row);
+    });
+    table.appendChild(body);
+    return table;
+  }
+
+  function renderWhere(caller) {
+    var where = $("pop-where");
+    where.textContent = "";
+    if (!caller || !caller.country) return;
+    where.dataset.country = caller.country;
+    var text = caller.country_name || caller.country;
+    if (caller.source === "number") text += " (" + t("country_from_number") + ")";
+    if (caller.local_time) text += " · " + caller.local_time.time + " " + t("local_time_in") + " (" + caller.local_time.zone + ")";
+    where.textContent = text;
   }
 
   function renderScreenPop(pop) {
@@ -119,7 +175,8 @@
     panel.hidden = false;
     var item = pop.work_item;
     $("pop-item").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " +
-      category(item.topic) + " · " + (item.country || "–") + (item.local_time ? " · " + item.local_time.time : "");
+      category(item.topic);
+    renderWhere(pop.caller);
     var member = $("pop-member"), claims = $("pop-claims");
     member.textContent = "";
     claims.textContent = "";
@@ -128,6 +185,11 @@
     } else {
       var m = pop.member;
       member.appendChild(el("h3", m.name, "member-name"));
+      if (m.url) {
+        var links = el("p", null, "pop-links");
+        links.appendChild(link(m.url, t("open_member")));
+        member.appendChild(links);
+      }
       member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), m.phase], [t("status"), m.membership_status],
         [t("programs"), (m.programs || []).join(", ")], [t("country"), m.placement_country], [t("employer"), m.employer]]));
       var coverage = el("p", (m.coverage || []).map(function (w) {
@@ -135,16 +197,7 @@
       }).join(" · "), "small");
       member.appendChild(coverage);
       if (m.claims && m.claims.length) {
-        var table = el("table", null, "claims");
-        m.claims.forEach(function (c) {
-          var row = el("tr");
-          row.dataset.claim = c.claim_number;
-          [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
-            row.appendChild(el("td", v));
-          });
-          table.appendChild(row);
-        });
-        claims.appendChild(table);
+        claims.appendChild(claimsTable(m.claims));
       } else {
         claims.appendChild(el("p", t("none"), "muted small"));
       }
@@ -159,7 +212,10 @@
     var current = pop.tickets.current;
     if (current) {
       ticket.appendChild(kv([["#", current.reference || current.id], ["", current.subject],
-        [t("status"), current.status], ["", category(current.category)]]));
+        [t("ticket_status"), current.status_label || current.status], ["", category(current.category)]]));
+      var ticketLinks = el("p", null, "pop-links");
+      ticketLinks.appendChild(link(current.url, t("open_ticket")));
+      ticket.appendChild(ticketLinks);
       if (current.description) ticket.appendChild(el("p", current.description, "small"));
     } else {
       ticket.appendChild(el("p", t("no_ticket"), "muted small"));
@@ -213,11 +269,17 @@
     renderQueue(data.queue, data.now);
     renderOffer(data.offer);
     renderColleagues(data.colleagues);
-    var current = data.offer || data.call;
+    // The screen pop stays up through wrap-up: the agent writes the note looking at it.
+    var wrapping = data.me.presence.state === "wrap_up";
+    var current = data.offer || data.call || (wrapping ? data.wrap_up : null);
     renderScreenPop(current ? current.screen_pop : null);
     $("call-tools").hidden = !data.call;
-    $("wrap-up").hidden = data.me.presence.state !== "wrap_up";
+    $("wrap-up").hidden = !wrapping;
+    var wrapItem = data.wrap_up ? data.wrap_up.work_item : (data.call ? data.call.work_item : null);
+    $("wrap-up-for").textContent = wrapItem ? t("wrap_up_for") + ": " + t(wrapItem.kind) + " · " +
+      category(wrapItem.topic) : "";
     root.dataset.seq = String(data.seq);
+    document.dispatchEvent(new CustomEvent("halopmi:state", { detail: data }));
   }
 
   function refresh() {
@@ -254,6 +316,9 @@
       refresh();
     });
     document.addEventListener("halopmi:call.ended", refresh);
+    document.addEventListener("halopmi:softphone", function (event) {
+      if (event.detail && event.detail.state === "ended") refresh(); // on to wrap-up
+    });
 
     $("state-apply").addEventListener("click", function () {
       post("api/presence", { state: $("state-switcher").value }).then(refresh, function () {});
@@ -274,7 +339,8 @@
     });
     $("wrap-up-done").addEventListener("click", function () {
       var id = state.wrapUp ? state.wrapUp.work_item.id : (state.call ? state.call.work_item.id : 0);
-      post("api/work/" + id + "/wrap-up", { disposition: $("disposition").value }).then(refresh, function () {});
+      post("api/work/" + id + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-up-note").value })
+        .then(function () { $("wrap-up-note").value = ""; refresh(); }, function () {});
     });
     $("transfer-go").addEventListener("click", function () {
       if (!state.call) return;
