@@ -11,6 +11,7 @@
   var root, api, base, i18n = {};
   var state = { seq: -1, presenceVersion: -1, offer: null, call: null, wrapUp: null };
   var countdownTimer = null, fetching = null, refetchAgain = false;
+  var skew = 0; // server clock minus this computer's: countdowns follow the server's clock
 
   function $(id) { return document.getElementById(id); }
   function t(key) { return i18n[key] || key; }
@@ -180,6 +181,7 @@
     var member = $("pop-member"), claims = $("pop-claims");
     member.textContent = "";
     claims.textContent = "";
+    $("pop-claims-title").hidden = !pop.member;
     if (!pop.member) {
       member.appendChild(el("p", t("no_member"), "muted"));
     } else {
@@ -234,12 +236,12 @@
     if (!offer) { dialog.hidden = true; return; }
     var item = offer.work_item;
     $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + category(item.topic) +
-      (item.country ? " · " + item.country : "");
+      (item.country ? " · " + (item.country_name || item.country) : "");
     dialog.hidden = false;
     dialog.dataset.workItem = item.id;
     var expires = Date.parse(item.offer_expires_at);
     var update = function () {
-      var left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+      var left = Math.max(0, Math.round((expires - (Date.now() + skew)) / 1000));
       $("offer-countdown").textContent = String(left);
       if (left <= 0) stopCountdown();
     };
@@ -262,6 +264,7 @@
   }
 
   function render(data) {
+    if (data.now) skew = Date.parse(data.now) - Date.now();
     state.seq = data.seq;
     state.call = data.call;
     state.wrapUp = data.wrap_up;
@@ -321,7 +324,9 @@
     });
 
     $("state-apply").addEventListener("click", function () {
-      post("api/presence", { state: $("state-switcher").value }).then(refresh, function () {});
+      var chosen = $("state-switcher").value;
+      if (!chosen) return; // the current state (ringing, on a call, wrap-up) is shown, not chosen
+      post("api/presence", { state: chosen }).then(refresh, function () {});
     });
     $("offer-accept").addEventListener("click", function () {
       if (!state.offer) return;
