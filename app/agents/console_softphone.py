@@ -35,7 +35,7 @@ def _sim():  # type: ignore[no-untyped-def]
 
 def _messages() -> dict[str, str]:
     return {
-        "refused": _("This call cannot be joined: it is no longer yours."),
+        "refused": _("This call cannot be joined: it has ended or is no longer yours."),
         "no_leg": _("The softphone is not on a call."),
         "ended": _("The call has ended."),
         "digits": _("Only the keys 0–9, * and # can be sent."),
