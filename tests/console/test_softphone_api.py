@@ -284,3 +284,18 @@ def test_a_matched_members_placement_country_comes_before_the_numbers(sim, auth,
     assert pop["caller"]["country"] == "SA" and pop["caller"]["source"] == "member"
     assert pop["caller"]["local_time"]["zone"] == "Asia/Riyadh"
     assert pop["member"]["url"] == f"/records/members/{member.id}"
+
+
+def test_the_supervisors_reports_count_the_console_answered_call(sim, auth, console):
+    from app.supervisor import reports
+
+    _, phone, item_id, _ = _connected(sim, auth, console)
+    with sim.lock:
+        phone.hangup()
+    console.post("api/softphone/sync")
+    assert console.post(f"api/work/{item_id}/wrap-up", {"disposition": "resolved"}).status_code == 200
+    day = OPEN_HOURS.date().isoformat()
+    period = reports.parse_period({"start": day, "end": day, "interval": "day"})
+    overall = reports.call_kpis(period).overall
+    assert (overall.offered, overall.answered, overall.abandoned) == (1, 1, 0)
+    assert reports.dispositions(period) == [("resolved", 1)]
