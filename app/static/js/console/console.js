@@ -66,7 +66,7 @@
       row.appendChild(el("td", t(item.kind)));
       row.appendChild(el("td", item.language_name || item.language));
       row.appendChild(el("td", category(item.topic)));
-      row.appendChild(el("td", item.country || "–"));
+      row.appendChild(el("td", item.country_name || item.country || "–"));
       row.appendChild(el("td", item.local_time ? item.local_time.time : "–"));
       var wait = el("td", waited(item.wait_seconds), "wait");
       wait.dataset.since = String(Date.parse(item.enqueued_at) + (clientNow - serverNow));
