@@ -299,3 +299,16 @@ def test_the_supervisors_reports_count_the_console_answered_call(sim, auth, cons
     overall = reports.call_kpis(period).overall
     assert (overall.offered, overall.answered, overall.abandoned) == (1, 1, 0)
     assert reports.dispositions(period) == [("resolved", 1)]
+
+
+def test_after_a_transfer_the_agents_hang_up_puts_the_caller_back_in_the_queue(sim, auth, console):
+    me, phone, item_id, _ = _connected(sim, auth, console)
+    response = console.post(f"api/work/{item_id}/transfer", {"language": "en"})
+    assert response.status_code == 200, response.get_json()
+    # The console hangs up its leg when the transfer is done (halopmi:transferred).
+    assert console.post("api/softphone/hangup").get_json()["softphone"]["state"] == "ended"
+    assert phone.state == "queued"  # holding for the next agent, not hung up on
+    call_id = db.session.scalar(select(Call.id).where(Call.call_sid == phone.sid))
+    events = _events(call_id)
+    assert "transferred" in events and "completed" not in events and "abandoned" not in events
+    assert console.get("api/state").get_json()["me"]["presence"]["state"] == "wrap_up"
