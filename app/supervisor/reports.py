@@ -485,6 +485,27 @@ def dispositions(period: Period) -> list[tuple[str, int]]:
     return sorted(counts, key=lambda row: (-row[1], row[0]))
 
 
+def dispositions_by_agent(period: Period) -> tuple[list[str], list[tuple[str, dict[str, int]]]]:
+    """Calls answered in the period, counted by agent and wrap-up disposition: the dispositions
+    that occur (most used first) and one row per agent (by name) with their counts."""
+    from app.telephony.models import Call
+
+    rows = db.session.execute(
+        select(User.name, Call.agent_id, Call.disposition, func.count(Call.id))
+        .join(User, User.id == Call.agent_id)
+        .where(*_answered_in(period), Call.disposition.is_not(None))
+        .group_by(User.name, Call.agent_id, Call.disposition)
+    ).all()
+    totals: dict[str, int] = {}
+    agents: dict[tuple[str, int], dict[str, int]] = {}
+    for name, agent_id, code, count in rows:
+        code = str(code)  # not None: filtered above
+        totals[code] = totals.get(code, 0) + int(count)
+        agents.setdefault((name, int(agent_id or 0)), {})[code] = int(count)
+    codes = sorted(totals, key=lambda code: (-totals[code], code))
+    return codes, [(name, counts) for (name, _id), counts in sorted(agents.items())]
+
+
 CALL_LOG_HEADER = (
     "call_id",
     "direction",

@@ -186,6 +186,7 @@ def agents_report() -> Any:
         "supervisor/reports/agents.html",
         period=period,
         rows=reports.agent_performance(period),
+        dispositions=reports.dispositions_by_agent(period),
         definitions=kpis.definitions(period.settings),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from app.extensions import db
 from tests.factories import make_user
@@ -53,3 +54,21 @@ def test_the_call_log_csv_lists_each_call_with_its_disposition(client, auth):
 def test_the_call_log_is_for_those_who_may_export(client, auth):
     auth.login_as("agent")
     assert client.get(f"/supervisor/reports/call-log.csv?{PERIOD}").status_code == 403
+
+
+def test_the_agents_report_counts_each_agents_wrap_ups_by_disposition(client, auth):
+    _, answered = _calls()
+    other = make_user(name="Yusuf Agent")
+    call = add_call(Spec("10:00", answer=5, talk=30, agent=other.id))
+    call.disposition = "wrong_number"
+    db.session.commit()
+    auth.login_as("supervisor")
+    html = client.get(f"/supervisor/reports/agents?{PERIOD}").get_data(as_text=True)
+    table = html[
+        html.index('id="agent-dispositions"') : html.index("</table>", html.index('id="agent-dispositions"'))
+    ]
+    headers = re.findall(r'data-disposition="([a-z_]+)">([^<]+)</th>', table)
+    assert headers == [("resolved", "Resolved on the call"), ("wrong_number", "Wrong number")]
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>((?:<td class="num">\d+</td>)+)</tr>', table)
+    counts = {name: re.findall(r"\d+", cells) for name, cells in rows}
+    assert counts == {"Dewi Agent": ["2", "1"], "Yusuf Agent": ["0", "1"]}
