@@ -265,7 +265,7 @@
         var leg = state.softphone;
         if (leg && (leg.state === "connecting" || leg.state === "in_call")) {
           if (!live) show(leg);
-        } else if (state.call && !live && shown !== "ended") {
+        } else if (state.call && !live && shown === "idle") {
           // Holding a call with no leg (e.g. the join was interrupted by a reload): join it.
           this.connect(state.call.work_item);
         }
