@@ -18,6 +18,7 @@ from flask_login import current_user
 from app.agents import routing
 from app.agents.console import ApiError, bp
 from app.agents.policy import require
+from app.core.inputs import MAX_ID
 from app.extensions import db
 from app.telephony import softphone as sim_softphone
 
@@ -64,9 +65,10 @@ def softphone_join():  # type: ignore[no-untyped-def]
     """Join the call of a contact the agent holds (after accepting it, or after a reload)."""
     sim = _sim()
     raw = _body().get("work_item_id")
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+    valid = not isinstance(raw, bool) and isinstance(raw, int | str) and str(raw).isdigit()
+    if not valid or int(str(raw)) > MAX_ID:  # past a database integer no item can exist
         raise ApiError(400, "work_item_id", _("%(name)s must be a number.", name="work_item_id"))
-    item = routing.held_item(int(current_user.id), int(raw))
+    item = routing.held_item(int(current_user.id), int(str(raw)))
     if item is None:
         raise ApiError(409, "refused", _messages()["refused"])
     item_id = item.id

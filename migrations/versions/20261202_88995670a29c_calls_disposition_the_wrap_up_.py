@@ -1,7 +1,7 @@
 """calls.disposition: the wrap-up disposition of a call (reports count calls by it)
 
 Revision ID: 88995670a29c
-Revises: a7c41e9b2d10
+Revises: d4e2a91f0c11
 Create Date: 2026-12-02 10:37:28.610216
 
 Additive and nullable: existing calls keep no disposition; nothing to backfill.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "88995670a29c"
-down_revision = "a7c41e9b2d10"
+down_revision = "d4e2a91f0c11"
 branch_labels = None
 depends_on = None
 

@@ -172,6 +172,8 @@ def test_mute_and_keypad_act_on_the_agents_own_leg(sim, auth, console):
         ("api/softphone/join", {"work_item_id": "abc"}, "work_item_id"),
         ("api/softphone/join", {"work_item_id": True}, "work_item_id"),
         ("api/softphone/join", {}, "work_item_id"),
+        ("api/softphone/join", {"work_item_id": 2**40}, "work_item_id"),
+        ("api/softphone/join", {"work_item_id": -3}, "work_item_id"),
         ("api/softphone/mute", {"muted": "yes"}, "muted"),
         ("api/softphone/digits", {"digits": "12x"}, "digits"),
         ("api/softphone/digits", {"digits": ["1"]}, "digits"),
