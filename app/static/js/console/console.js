@@ -11,6 +11,7 @@
   var root, api, base, i18n = {};
   var state = { seq: -1, presenceVersion: -1, offer: null, call: null, wrapUp: null };
   var countdownTimer = null, fetching = null, refetchAgain = false;
+  var shownState = null; // the presence state the selector was last set to
   var skew = 0; // server clock minus this computer's: countdowns follow the server's clock
 
   function $(id) { return document.getElementById(id); }
@@ -94,6 +95,9 @@
     root.dataset.state = presence.state;
     // The selector shows the agent's real state; ringing, on a call and wrap-up are shown
     // (by their label) but not chosen: the console moves through them itself.
+    // Only when the state changes: a re-render must not undo what the agent just picked.
+    if (presence.state === shownState) return;
+    shownState = presence.state;
     var select = $("state-switcher"), current = $("state-current");
     var choosable = Array.prototype.some.call(select.options, function (option) {
       return option.value === presence.state && !option.disabled;
