@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.agents import presence as presence_svc
-from app.agents import routing
+from app.agents import routing, wrapup
 from app.agents.models import (
     CONNECTED,
     OFFERED_ITEM,
@@ -45,16 +46,7 @@ LANGUAGES = {
     "sas": "Sasak", "mad": "Madura", "zh-TW": "中文 (臺灣)", "yue": "粵語", "ko": "한국어",
     "ar": "العربية", "ms": "Bahasa Melayu", "ja": "日本語",
 }  # fmt: skip
-DISPOSITIONS = (
-    "resolved",
-    "information_given",
-    "ticket_follow_up",
-    "transferred",
-    "callback_scheduled",
-    "wrong_number",
-    "dropped",
-    "other",
-)
+DISPOSITIONS = tuple(wrapup.DISPOSITIONS)
 # Main placement countries; other countries fall back to the system's zone.tab.
 COUNTRY_ZONES = {
     "ID": "Asia/Jakarta", "HK": "Asia/Hong_Kong", "TW": "Asia/Taipei", "MY": "Asia/Kuala_Lumpur",
@@ -106,6 +98,31 @@ def local_time(country: str | None, now: datetime | None = None) -> dict[str, st
     return {"zone": name, "time": local.strftime("%H:%M"), "iso": local.isoformat()}
 
 
+def country_name(code: str | None) -> str | None:
+    """A country by its name in the reader's language (Babel's CLDR data)."""
+    if not code:
+        return None
+    locale = get_locale()
+    territories = locale.territories if locale is not None else {}
+    return territories.get(code.upper(), code.upper())
+
+
+def caller_location(item: WorkItem, member: Any | None, now: datetime) -> dict[str, Any]:
+    """Where the caller is: the matched member's placement country, else the country of the
+    number they call from (set on the work item by telephony with ``phonenumbers``)."""
+    country, source = None, None
+    if member is not None and getattr(member, "placement_country", None):
+        country, source = member.placement_country, "member"
+    elif item.country:
+        country, source = item.country, "number"
+    return {
+        "country": country,
+        "country_name": country_name(country),
+        "source": source,
+        "local_time": local_time(country, now),
+    }
+
+
 def _jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
@@ -122,6 +139,7 @@ def item_view(item: WorkItem, now: datetime) -> dict[str, Any]:
     data = routing.item_payload(item, now)
     data["local_time"] = local_time(item.country, now)
     data["language_name"] = LANGUAGES.get(item.language, item.language)
+    data["country_name"] = country_name(item.country)
     return data
 
 
@@ -136,16 +154,19 @@ def _tickets_for(member_id: int | None, ticket_id: int | None) -> dict[str, Any]
     """
     try:
         from app.tickets.models import Ticket
+        from app.tickets.routes import STATUS_LABELS
     except ImportError:  # pragma: no cover - only before the tickets package exists
         return {"available": False, "current": None, "open": [], "recent": []}
 
     def view(ticket: Any) -> dict[str, Any]:
         return {
             "id": ticket.id,
+            "url": url_for("tickets.show", ticket_id=ticket.id),
             "reference": getattr(ticket, "reference", None),
             "subject": ticket.subject,
             "category": ticket.category,
             "status": ticket.status,
+            "status_label": str(STATUS_LABELS.get(ticket.status, ticket.status)),
             "priority": getattr(ticket, "priority", None),
             "description": getattr(ticket, "description", ""),
             "created_at": ticket.created_at.isoformat() if ticket.created_at else None,
@@ -173,11 +194,16 @@ def screen_pop(item: WorkItem) -> dict[str, Any]:
     from app.records.models import Member
     from app.records.services import member_summary
 
+    now = utcnow()
     member = db.session.get(Member, item.member_id) if item.member_id else None
     summary = member_summary(member) if member is not None else None
+    member_view = _jsonable(summary) if summary is not None else None
+    if member_view is not None and allowed(current_user, "records.view"):
+        member_view["url"] = url_for("records.member", member_id=member.id)  # type: ignore[union-attr]
     return {
-        "work_item": item_view(item, utcnow()),
-        "member": _jsonable(summary) if summary is not None else None,
+        "work_item": item_view(item, now),
+        "caller": caller_location(item, summary, now),
+        "member": member_view,
         "tickets": _tickets_for(item.member_id, item.ticket_id),
     }
 
@@ -207,7 +233,7 @@ def index():  # type: ignore[no-untyped-def]
     return render_template(
         "console/index.html",
         languages=LANGUAGES,
-        dispositions=DISPOSITIONS,
+        dispositions=[(code, str(label)) for code, label in wrapup.DISPOSITIONS.items()],
         # (code, label): the console names topics and ticket categories by their labels.
         categories=category_choices(),
         softphone_provider=softphone_provider(),
@@ -248,6 +274,7 @@ def state():  # type: ignore[no-untyped-def]
     offer = _my_item(OFFERED_ITEM)
     call = _my_item(CONNECTED)
     wrap = _last_handled() if me.state == WRAP_UP and call is None else None
+    wrap_pop = screen_pop(wrap) if wrap is not None else None
     colleagues = db.session.execute(
         select(User.id, User.name, AgentPresence.state)
         .join(AgentPresence, AgentPresence.agent_id == User.id)
@@ -255,6 +282,8 @@ def state():  # type: ignore[no-untyped-def]
         .order_by(User.name)
     ).all()
     db.session.commit()  # get_presence may have created the row
+    from app.agents.console_softphone import leg_state
+
     return jsonify(
         seq=seq,
         now=now.isoformat(),
@@ -268,9 +297,10 @@ def state():  # type: ignore[no-untyped-def]
         active=[item_view(i, now) for i in items if i.status != WAITING],
         offer=({"work_item": item_view(offer, now), "screen_pop": screen_pop(offer)} if offer else None),
         call=({"work_item": item_view(call, now), "screen_pop": screen_pop(call)} if call else None),
-        wrap_up=({"work_item": item_view(wrap, now)} if wrap else None),
+        wrap_up=({"work_item": item_view(wrap, now), "screen_pop": wrap_pop} if wrap else None),
+        softphone=leg_state(current_user.id),
         colleagues=[{"id": c.id, "name": c.name, "state": c.state} for c in colleagues],
-        dispositions=list(DISPOSITIONS),
+        dispositions=[{"code": code, "label": str(label)} for code, label in wrapup.DISPOSITIONS.items()],
         offer_timeout=current_app.config.get("ROUTING_OFFER_TIMEOUT", 20),
     )
 
@@ -334,12 +364,33 @@ def decline(work_item_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/api/work/<int:work_item_id>/wrap-up", methods=["POST"])
 @require("console.use")
 def wrap_up(work_item_id: int):  # type: ignore[no-untyped-def]
-    disposition = str(_body().get("disposition") or "")
-    if disposition not in DISPOSITIONS:
+    body = _body()
+    disposition, note = body.get("disposition"), body.get("note")
+    if not isinstance(disposition, str) or (note is not None and not isinstance(note, str)):
         raise ApiError(400, "disposition", _("Choose a disposition."))
-    routing.finish_wrap_up(current_user.id, work_item_id, disposition)
+    try:
+        wrapup.finish(current_user.id, work_item_id, disposition, note)
+    except wrapup.WrapUpError as exc:
+        raise _wrap_up_error(exc) from None
     db.session.commit()
     return jsonify(presence=presence_svc.presence_payload(presence_svc.get_presence(current_user.id)))
+
+
+def _wrap_up_error(exc: wrapup.WrapUpError) -> ApiError:
+    if exc.code == "not_found":
+        return ApiError(404, "not_found", _("No such contact."))
+    if exc.code == "not_yours":
+        return ApiError(403, "not_yours", _("Only the agent who handled this contact wraps it up."))
+    if exc.code == "note":
+        return ApiError(
+            400, "note", _("The note is too long (at most %(count)d characters).", count=wrapup.NOTE_MAX)
+        )
+    return ApiError(400, "disposition", _("Choose a disposition."))
+
+
+@bp.app_template_global("disposition_label")
+def disposition_label(code: str | None) -> str:
+    return wrapup.disposition_label(code)
 
 
 @bp.route("/api/work/<int:work_item_id>/transfer", methods=["POST"])
@@ -471,3 +522,6 @@ def voice_token():  # type: ignore[no-untyped-def]
         expires_at=expires_at,
         provider=softphone_provider(),
     )
+
+
+from app.agents import console_softphone  # noqa: E402,F401 - registers the simulator softphone's routes

@@ -399,6 +399,15 @@ def accept(agent_id: int, work_item_id: int) -> WorkItem:
     return item
 
 
+def held_item(agent_id: int, work_item_id: int | None = None) -> WorkItem | None:
+    """The contact ``agent_id`` is connected to (``work_item_id``: only that one): accepted,
+    not ended and not handed on. An agent's softphone may act only on this."""
+    query = select(WorkItem).where(WorkItem.agent_id == agent_id, WorkItem.status == CONNECTED)
+    if work_item_id is not None:
+        query = query.where(WorkItem.id == work_item_id)
+    return db.session.scalar(query.order_by(WorkItem.id.desc()).limit(1))
+
+
 def decline(agent_id: int, work_item_id: int, reason: str = "declined") -> None:
     """The agent turns the offer down: the item goes to someone else; the agent stays free."""
     item = db.session.get(WorkItem, work_item_id)
@@ -468,8 +477,10 @@ def expire_offers(now: datetime | None = None) -> list[int]:
     return expired
 
 
-def finish_wrap_up(agent_id: int, work_item_id: int | None = None, disposition: str | None = None) -> None:
-    """The agent saves the disposition and is ready for the next contact."""
+def finish_wrap_up(
+    agent_id: int, work_item_id: int | None = None, disposition: str | None = None, *, note: str | None = None
+) -> None:
+    """The agent saves the disposition (and a note) and is ready for the next contact."""
     if work_item_id is not None and disposition:
         _rowcount(
             update(WorkItem)
@@ -478,7 +489,7 @@ def finish_wrap_up(agent_id: int, work_item_id: int | None = None, disposition: 
         )
         item = db.session.get(WorkItem, work_item_id)
         if item is not None:
-            log_event(item, "disposition", agent_id, disposition=disposition[:32])
+            log_event(item, "disposition", agent_id, disposition=disposition[:32], note=note)
     if transition(agent_id, AVAILABLE, "wrap_up_done", allowed_from=(WRAP_UP,), work_item_id=work_item_id):
         _route_safely()
 

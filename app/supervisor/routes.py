@@ -110,6 +110,17 @@ def calls_csv() -> Any:
     return _download(reports.call_kpis_csv(report), name, "text/csv")
 
 
+@bp.get("/reports/call-log.csv")
+@require("reports.export")
+def call_log_csv() -> Any:
+    """Every call of the period with its wrap-up disposition (code and label)."""
+    from app.agents.wrapup import disposition_label
+
+    period = _period()
+    name = f"call-log-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return _download(reports.call_log_csv(period, disposition_label), name, "text/csv")
+
+
 # --- reports ------------------------------------------------------------------------------------
 
 MAX_TABLE_ROWS = 500
@@ -163,6 +174,7 @@ def calls_report() -> Any:
         bucket_label=lambda bucket: _bucket_label(bucket, period),
         definitions=kpis.definitions(period.settings),
         intervals=kpis.INTERVALS,
+        dispositions=reports.dispositions(period),
     )
 
 
@@ -174,6 +186,7 @@ def agents_report() -> Any:
         "supervisor/reports/agents.html",
         period=period,
         rows=reports.agent_performance(period),
+        dispositions=reports.dispositions_by_agent(period),
         definitions=kpis.definitions(period.settings),
     )
 

@@ -52,6 +52,36 @@ def subscribe_to_routing() -> None:
         kinds=("offered", "transferred", *RING_ENDS),
         isolated=False,
     )
+    routing.listen("telephony.wrap_up", wrap_up_outcome, kinds=("disposition",))
+
+
+def wrap_up_outcome(item: Any, event: Any) -> None:
+    """The agent's wrap-up of a call or call-back: its disposition on the call and the call
+    log (``wrap_up``, once per routing event), with the agent's note."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.telephony import services
+    from app.telephony.models import Call
+
+    if item.kind == "call":
+        call = db.session.get(Call, item.ref_id)
+    else:
+        call = db.session.scalar(
+            select(Call).where(Call.callback_id == item.ref_id).order_by(Call.id.desc()).limit(1)
+        )
+    disposition = event.data.get("disposition")
+    if call is None or not disposition:
+        return
+    call.disposition = disposition
+    services.log_event(
+        call,
+        "wrap_up",
+        suffix=str(event.id),
+        at=event.at,
+        agent_id=event.agent_id,
+        data={"work_item_id": item.id, "disposition": disposition, "note": event.data.get("note")},
+    )
 
 
 def routing_outcome(item: Any, event: Any) -> None:

@@ -43,6 +43,7 @@ EVENT_KINDS = (
     "transferred",  # agent_id: from whom; data.to_agent_id (None: to a queue)
     "voicemail",
     "failed",
+    "wrap_up",  # the agent's wrap-up: data.disposition, data.note, data.work_item_id
 )
 CALLBACK_STATUSES = ("pending", "dialing", "connected", "scheduled", "completed", "failed", "cancelled")
 PHONE_KIND = "phone"  # blind-index kind shared with records (same normalised E.164)
@@ -90,6 +91,8 @@ class Call(db.Model):  # type: ignore[name-defined,misc]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recording_sid: Mapped[str | None] = mapped_column(String(64))
+    # The handling agent's wrap-up disposition (the last one saved; reports count by it).
+    disposition: Mapped[str | None] = mapped_column(String(32))
     # The caller's answer to the recording notice (TELEPHONY_RECORD_CALLS): None not asked,
     # "accepted" (stayed silent) or "declined" (pressed a key). Set once; a replay keeps it.
     record_consent: Mapped[str | None] = mapped_column(String(16))

@@ -15,6 +15,7 @@ pressed, when hold music runs out (:meth:`Leg.wait_again`) and when someone hang
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - parses our own app's TwiML
 from collections.abc import Callable
@@ -77,6 +78,10 @@ class Simulator:
         self.recordings: list[dict[str, str]] = []
         self.messages: list[dict[str, Any]] = []
         self.provider = SimulatorProvider(app.config.get("REDIS_URL"))
+        # One instance serves every request thread of a web process (app.extensions): whoever
+        # reads or moves legs holds this lock. Re-entrant, because a leg's webhook may be
+        # answered in the same thread while the lock is held.
+        self.lock = threading.RLock()
 
     # --- HTTP as Twilio does it ---------------------------------------------------------
 
@@ -292,6 +297,8 @@ class Leg:
         self.conference: ET.Element | None = None
         self.dialled: list[Heard] = []
         self.answer_url = ""
+        self.muted = False
+        self.sent_digits = ""  # DTMF sent during a bridged call (nobody gathers them)
         self.started_at = sim.clock()
         self._sequence = itertools.count()
         sim.legs[sid] = self
@@ -403,6 +410,15 @@ class Leg:
             )
             return
         raise SimulatorError(f"no key is being listened for (state {self.state})")
+
+    def send_digits(self, digits: str) -> None:
+        """Keys pressed on a bridged call: they reach the other party as tones, not the app."""
+        if self.state == "ended":
+            raise SimulatorError("the call has ended")
+        if self.state in ("gather",) or (self.state == "queued" and self.wait_gather is not None):
+            self.press(digits)
+            return
+        self.sent_digits += digits
 
     def timeout(self) -> None:
         """Say nothing at a Gather: Twilio goes on with the verbs after it."""

@@ -19,18 +19,15 @@ from app.telephony.provider import ProviderError
 from app.telephony.routes import bp
 from app.telephony.signature import twilio_configured
 from app.telephony.simulator import Leg, Simulator, SimulatorError
+from app.telephony.softphone import SIMULATOR_KEY, get_simulator
 
-SIMULATOR_KEY = "telephony_simulator"
+__all__ = ["SIMULATOR_KEY", "bp"]
 
 
 def _simulator() -> Simulator:
     if twilio_configured() or current_app.config.get("NAME") == "production":
         abort(404)  # a development tool: with a real Twilio account there is nothing to simulate
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    sim = app.extensions.get(SIMULATOR_KEY)
-    if sim is None:
-        sim = app.extensions[SIMULATOR_KEY] = Simulator(app, app.test_client())
-    return sim  # type: ignore[no-any-return]
+    return get_simulator()
 
 
 def _leg_state(leg: Leg) -> dict[str, Any]:
@@ -45,8 +42,9 @@ def _leg_state(leg: Leg) -> dict[str, Any]:
 
 
 def _state(sim: Simulator) -> dict[str, Any]:
-    sim.poll()
-    return {"legs": [_leg_state(leg) for leg in sim.legs.values()], "messages": sim.messages[-10:]}
+    with sim.lock:
+        sim.poll()
+        return {"legs": [_leg_state(leg) for leg in sim.legs.values()], "messages": sim.messages[-10:]}
 
 
 @bp.get("/simulator")
@@ -70,6 +68,8 @@ def simulator_action():  # type: ignore[no-untyped-def]
     sim = _simulator()
     data = request.get_json(silent=True) or {}
     action = str(data.get("action") or "")
+    db.session.commit()  # the simulator's webhooks write in their own sessions
+    sim.lock.acquire()  # one action at a time on the process's shared simulator
     try:
         if action == "dial":
             sim.dial_in(str(data.get("from") or "+85291234567"))
@@ -95,6 +95,8 @@ def simulator_action():  # type: ignore[no-untyped-def]
                 abort(400)
     except (SimulatorError, ValueError) as exc:
         return jsonify(error={"code": "simulator", "message": str(exc), "fields": {}}, **_state(sim)), 409
+    finally:
+        sim.lock.release()
     return jsonify(_state(sim))
 
 

@@ -71,6 +71,7 @@ EVENT_KINDS = (
     "csat",
     "tagged",
     "erased",
+    "wrap_up",  # an agent's wrap-up of a call: data.disposition, data.call_id; body: the note
 )
 MATCH_CONFIDENCES = ("exact", "probable", "confirmed")
 NOTIFICATION_CHANNELS = ("sms", "email")

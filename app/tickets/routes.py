@@ -91,6 +91,7 @@ EVENT_LABELS = {
     "csat": _l("Rating"),
     "tagged": _l("Tags changed"),
     "erased": _l("Personal data erased"),
+    "wrap_up": _l("Call wrap-up"),
 }
 NOTIFICATION_KIND_LABELS = {"sms": _l("SMS to the worker"), "email": _l("Email to the worker")}
 # Our side of sending (Notification.status) and what the carrier reported (carrier_status).

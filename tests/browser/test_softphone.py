@@ -157,7 +157,7 @@ def test_the_console_registers_a_device_connects_the_accepted_call_and_controls_
 
     # Hanging up ends the call leg.
     page.click("#softphone-hangup")
-    expect(softphone).to_have_attribute("data-state", "ready")
+    expect(softphone).to_have_attribute("data-state", "ended")
     expect(page.locator("#softphone-status")).to_have_text(text["softphone_ended"])
     assert page.evaluate("__twilio.calls[0].disconnected") == 1
     expect(page.locator("#softphone-hangup")).to_be_hidden()

@@ -11,6 +11,8 @@
   var root, api, base, i18n = {};
   var state = { seq: -1, presenceVersion: -1, offer: null, call: null, wrapUp: null };
   var countdownTimer = null, fetching = null, refetchAgain = false;
+  var shownState = null; // the presence state the selector was last set to
+  var skew = 0; // server clock minus this computer's: countdowns follow the server's clock
 
   function $(id) { return document.getElementById(id); }
   function t(key) { return i18n[key] || key; }
@@ -65,7 +67,7 @@
       row.appendChild(el("td", t(item.kind)));
       row.appendChild(el("td", item.language_name || item.language));
       row.appendChild(el("td", category(item.topic)));
-      row.appendChild(el("td", item.country || "–"));
+      row.appendChild(el("td", item.country_name || item.country || "–"));
       row.appendChild(el("td", item.local_time ? item.local_time.time : "–"));
       var wait = el("td", waited(item.wait_seconds), "wait");
       wait.dataset.since = String(Date.parse(item.enqueued_at) + (clientNow - serverNow));
@@ -91,6 +93,22 @@
     pill.dataset.state = presence.state;
     pill.textContent = t(presence.state) + (presence.reason === "no_answer" ? " (" + t("no_answer") + ")" : "");
     root.dataset.state = presence.state;
+    // The selector shows the agent's real state; ringing, on a call and wrap-up are shown
+    // (by their label) but not chosen: the console moves through them itself.
+    // Only when the state changes: a re-render must not undo what the agent just picked.
+    if (presence.state === shownState) return;
+    shownState = presence.state;
+    var select = $("state-switcher"), current = $("state-current");
+    var choosable = Array.prototype.some.call(select.options, function (option) {
+      return option.value === presence.state && !option.disabled;
+    });
+    current.hidden = choosable;
+    if (choosable) {
+      select.value = presence.state;
+    } else {
+      current.textContent = t(presence.state);
+      current.selected = true;
+    }
   }
 
   function kv(pairs) {
@@ -103,14 +121,57 @@
     return dl;
   }
 
+  function link(href, text) {
+    var a = el("a", text);
+    a.href = href;
+    return a;
+  }
+
   function ticketList(tickets) {
     if (!tickets.length) return el("p", t("none"), "muted small");
     var list = el("ul");
     tickets.forEach(function (ticket) {
-      list.appendChild(el("li", (ticket.reference || "#" + ticket.id) + " · " + ticket.subject + " · " +
-        category(ticket.category) + " · " + ticket.status));
+      var item = el("li");
+      item.appendChild(link(ticket.url, ticket.reference || "#" + ticket.id));
+      item.appendChild(document.createTextNode(" · " + ticket.subject + " · " + category(ticket.category) +
+        " · " + (ticket.status_label || ticket.status)));
+      list.appendChild(item);
     });
     return list;
+  }
+
+  function claimsTable(list) {
+    var table = el("table", null, "claims");
+    var head = el("thead"), headRow = el("tr");
+    ["claim_number", "program", "benefit", "claim_status", "incident_date"].forEach(function (key) {
+      var th = el("th", t(key));
+      th.scope = "col";
+      headRow.appendChild(th);
+    });
+    head.appendChild(headRow);
+    table.appendChild(head);
+    var body = el("tbody");
+    list.forEach(function (c) {
+      var row = el("tr");
+      row.dataset.claim = c.claim_number;
+      [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
+        row.appendChild(el("td", v));
+      });
+      body.appendChild(row);
+    });
+    table.appendChild(body);
+    return table;
+  }
+
+  function renderWhere(caller) {
+    var where = $("pop-where");
+    where.textContent = "";
+    if (!caller || !caller.country) return;
+    where.dataset.country = caller.country;
+    var text = caller.country_name || caller.country;
+    if (caller.source === "number") text += " (" + t("country_from_number") + ")";
+    if (caller.local_time) text += " · " + caller.local_time.time + " " + t("local_time_in") + " (" + caller.local_time.zone + ")";
+    where.textContent = text;
   }
 
   function renderScreenPop(pop) {
@@ -119,15 +180,22 @@
     panel.hidden = false;
     var item = pop.work_item;
     $("pop-item").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " +
-      category(item.topic) + " · " + (item.country || "–") + (item.local_time ? " · " + item.local_time.time : "");
+      category(item.topic);
+    renderWhere(pop.caller);
     var member = $("pop-member"), claims = $("pop-claims");
     member.textContent = "";
     claims.textContent = "";
+    $("pop-claims-title").hidden = !pop.member;
     if (!pop.member) {
       member.appendChild(el("p", t("no_member"), "muted"));
     } else {
       var m = pop.member;
       member.appendChild(el("h3", m.name, "member-name"));
+      if (m.url) {
+        var links = el("p", null, "pop-links");
+        links.appendChild(link(m.url, t("open_member")));
+        member.appendChild(links);
+      }
       member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), m.phase], [t("status"), m.membership_status],
         [t("programs"), (m.programs || []).join(", ")], [t("country"), m.placement_country], [t("employer"), m.employer]]));
       var coverage = el("p", (m.coverage || []).map(function (w) {
@@ -135,16 +203,7 @@
       }).join(" · "), "small");
       member.appendChild(coverage);
       if (m.claims && m.claims.length) {
-        var table = el("table", null, "claims");
-        m.claims.forEach(function (c) {
-          var row = el("tr");
-          row.dataset.claim = c.claim_number;
-          [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
-            row.appendChild(el("td", v));
-          });
-          table.appendChild(row);
-        });
-        claims.appendChild(table);
+        claims.appendChild(claimsTable(m.claims));
       } else {
         claims.appendChild(el("p", t("none"), "muted small"));
       }
@@ -159,7 +218,10 @@
     var current = pop.tickets.current;
     if (current) {
       ticket.appendChild(kv([["#", current.reference || current.id], ["", current.subject],
-        [t("status"), current.status], ["", category(current.category)]]));
+        [t("ticket_status"), current.status_label || current.status], ["", category(current.category)]]));
+      var ticketLinks = el("p", null, "pop-links");
+      ticketLinks.appendChild(link(current.url, t("open_ticket")));
+      ticket.appendChild(ticketLinks);
       if (current.description) ticket.appendChild(el("p", current.description, "small"));
     } else {
       ticket.appendChild(el("p", t("no_ticket"), "muted small"));
@@ -178,12 +240,12 @@
     if (!offer) { dialog.hidden = true; return; }
     var item = offer.work_item;
     $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + category(item.topic) +
-      (item.country ? " · " + item.country : "");
+      (item.country ? " · " + (item.country_name || item.country) : "");
     dialog.hidden = false;
     dialog.dataset.workItem = item.id;
     var expires = Date.parse(item.offer_expires_at);
     var update = function () {
-      var left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+      var left = Math.max(0, Math.round((expires - (Date.now() + skew)) / 1000));
       $("offer-countdown").textContent = String(left);
       if (left <= 0) stopCountdown();
     };
@@ -206,6 +268,7 @@
   }
 
   function render(data) {
+    if (data.now) skew = Date.parse(data.now) - Date.now();
     state.seq = data.seq;
     state.call = data.call;
     state.wrapUp = data.wrap_up;
@@ -213,11 +276,17 @@
     renderQueue(data.queue, data.now);
     renderOffer(data.offer);
     renderColleagues(data.colleagues);
-    var current = data.offer || data.call;
+    // The screen pop stays up through wrap-up: the agent writes the note looking at it.
+    var wrapping = data.me.presence.state === "wrap_up";
+    var current = data.offer || data.call || (wrapping ? data.wrap_up : null);
     renderScreenPop(current ? current.screen_pop : null);
     $("call-tools").hidden = !data.call;
-    $("wrap-up").hidden = data.me.presence.state !== "wrap_up";
+    $("wrap-up").hidden = !wrapping;
+    var wrapItem = data.wrap_up ? data.wrap_up.work_item : (data.call ? data.call.work_item : null);
+    $("wrap-up-for").textContent = wrapItem ? t("wrap_up_for") + ": " + t(wrapItem.kind) + " · " +
+      category(wrapItem.topic) : "";
     root.dataset.seq = String(data.seq);
+    document.dispatchEvent(new CustomEvent("halopmi:state", { detail: data }));
   }
 
   function refresh() {
@@ -254,9 +323,14 @@
       refresh();
     });
     document.addEventListener("halopmi:call.ended", refresh);
+    document.addEventListener("halopmi:softphone", function (event) {
+      if (event.detail && event.detail.state === "ended") refresh(); // on to wrap-up
+    });
 
     $("state-apply").addEventListener("click", function () {
-      post("api/presence", { state: $("state-switcher").value }).then(refresh, function () {});
+      var chosen = $("state-switcher").value;
+      if (!chosen) return; // the current state (ringing, on a call, wrap-up) is shown, not chosen
+      post("api/presence", { state: chosen }).then(refresh, function () {});
     });
     $("offer-accept").addEventListener("click", function () {
       if (!state.offer) return;
@@ -274,7 +348,8 @@
     });
     $("wrap-up-done").addEventListener("click", function () {
       var id = state.wrapUp ? state.wrapUp.work_item.id : (state.call ? state.call.work_item.id : 0);
-      post("api/work/" + id + "/wrap-up", { disposition: $("disposition").value }).then(refresh, function () {});
+      post("api/work/" + id + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-up-note").value })
+        .then(function () { $("wrap-up-note").value = ""; refresh(); }, function () {});
     });
     $("transfer-go").addEventListener("click", function () {
       if (!state.call) return;
