@@ -15,6 +15,7 @@ pressed, when hold music runs out (:meth:`Leg.wait_again`) and when someone hang
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - parses our own app's TwiML
 from collections.abc import Callable
@@ -77,6 +78,9 @@ class Simulator:
         self.recordings: list[dict[str, str]] = []
         self.messages: list[dict[str, Any]] = []
         self.provider = SimulatorProvider(app.config.get("REDIS_URL"))
+        # One instance serves every thread of a web process (the dev server is threaded): hold
+        # this around any use of it. Re-entrant, as the webhooks it sends run in the same thread.
+        self.lock = threading.RLock()
 
     # --- HTTP as Twilio does it ---------------------------------------------------------
 

@@ -28,8 +28,8 @@ def _simulator() -> Simulator:
         abort(404)  # a development tool: with a real Twilio account there is nothing to simulate
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sim = app.extensions.get(SIMULATOR_KEY)
-    if sim is None:
-        sim = app.extensions[SIMULATOR_KEY] = Simulator(app, app.test_client())
+    if sim is None:  # setdefault: two threads that both got here share the first instance
+        sim = app.extensions.setdefault(SIMULATOR_KEY, Simulator(app, app.test_client()))
     return sim  # type: ignore[no-any-return]
 
 
@@ -59,7 +59,9 @@ def simulator_page():  # type: ignore[no-untyped-def]
 @bp.get("/simulator/state")
 @require("staff.home")
 def simulator_state():  # type: ignore[no-untyped-def]
-    return jsonify(_state(_simulator()))
+    sim = _simulator()
+    with sim.lock:
+        return jsonify(_state(sim))
 
 
 @bp.post("/simulator/action")
@@ -69,7 +71,11 @@ def simulator_action():  # type: ignore[no-untyped-def]
     csrf.protect()
     sim = _simulator()
     data = request.get_json(silent=True) or {}
-    action = str(data.get("action") or "")
+    with sim.lock:
+        return _simulator_act(sim, str(data.get("action") or ""), data)
+
+
+def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):  # type: ignore[no-untyped-def]
     try:
         if action == "dial":
             sim.dial_in(str(data.get("from") or "+85291234567"))
