@@ -67,7 +67,8 @@ def call_status(identity: str | None) -> dict[str, Any] | None:
     return {
         "phase": "queued",
         "position": position,
-        "minutes": max(1, round(estimate / 60)) if estimate is not None else None,
+        # 0: an agent is being offered the call; else at least a minute, as the IVR says it.
+        "minutes": (max(1, round(estimate / 60)) if estimate else 0) if estimate is not None else None,
     }
 
 

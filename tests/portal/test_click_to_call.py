@@ -28,7 +28,16 @@ from tests.factories import make_user
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 11:00 in Hong Kong, a Monday
 API_SECRET = "test-api-secret-of-thirty-two-bytes!"  # noqa: S105
-TOPICS = ["membership", "contribution", "claim_jkk", "claim_jkm", "claim_jht", "benefit_info", "other", "emergency"]
+TOPICS = [
+    "membership",
+    "contribution",
+    "claim_jkk",
+    "claim_jkm",
+    "claim_jht",
+    "benefit_info",
+    "other",
+    "emergency",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +156,9 @@ def test_simulator_endpoints_are_not_there_with_twilio(client, app):
     assert _json_post(client, "/call/sim/dial", {}, token).status_code == 404
 
 
-def _start_simulated_call(client: Any, language: str = "en", topic: str = "claim_jkm") -> tuple[str, dict[str, Any]]:
+def _start_simulated_call(
+    client: Any, language: str = "en", topic: str = "claim_jkm"
+) -> tuple[str, dict[str, Any]]:
     token = csrf_token(client, "/call")
     body = _json_post(client, "/call/start", {"language": language, "topic": topic}, token).get_json()
     assert body["provider"] == "simulator" and "token" not in body
@@ -260,7 +271,9 @@ def test_call_back_is_requested_confirmed_by_sms_and_shown_to_her(client):
     assert (callback.phone, callback.status, callback.source) == ("+85291234567", "pending", "portal")
     assert db.session.scalar(select(WorkItem.status).where(WorkItem.kind == "callback")) == "waiting"
     sms = db.session.scalar(
-        select(OutboxIntent).where(OutboxIntent.key == f"ticket-notify:{callback.ticket_id}:callback:{callback.id}:sms")
+        select(OutboxIntent).where(
+            OutboxIntent.key == f"ticket-notify:{callback.ticket_id}:callback:{callback.id}:sms"
+        )
     )
     assert sms is not None and sms.func == "app.tickets.tasks.notify_worker"
     html = client.get(status_url).get_data(as_text=True)
@@ -291,10 +304,16 @@ def test_outside_her_window_the_page_says_when_in_her_time(client):
     ("values", "field_message"),
     [
         ({"number": "12"}, "This is not a valid phone number for the country you chose."),
-        ({"country": "HK", "number": "+1 900 555 0123"}, "We cannot call premium-rate or shared-cost numbers."),
+        (
+            {"country": "HK", "number": "+1 900 555 0123"},
+            "We cannot call premium-rate or shared-cost numbers.",
+        ),
         ({"country": "US", "number": "+1 212 555 0123"}, "We cannot call numbers in this country."),
         ({"kpj": "123"}, "A KPJ number has 11 digits."),
-        ({"window_start": "19:00", "window_end": "19:00"}, "Choose a start and an end time that are different"),
+        (
+            {"window_start": "19:00", "window_end": "19:00"},
+            "Choose a start and an end time that are different",
+        ),
     ],
 )
 def test_refusals_are_explained_not_coded(client, values, field_message):

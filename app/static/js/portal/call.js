@@ -56,7 +56,10 @@
     box.textContent = message || "";
     box.hidden = !message;
   }
-  function setState(message) { $("call-state").textContent = message; }
+  function setState(message) {
+    // Only on change: polling must not make screen readers repeat the same sentence.
+    if ($("call-state").textContent !== message) $("call-state").textContent = message;
+  }
 
   // --- the call's life ---------------------------------------------------------------------
 
@@ -112,6 +115,7 @@
       item.textContent = text;
       list.appendChild(item);
     });
+    if (fresh > 0) list.scrollTop = list.scrollHeight;  // the latest prompt in view
     shownPrompts = leg.heard;
     $("typed").textContent = leg.typed || "";
   }
@@ -122,8 +126,8 @@
       wasConnected = true;
       setState(t("connected"));
     } else if (status.phase === "queued") {
-      if (status.position === 1 && status.minutes === null) setState(t("queued_first"));
-      else if (status.minutes !== null && status.minutes !== undefined) setState(t("queued_minutes", { n: status.position, m: status.minutes }));
+      if (status.position === 1 && !status.minutes) setState(t("queued_first"));
+      else if (status.minutes) setState(t("queued_minutes", { n: status.position, m: status.minutes }));
       else setState(t("queued", { n: status.position }));
     } else if (status.phase === "ivr") {
       setState(t("ivr"));
@@ -228,13 +232,13 @@
     var button = $("mute-button");
     button.setAttribute("aria-pressed", value ? "true" : "false");
     button.textContent = value ? t("unmute") : t("mute");
+    $("mute-note").textContent = value ? t("muted") : "";
   }
 
   function toggleMute() {
     if (!active) return;
     if (twilioCall) twilioCall.mute(!muted);
     setMuted(!muted);
-    setState(muted ? t("muted") : t("unmuted"));
   }
 
   function hangUp() {

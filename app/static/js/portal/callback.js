@@ -30,8 +30,16 @@
     $("on-phone-text").textContent = text;
   }
 
+  function live(body) {
+    // While her (simulated) phone rings or is in a call, the page follows without reloading.
+    if ($("phase").textContent !== body.label) $("phase").textContent = body.label;
+    var cancel = $("cancel-form");
+    if (cancel) cancel.hidden = true;
+  }
+
   function show(body) {
     var leg = body.leg;
+    if (leg && !leg.ended) live(body);
     if (leg && leg.ringing) {
       if ($("ringing").hidden) { $("ringing").hidden = false; $("answer-button").focus(); }
       $("on-phone").hidden = true;
