@@ -102,6 +102,13 @@ def _countries() -> list[tuple[str, str, int]]:
     return [(code, country_name(code), country_code_for_region(code)) for code in codes]
 
 
+def _calls_available() -> bool:
+    """Twilio with its voice keys, or the simulator (never in production: nothing to call)."""
+    if softphone_provider() == "simulator" and current_app.config.get("NAME") == "production":
+        return False
+    return voice_tokens_possible()
+
+
 def _locale() -> str:
     return str(get_locale() or "id")
 
@@ -116,7 +123,7 @@ def call():  # type: ignore[no-untyped-def]
         topics=_topics(),
         languages=LANGUAGES,
         provider=softphone_provider(),
-        available=voice_tokens_possible(),
+        available=_calls_available(),
     )
 
 
@@ -133,7 +140,7 @@ def call_start():  # type: ignore[no-untyped-def]
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return error_response(400, "invalid_json", _("Something went wrong. Reload the page and try again."))
-    if not voice_tokens_possible():
+    if not _calls_available():
         return error_response(503, "voice_not_configured", _("Calls from the browser are not available yet."))
     values = {"language": payload.get("language"), "topic": payload.get("topic")}
     try:

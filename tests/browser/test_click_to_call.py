@@ -20,7 +20,7 @@ from app.agents.models import WorkItem
 from app.agents.presence import set_skills, set_state
 from app.core.jobs import OutboxIntent, run_intent
 from app.extensions import db
-from app.telephony.models import Call, CallbackRequest
+from app.telephony.models import Call, CallbackRequest, CallRequest
 from app.telephony.prompts import text
 from app.telephony.simulator_routes import SIMULATOR_KEY
 from tests.browser.conftest import TIMEOUT_MS, screenshot
@@ -234,6 +234,103 @@ def test_the_simulator_rings_her_number_she_answers_talks_and_the_page_says_done
             softphone.hangup()
         expect(page.locator("#phase")).to_have_text("Selesai: kami sudah berbicara dengan Anda")
         screenshot(page, "c2c-11-callback-done-id")
+    finally:
+        context.close()
+    assert errors == []
+
+
+def _with_twilio(app: Any) -> None:
+    app.config.update(
+        TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+        TWILIO_AUTH_TOKEN="auth-token",  # noqa: S106
+        TWILIO_API_KEY="SK" + "1" * 32,
+        TWILIO_API_SECRET="test-api-secret-of-thirty-two-bytes!",  # noqa: S106
+        TWILIO_TWIML_APP_SID="AP" + "2" * 32,
+    )
+
+
+@pytest.fixture
+def browser_with_microphone(browser: Any) -> Any:
+    """Chromium with a fake microphone (a device exists; whether the site may use it is the
+    context's permission, as on a phone)."""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with_microphone = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"],
+        timeout=30_000,
+    )
+    try:
+        yield with_microphone
+    finally:
+        with_microphone.close()
+
+
+@pytest.mark.parametrize("permitted", [False, True], ids=["refused", "allowed"])
+def test_with_twilio_the_sdk_is_loaded_only_when_she_presses_call_and_after_the_microphone(
+    browser_with_microphone: Any, live_server: LiveServer, app: Any, permitted: bool
+) -> None:
+    _with_twilio(app)
+    context = browser_with_microphone.new_context(
+        base_url=live_server.url,
+        locale="id-ID",
+        viewport=PHONE_VIEWPORT,
+        permissions=["microphone"] if permitted else [],
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    loaded: list[str] = []
+    page.on("request", lambda request: loaded.append(request.url))
+    try:
+        page.goto("/call")
+        expect(page.locator("#mic-explain")).to_contain_text("mikrofon")
+        page.wait_for_load_state("networkidle")
+        assert not [url for url in loaded if "twilio-voice" in url]
+        call_button = page.get_by_role("button", name=re.compile("Telepon sekarang"))
+        if not permitted:
+            call_button.click()
+            expect(page.locator("#call-error")).to_contain_text("Anda tidak mengizinkan mikrofon")
+            screenshot(page, "c2c-13-twilio-mic-refused-id")
+            assert not [url for url in loaded if "twilio-voice" in url or "/call/start" in url]
+        else:
+            with page.expect_response(re.compile(r"/call/start$")) as started:
+                call_button.click()
+            assert started.value.status == 200
+            page.wait_for_function("() => window.Twilio && typeof window.Twilio.Device === 'function'")
+            db.session.expire_all()
+            assert db.session.scalar(select(CallRequest.topic)) == "other"
+            # Twilio's servers are out of reach here (or refuse a test token): she is told.
+            expect(page.locator("#call-over-text")).to_contain_text(
+                re.compile("Panggilan terputus|Panggilan tidak dapat dimulai"), timeout=20_000
+            )
+            screenshot(page, "c2c-14-twilio-unreachable-id")
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_with_twilio_a_phone_without_a_microphone_is_told_so(
+    browser: Any, live_server: LiveServer, app: Any
+) -> None:
+    _with_twilio(app)
+    context, page, errors = _phone(browser, live_server, "id-ID")
+    loaded: list[str] = []
+    page.on("request", lambda request: loaded.append(request.url))
+    try:
+        page.goto("/call")
+        expect(page.locator("#mic-explain")).to_contain_text("mikrofon")
+        page.wait_for_load_state("networkidle")
+        assert not [url for url in loaded if "twilio-voice" in url]
+        screenshot(page, "c2c-12-twilio-mic-explained-id")
+        page.get_by_role("button", name=re.compile("Telepon sekarang")).click()
+        error = page.locator("#call-error")
+        expect(error).to_be_visible()
+        expect(error).to_contain_text("Mikrofon tidak ditemukan di perangkat ini.")
+        screenshot(page, "c2c-13-twilio-no-microphone-id")
+        assert not [url for url in loaded if "twilio-voice" in url or "/call/start" in url]
     finally:
         context.close()
     assert errors == []

@@ -156,6 +156,16 @@ def test_simulator_endpoints_are_not_there_with_twilio(client, app):
     assert _json_post(client, "/call/sim/dial", {}, token).status_code == 404
 
 
+def test_in_production_without_twilio_there_is_no_call_to_place(client, app):
+    app.config["NAME"] = "production"
+    html = client.get("/call").get_data(as_text=True)
+    assert "Calls from the browser are not available yet." in html
+    assert re.search(r'id="call-button"[^>]*disabled', html)
+    token = csrf_token(client, "/call")
+    assert _json_post(client, "/call/start", {"language": "en", "topic": "other"}, token).status_code == 503
+    assert _json_post(client, "/call/sim/dial", {}, token).status_code == 404
+
+
 def _start_simulated_call(
     client: Any, language: str = "en", topic: str = "claim_jkm"
 ) -> tuple[str, dict[str, Any]]:

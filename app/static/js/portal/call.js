@@ -176,12 +176,22 @@
     });
   }
 
+  function failed(error) {
+    // 31000s are signalling and media failures: the connection to the service dropped.
+    var code = error && error.code;
+    var message = code && code >= 31000 && code < 32000 ? t("dropped") : t("failed");
+    if (device) { device.destroy(); device = null; }
+    if (active) finish(message); else showError(message);
+  }
+
   function callWithTwilio() {
     askMicrophone().then(function () {
       return Promise.all([post(area.dataset.startUrl, choice), loadSdk()]);
     }).then(function (results) {
       var body = results[0];
       device = new window.Twilio.Device(body.token, { codecPreferences: ["opus", "pcmu"], logLevel: "error" });
+      // Without a listener the SDK's emitter throws its errors: they are the call's to explain.
+      device.on("error", function (error) { failed(error); });
       begin();
       return device.connect({ params: choice });
     }).then(function (call) {
@@ -191,12 +201,9 @@
       call.on("reconnected", function () { setState(t("reconnected")); });
       call.on("disconnect", function () { poll(); window.setTimeout(function () { finish(endedMessage()); }, 600); });
       call.on("cancel", function () { finish(endedMessage()); });
-      call.on("error", function (error) {
-        // 31000s are signalling/media failures: the connection dropped.
-        var code = error && error.code;
-        finish(code && code >= 31000 && code < 32000 ? t("dropped") : t("failed"));
-      });
+      call.on("error", failed);
     }).catch(function (error) {
+      if (error && error.code) { failed(error); return; }  // the SDK's own (TwilioError)
       if (active) finish(error.message); else showError(error.message);
     });
   }
