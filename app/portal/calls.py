@@ -82,6 +82,14 @@ PHASES = {
 }
 
 
+@bp.after_request
+def _private(response: Response) -> Response:
+    # Her call's state and her call-back's page are hers: never kept by a shared cache.
+    if request.endpoint in ("portal.call_status", "portal.callback_status", "portal.callback_state"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _call_limit() -> str:
     return str(current_app.config.get("PORTAL_CALL_RATE_LIMIT", "120 per minute"))
 

@@ -286,7 +286,9 @@ def test_call_back_is_requested_confirmed_by_sms_and_shown_to_her(client):
         )
     )
     assert sms is not None and sms.func == "app.tickets.tasks.notify_worker"
-    html = client.get(status_url).get_data(as_text=True)
+    page = client.get(status_url)
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
     assert "Waiting for an agent" in html
     assert "+852•••••567" in html and "9123 4567" not in html
     assert "Hong Kong Time" in html
