@@ -7,7 +7,7 @@ import threading
 
 import click
 from flask import Blueprint, current_app
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 
 from app.core import jobs
 from app.core.realtime import use_write_only_emitter
@@ -46,7 +46,12 @@ def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool, without: t
         thread.start()
         threads.append(thread)
     names = queues or jobs.QUEUES
-    rq_worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
+    # SQLite keeps its file locks' state inside the process: a work horse forked while a loop
+    # thread (the outbox dispatcher, the simulator's SMS reports) was inside a transaction
+    # inherits a lock that nobody holds and waits for it until "database is locked". On SQLite
+    # (the embedded default) jobs therefore run in this process, one at a time, without a fork.
+    worker_class = SimpleWorker if engine.dialect.name == "sqlite" else Worker
+    rq_worker = worker_class([Queue(name, connection=connection) for name in names], connection=connection)
     try:
         rq_worker.work(burst=burst, with_scheduler=True)
     finally:
