@@ -132,6 +132,7 @@ def call():  # type: ignore[no-untyped-def]
         languages=LANGUAGES,
         provider=softphone_provider(),
         available=_calls_available(),
+        resume=bool(_session_call().get("sid")),  # a simulated call this browser placed
     )
 
 

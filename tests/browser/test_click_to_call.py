@@ -168,6 +168,9 @@ def test_worker_hangs_up_in_english(browser: Any, live_server: LiveServer) -> No
         page.get_by_role("button", name="Key hash", exact=True).click()
         expect(page.locator("#call-state")).to_have_text("You are next in the queue.", timeout=5000)
         screenshot(page, "c2c-3-queued-en")
+        page.reload()  # the simulated call goes on: the page picks it up again
+        expect(page.locator("#call-state")).to_have_text("You are next in the queue.")
+        expect(page.locator("#prompts")).to_contain_text(text("queued", "en"))
         page.get_by_role("button", name="Hang up").click()
         expect(page.locator("#call-over-text")).to_have_text("You ended the call.")
         screenshot(page, "c2c-4-ended-en")

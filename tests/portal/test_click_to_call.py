@@ -413,6 +413,21 @@ def test_simulated_phone_rings_she_answers_talks_to_the_agent_and_it_is_done(cli
     assert "Done: we spoke with you" in client.get(status_url).get_data(as_text=True)
 
 
+def test_she_hangs_up_the_simulated_phone_and_the_call_back_is_done(client, app):
+    agent_id = _agent()
+    status_url = _ask(client).headers["Location"]
+    item_id = _accept(agent_id, "callback", db.session.scalar(select(CallbackRequest.id)))
+    _run_jobs("app.telephony.tasks.place_callback")
+    assert client.get(status_url + "/state").get_json()["leg"]["ringing"]
+    sim = app.extensions[SIMULATOR_KEY]
+    with sim.lock:
+        sim.agent_softphone(agent_id, item_id)
+    token = csrf_token(client, status_url)
+    _json_post(client, status_url + "/answer", {}, token)
+    assert _json_post(client, status_url + "/hangup", {}, token).status_code == 200
+    assert client.get(status_url + "/state").get_json()["phase"] == "done"
+
+
 def test_answering_needs_a_ringing_phone(client):
     status_url = _ask(client).headers["Location"]
     token = csrf_token(client, status_url)

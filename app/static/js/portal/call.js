@@ -285,6 +285,17 @@
       $("call-button").focus();
     });
     window.addEventListener("offline", function () { if (active) setState(t("offline")); });
+    if (provider === "simulator" && area.dataset.resume === "true") resume();
+  }
+
+  function resume() {
+    // A reload in the middle of a simulated call: the call goes on, so the page picks it up
+    // again (a Twilio call ends with the page that held it).
+    get(area.dataset.statusUrl).then(function (status) {
+      if (!status.leg || status.leg.ended || status.phase === "ended") return;
+      begin();
+      show(status);
+    }, function () { /* no call from this browser */ });
   }
 
   document.addEventListener("DOMContentLoaded", start);
