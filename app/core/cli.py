@@ -7,7 +7,7 @@ import threading
 
 import click
 from flask import Blueprint, current_app
-from rq import Queue
+from rq import Queue, SimpleWorker, Worker
 
 from app.core import jobs
 from app.core import worker as rq_worker
@@ -46,8 +46,13 @@ def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool, without: t
         thread = threading.Thread(target=loop, args=(app, stop), name=f"loop-{name}", daemon=True)
         thread.start()
         threads.append(thread)
+    # SQLite keeps its file locks' state inside the process: a work horse forked while a loop
+    # thread (the outbox dispatcher, the simulator's SMS reports) was inside a transaction
+    # inherits a lock that nobody holds and waits for it until "database is locked". On SQLite
+    # (the embedded default) jobs therefore run in this process, one at a time, without a fork.
+    worker_class = SimpleWorker if engine.dialect.name == "sqlite" else Worker
     try:
-        rq_worker.run(connection, queues or jobs.QUEUES, burst=burst, stop=stop)
+        rq_worker.run(connection, queues or jobs.QUEUES, burst=burst, stop=stop, worker_class=worker_class)
     finally:
         stop.set()
         for thread in threads:

@@ -251,3 +251,6 @@ def case_rating(reference: str):  # type: ignore[no-untyped-def]
         return _render_case(found, {"score": exc.message}, 409)
     db.session.commit()
     return redirect(url_for("portal.case", reference=found.reference))
+
+
+from app.portal import calls  # noqa: E402,F401 - registers the Click-to-Call pages on this blueprint

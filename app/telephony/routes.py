@@ -62,6 +62,9 @@ def voice_language() -> Response:
 def voice_kpj() -> Response:
     call, found = services.enter_kpj(_form())
     prefix = {True: "kpj_found", False: "kpj_not_found", None: None}[found]
+    if call.direction == "browser" and call.topic:
+        # A browser caller chose her topic on the page: no topic menu, straight on to the queue.
+        return _answer(_browser_queue(call, (prefix,) if prefix else ()))
     return _answer(twiml.topic_menu(call.language, prefix))
 
 
@@ -282,10 +285,19 @@ def _worker_leg(identity: str, form: dict[str, str]) -> Response:
         call_request_id=call_request.id,
     )
     call_request.call_id = call.id
+    if call.kpj is None and call.member_id is None:
+        # As on the phone line, the KPJ is asked for by keypad (the page has one), so the agent
+        # sees her membership when the call connects; "#" skips it.
+        return _answer(twiml.kpj_menu(call.language))
+    return _answer(_browser_queue(call))
+
+
+def _browser_queue(call: Call, greeting: tuple[str, ...] = ()) -> Any:
+    """A browser call whose topic is known: the recording notice if asked for, else the queue."""
     if services.needs_consent(call):
-        return _answer(twiml.consent(call.language, _consent_url(call.language)))
+        return twiml.consent(call.language, _consent_url(call.language), greeting=greeting)
     services.queue_call(call)
-    return _answer(twiml.enqueue(call.language, call.topic))
+    return twiml.enqueue(call.language, call.topic, prefix=greeting)
 
 
 def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:

@@ -57,7 +57,9 @@ def simulator_page():  # type: ignore[no-untyped-def]
 @bp.get("/simulator/state")
 @require("staff.home")
 def simulator_state():  # type: ignore[no-untyped-def]
-    return jsonify(_state(_simulator()))
+    sim = _simulator()
+    with sim.lock:
+        return jsonify(_state(sim))
 
 
 @bp.post("/simulator/action")
@@ -67,9 +69,12 @@ def simulator_action():  # type: ignore[no-untyped-def]
     csrf.protect()
     sim = _simulator()
     data = request.get_json(silent=True) or {}
-    action = str(data.get("action") or "")
     db.session.commit()  # the simulator's webhooks write in their own sessions
-    sim.lock.acquire()  # one action at a time on the process's shared simulator
+    with sim.lock:  # one action at a time on the process's shared simulator
+        return _simulator_act(sim, str(data.get("action") or ""), data)
+
+
+def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):  # type: ignore[no-untyped-def]
     try:
         if action == "dial":
             sim.dial_in(str(data.get("from") or "+85291234567"))
@@ -95,8 +100,6 @@ def simulator_action():  # type: ignore[no-untyped-def]
                 abort(400)
     except (SimulatorError, ValueError) as exc:
         return jsonify(error={"code": "simulator", "message": str(exc), "fields": {}}, **_state(sim)), 409
-    finally:
-        sim.lock.release()
     return jsonify(_state(sim))
 
 

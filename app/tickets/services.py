@@ -810,6 +810,13 @@ def notify_created(ticket: Ticket) -> None:
     _notify(ticket, "created", key_suffix="0")
 
 
+def notify_callback_requested(ticket_id: int, callback_id: int) -> None:
+    """Confirm a call-back request to the worker (SMS/email), once per request."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is not None:
+        _notify(ticket, "callback", key_suffix=str(callback_id))
+
+
 def record_delivery(
     provider_id: str, status: str, *, error_code: str | None = None, at: datetime | None = None
 ) -> bool | None:

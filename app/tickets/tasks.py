@@ -96,12 +96,16 @@ def _texts(ticket: Ticket, kind: str) -> tuple[str, str]:
             "created": f"BPJS Ketenagakerjaan: we received your complaint. Reference {ref}.",
             "reply": f"BPJS Ketenagakerjaan: there is a new reply on your case {ref}.",
             "resolved": f"BPJS Ketenagakerjaan: your case {ref} is resolved. Please rate our service.",
+            "callback": f"BPJS Ketenagakerjaan: we received your call-back request and will call you "
+            f"on this number. Reference {ref}.",
         }
     else:
         texts = {
             "created": f"BPJS Ketenagakerjaan: pengaduan Anda kami terima. Nomor referensi {ref}.",
             "reply": f"BPJS Ketenagakerjaan: ada balasan baru untuk kasus Anda {ref}.",
             "resolved": f"BPJS Ketenagakerjaan: kasus Anda {ref} telah selesai. Mohon beri penilaian.",
+            "callback": f"BPJS Ketenagakerjaan: permintaan telepon balik Anda kami terima, kami akan "
+            f"menelepon nomor ini. Nomor referensi {ref}.",
         }
     body = texts.get(kind, texts["reply"])
     base = current_app.config.get("PUBLIC_BASE_URL")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.telephony.clicktocall import next_in_window
 from app.telephony.models import Call, CallbackRequest, CallRequest
+from app.telephony.prompts import text
 from app.tickets.models import Ticket
 from tests.telephony.conftest import call_params, parse, verbs
 
@@ -60,15 +61,29 @@ def _browser_call(post, identity, sid="CA" + "e" * 32, **more):
 
 
 def test_browser_call_with_an_issued_identity_is_queued(client, post, clock):
-    identity = client.post("/api/v1/voice-token", json={"language": "en", "topic": "emergency"}).get_json()[
-        "identity"
-    ]
+    identity = client.post(
+        "/api/v1/voice-token", json={"language": "en", "topic": "emergency", "kpj": "26000000042"}
+    ).get_json()["identity"]
     root = _browser_call(post, identity)
     assert verbs(root) == ["Say", "Say", "Enqueue"]
     assert root.find("Enqueue").text == "halopmi-en"
     call = db.session.scalar(select(Call))
     assert (call.direction, call.language, call.topic) == ("browser", "en", "emergency")
     assert db.session.get(Ticket, call.ticket_id).channel == "browser_call"
+
+
+def test_browser_call_without_a_kpj_is_asked_for_it_then_queued_under_its_topic(client, post, clock):
+    identity = client.post("/api/v1/voice-token", json={"language": "en", "topic": "claim_jht"}).get_json()[
+        "identity"
+    ]
+    root = _browser_call(post, identity)
+    assert verbs(root) == ["Gather", "Redirect"]
+    assert root.find("Gather/Say").text == text("kpj_menu", "en")
+    assert db.session.scalar(select(Call)).enqueued_at is None  # nobody is offered the call yet
+    root = parse(post("/telephony/voice/kpj?lang=en", call_params("CA" + "e" * 32, Digits="")))
+    assert verbs(root) == ["Say", "Enqueue"]  # no topic menu: she chose it on the page
+    call = db.session.scalar(select(Call))
+    assert (call.topic, call.enqueued_at is not None) == ("claim_jht", True)
 
 
 def test_an_identity_makes_one_call_only(client, post, clock):
@@ -96,7 +111,7 @@ def test_unknown_identities_are_refused_and_nothing_is_dialled(post, caller, clo
 
 
 def test_a_to_number_from_the_client_is_ignored(client, post, clock):
-    identity = client.post("/api/v1/voice-token", json={}).get_json()["identity"]
+    identity = client.post("/api/v1/voice-token", json={"kpj": "26000000042"}).get_json()["identity"]
     form = call_params("CA" + "e" * 32, From=f"client:{identity}", To="+6281234567890")
     root = parse(post("/telephony/voice/client", form))
     assert root.find(".//Dial") is None and root.find("Enqueue") is not None
