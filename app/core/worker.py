@@ -21,11 +21,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
+from rq.worker import BaseWorker
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _tie_children_to_this_process() -> None:
         _tied = True
 
 
-def _shutdown_requested(worker: Worker) -> bool:
+def _shutdown_requested(worker: BaseWorker) -> bool:
     """rq's own record of a SIGINT/SIGTERM (warm shutdown), whether it came idle or busy."""
     return bool(getattr(worker, "_shutdown_requested_date", None) or getattr(worker, "_stop_requested", False))
 
@@ -81,7 +82,7 @@ def run(
     *,
     burst: bool = False,
     stop: threading.Event | None = None,
-    worker_class: Callable[..., Worker] = Worker,
+    worker_class: type[BaseWorker] = Worker,
     max_backoff: float = MAX_BACKOFF_SECONDS,
 ) -> None:
     """Work the queues until asked to stop, starting rq's work loop again after a Redis outage."""
