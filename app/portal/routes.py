@@ -21,9 +21,9 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from app import vocabulary
 from app.extensions import db, limiter
 from app.records.identifiers import _
 from app.records.routes import country_name
@@ -36,14 +36,7 @@ bp = Blueprint("portal", __name__)
 SESSION_KEY = "tracked_cases"
 SESSION_TTL = 3600
 
-STATUS_LABELS = {
-    "new": _l("Received"),
-    "open": _l("Being handled"),
-    "pending_worker": _l("Waiting for your answer"),
-    "pending_third_party": _l("Waiting for another office"),
-    "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
-}
+STATUS_LABELS = vocabulary.TICKET_STATUS_PUBLIC  # kept for imports; the table is in app/vocabulary.py
 
 
 def _track_limit() -> str:
