@@ -130,11 +130,16 @@ def zone_name(zone: str, at: datetime | None = None) -> str:
     return str(get_timezone_name(ZoneInfo(zone), width="short", locale=_language()))
 
 
-def format_when(value: datetime | date | None, style: str = "datetime", zone: str | None = None) -> str:
+def format_when(value: datetime | date | str | None, style: str = "datetime", zone: str | None = None) -> str:
     """``value`` (a stored UTC instant) as the reader reads it. ``style``: ``datetime`` (with
     the zone named), ``date`` or ``time`` (without). A plain ``date`` is shown as a date."""
     if value is None or value == "":
         return ""
+    if isinstance(value, str):  # an ISO text (JSON data of an event)
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
     language = _language()
     date_pattern, time_pattern = PATTERNS[language]
     if not isinstance(value, datetime):

@@ -42,6 +42,7 @@ from app.sla.services import summary as sla_summary
 from app.tickets import attachments, intake, services
 from app.tickets import erasure as erasure_rules
 from app.tickets.labels import category_choices, category_label
+from app.tickets.sentences import event_sentence
 from app.tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -57,6 +58,7 @@ from app.tickets.models import (
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 # Templates name categories by their label, never by code (one table: app/tickets/labels.py).
 bp.add_app_template_global(category_label, "category_label")
+bp.add_app_template_global(event_sentence, "event_sentence")
 
 COLLISION_WINDOW = timedelta(minutes=5)
 VIEW_LABELS = {
