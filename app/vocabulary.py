@@ -151,7 +151,7 @@ SCHEME = {
     "PERSEORANGAN": _l("Independent"),
     "COMPANY": _l("For a company's own use"),
 }
-CONFIDENCE = {"exact": _l("exact match"), "probable": _l("probable match"), "confirmed": _l("confirmed")}
+CONFIDENCE = {"exact": _l("exact match"), "probable": _l("probable match"), "confirmed": _l("confirmed by staff")}
 AGENT_STATE = {
     "offline": _l("Offline"),
     "available": _l("Available"),

@@ -42,7 +42,6 @@ from app.sla.services import summary as sla_summary
 from app.tickets import attachments, intake, services
 from app.tickets import erasure as erasure_rules
 from app.tickets.labels import category_choices, category_label
-from app.tickets.sentences import event_sentence
 from app.tickets.models import (
     CATEGORIES,
     OPEN_STATUSES,
@@ -54,6 +53,7 @@ from app.tickets.models import (
     Ticket,
     TicketView,
 )
+from app.tickets.sentences import event_sentence
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 # Templates name categories by their label, never by code (one table: app/tickets/labels.py).
