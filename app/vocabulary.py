@@ -151,7 +151,11 @@ SCHEME = {
     "PERSEORANGAN": _l("Independent"),
     "COMPANY": _l("For a company's own use"),
 }
-CONFIDENCE = {"exact": _l("exact match"), "probable": _l("probable match"), "confirmed": _l("confirmed by staff")}
+CONFIDENCE = {
+    "exact": _l("exact match"),
+    "probable": _l("probable match"),
+    "confirmed": _l("confirmed by staff"),
+}
 AGENT_STATE = {
     "offline": _l("Offline"),
     "available": _l("Available"),
@@ -246,7 +250,6 @@ COVERS: dict[str, Iterable[str]] = {
 # Queue priorities of the router (app.agents.routing: emergency 100, claims 50, the rest 10)
 # read as words: the highest threshold a number reaches names it.
 QUEUE_PRIORITY = ((100, _l("Emergency")), (50, _l("High")), (0, _l("Normal")))
-
 
 
 def label(code: object, kind: str) -> str:

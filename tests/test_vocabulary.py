@@ -100,8 +100,11 @@ def test_the_checker_finds_codes_in_text_but_not_in_attributes_or_scripts() -> N
         "<td>JKK (Kecelakaan Kerja)</td>"
     )
     assert codes_shown(html, codes) == []
-    shown = codes_shown("<li>member_id: 44 · confidence: exact · automatic: True</li><td>SA</td>"
-                        "<p>Status pending_worker now</p><span>JKK</span>", codes)
+    shown = codes_shown(
+        "<li>member_id: 44 · confidence: exact · automatic: True</li><td>SA</td>"
+        "<p>Status pending_worker now</p><span>JKK</span>",
+        codes,
+    )
     assert [code for code, _ in shown] == ["True", "SA", "pending_worker", "JKK"]
 
 
@@ -154,8 +157,14 @@ def _portal_case(client: FlaskClient) -> tuple[Ticket, str]:
     assert ticket is not None
     agent = _db.session.scalar(select(User).where(User.role == "agent"))
     tickets.reply(ticket.id, "Kami sudah menghubungi pemberi kerja Anda.", actor_id=agent.id)
-    tickets.reply(ticket.id, "Internal: employer called, waiting for papers.", actor_id=agent.id, public=False)
-    claim = _db.session.scalar(select(Claim).where(Claim.member_id == ticket.member_id)) if ticket.member_id else None
+    tickets.reply(
+        ticket.id, "Internal: employer called, waiting for papers.", actor_id=agent.id, public=False
+    )
+    claim = (
+        _db.session.scalar(select(Claim).where(Claim.member_id == ticket.member_id))
+        if ticket.member_id
+        else None
+    )
     if claim is not None:
         tickets.link_claim(ticket.id, claim.id, actor_id=agent.id)
     tickets.change_status(ticket.id, "pending_worker", actor_id=agent.id)
@@ -188,7 +197,10 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
     _sign_in(supervisor, demo, "supervisor", language)
     shown_tickets = [ticket.id] + list(
         _db.session.scalars(
-            select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(("status", "member_linked"))).distinct().limit(3)
+            select(TicketEvent.ticket_id)
+            .where(TicketEvent.kind.in_(("status", "member_linked")))
+            .distinct()
+            .limit(3)
         )
     )
     member_id = ticket.member_id or _db.session.scalar(select(Member.id).order_by(Member.id))

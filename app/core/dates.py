@@ -20,7 +20,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 # Countries' main zones where zone.tab's first entry is not the one most workers live in.
-MAIN_ZONES = {"ID": "Asia/Jakarta", "MY": "Asia/Kuala_Lumpur", "AU": "Australia/Sydney", "US": "America/New_York"}
+MAIN_ZONES = {
+    "ID": "Asia/Jakarta",
+    "MY": "Asia/Kuala_Lumpur",
+    "AU": "Australia/Sydney",
+    "US": "America/New_York",
+}
 # Indonesia's own zones are named by their abbreviations, in both languages.
 INDONESIAN_ZONES = {
     "Asia/Jakarta": "WIB",

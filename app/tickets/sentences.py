@@ -99,16 +99,22 @@ def _status(data: dict[str, Any]) -> str:
     for name, pair in (data.get("fields") or {}).items():
         old, new = (list(pair) + [None, None])[:2]
         if name == "category":
-            parts.append(_("Category: %(old)s → %(new)s.", old=label(old, "category"), new=label(new, "category")))
+            parts.append(
+                _("Category: %(old)s → %(new)s.", old=label(old, "category"), new=label(new, "category"))
+            )
         elif name == "priority":
-            parts.append(_("Priority: %(old)s → %(new)s.", old=label(old, "priority"), new=label(new, "priority")))
+            parts.append(
+                _("Priority: %(old)s → %(new)s.", old=label(old, "priority"), new=label(new, "priority"))
+            )
         else:
             parts.append(_("%(field)s changed.", field=name.replace("_", " ").capitalize()))
     return " ".join(parts)
 
 
 def _assigned(data: dict[str, Any]) -> str:
-    who = _("Assigned to %(name)s.", name=_user(data["to"])) if data.get("to") else _("Nobody is assigned now.")
+    who = (
+        _("Assigned to %(name)s.", name=_user(data["to"])) if data.get("to") else _("Nobody is assigned now.")
+    )
     if data.get("team"):
         return who + " " + _("Team: %(team)s.", team=data["team"])
     return who
@@ -124,11 +130,15 @@ def _sla(kind: str, data: dict[str, Any]) -> str:
         except ValueError:
             when = ""
     if kind == "sla_breach":
-        return _("%(target)s target missed (due %(due)s).", target=target, due=when) if when else _(
-            "%(target)s target missed.", target=target
+        return (
+            _("%(target)s target missed (due %(due)s).", target=target, due=when)
+            if when
+            else _("%(target)s target missed.", target=target)
         )
-    return _("%(target)s target due soon (%(due)s).", target=target, due=when) if when else _(
-        "%(target)s target due soon.", target=target
+    return (
+        _("%(target)s target due soon (%(due)s).", target=target, due=when)
+        if when
+        else _("%(target)s target due soon.", target=target)
     )
 
 
@@ -184,5 +194,7 @@ def event_sentence(event: Any) -> str:
         return ""  # their body, tags, files or call are shown as such
     # A kind this module does not know yet: its data in words, never as code.
     return " · ".join(
-        f"{str(key).replace('_', ' ')}: {value}" for key, value in data.items() if value not in (None, "", [], {})
+        f"{str(key).replace('_', ' ')}: {value}"
+        for key, value in data.items()
+        if value not in (None, "", [], {})
     )
