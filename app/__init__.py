@@ -220,7 +220,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["mask"] = mask
 
     from app import vocabulary
-    from app.core.dates import format_when
+    from app.core.dates import format_when, reader_zone
 
     def local(value: object, style: str = "datetime") -> str:
         """A stored (UTC) instant in the reader's zone, in the one date style (app/core/dates.py).
@@ -235,6 +235,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["label"] = vocabulary.label
     app.jinja_env.globals["country_name"] = vocabulary.country_name
     app.jinja_env.globals["vocabulary_js"] = vocabulary.for_js
+    app.jinja_env.globals["reader_zone"] = reader_zone
 
     @app.context_processor
     def inject() -> dict[str, object]:

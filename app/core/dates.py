@@ -141,10 +141,11 @@ def format_when(value: datetime | date | str | None, style: str = "datetime", zo
     if value is None or value == "":
         return ""
     if isinstance(value, str):  # an ISO text (JSON data of an event)
+        text = value
         try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+            value = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     language = _language()
     date_pattern, time_pattern = PATTERNS[language]
     if not isinstance(value, datetime):
