@@ -84,10 +84,13 @@ def codes_shown(html: str, codes: set[str], words: bool = True) -> list[tuple[st
         # Prose a translator wrote ("accounts for agents, supervisors and admins") may use a
         # code's word; there only unmistakable codes count (snake_case, upper case, True).
         prose = text.endswith((".", "!", "?")) and len(text.split()) >= 6
-        for segment in SEPARATORS.split(text):
-            segment = segment.strip(" .()[]–-")
-            unmistakable = segment in ALWAYS or segment.isupper() or "_" in segment
-            if segment in codes and (unmistakable or (words and not prose)):
+        for raw in SEPARATORS.split(text):
+            if raw.strip() in ALWAYS:  # as Python prints them ("None." is a word)
+                found.append((raw.strip(), text))
+                continue
+            segment = raw.strip(" .()[]–-")
+            unmistakable = segment.isupper() or "_" in segment
+            if segment in codes and segment not in ALWAYS and (unmistakable or (words and not prose)):
                 found.append((segment, text))
         found += [(token, text) for token in SNAKE.findall(text) if token in codes]
     return found

@@ -16,6 +16,18 @@
   function t(key) { return i18n[key] || key; }
   // A topic or ticket category by its label (the server sends the one label table).
   function category(code) { return (i18n.categories && i18n.categories[code]) || code || ""; }
+  /* Labels, never codes: the vocabulary's tables come in the page's i18n block (app/vocabulary.py). */
+  function label(kind, code) {
+    if (code === null || code === undefined || code === "") return "";
+    var table = (i18n.labels || {})[kind] || {};
+    return table[code] || (kind === "country" ? String(code) : String(code).replace(/_/g, " "));
+  }
+  function labels(kind, codes) { return (codes || []).map(function (c) { return label(kind, c); }).join(", "); }
+  function priorityLabel(n) {
+    var table = (i18n.labels || {}).queue_priority || {}, best = null;
+    Object.keys(table).forEach(function (k) { if (n >= Number(k) && (best === null || Number(k) > best)) best = Number(k); });
+    return best === null ? String(n) : table[String(best)];
+  }
 
   function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -61,11 +73,11 @@
     items.forEach(function (item) {
       var row = el("tr");
       row.dataset.workItem = item.id;
-      row.appendChild(el("td", item.priority, item.priority >= 50 ? "prio-high" : ""));
+      row.appendChild(el("td", priorityLabel(item.priority), item.priority >= 50 ? "prio-high" : ""));
       row.appendChild(el("td", t(item.kind)));
       row.appendChild(el("td", item.language_name || item.language));
       row.appendChild(el("td", category(item.topic)));
-      row.appendChild(el("td", item.country || "–"));
+      row.appendChild(el("td", label("country", item.country) || "–"));
       row.appendChild(el("td", item.local_time ? item.local_time.time : "–"));
       var wait = el("td", waited(item.wait_seconds), "wait");
       wait.dataset.since = String(Date.parse(item.enqueued_at) + (clientNow - serverNow));
@@ -108,7 +120,7 @@
     var list = el("ul");
     tickets.forEach(function (ticket) {
       list.appendChild(el("li", (ticket.reference || "#" + ticket.id) + " · " + ticket.subject + " · " +
-        category(ticket.category) + " · " + ticket.status));
+        category(ticket.category) + " · " + label("ticket_status", ticket.status)));
     });
     return list;
   }
@@ -119,7 +131,7 @@
     panel.hidden = false;
     var item = pop.work_item;
     $("pop-item").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " +
-      category(item.topic) + " · " + (item.country || "–") + (item.local_time ? " · " + item.local_time.time : "");
+      category(item.topic) + " · " + (label("country", item.country) || "–") + (item.local_time ? " · " + item.local_time.time : "");
     var member = $("pop-member"), claims = $("pop-claims");
     member.textContent = "";
     claims.textContent = "";
@@ -128,10 +140,10 @@
     } else {
       var m = pop.member;
       member.appendChild(el("h3", m.name, "member-name"));
-      member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), m.phase], [t("status"), m.membership_status],
-        [t("programs"), (m.programs || []).join(", ")], [t("country"), m.placement_country], [t("employer"), m.employer]]));
+      member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), label("phase", m.phase)], [t("status"), label("membership", m.membership_status)],
+        [t("programs"), labels("program", m.programs)], [t("country"), label("country", m.placement_country)], [t("employer"), m.employer]]));
       var coverage = el("p", (m.coverage || []).map(function (w) {
-        return w.program + (w.active ? " ✓" : " ✗") + " " + w.start + "–" + (w.end || "…");
+        return label("program", w.program) + (w.active ? " ✓" : " ✗") + " " + w.start + "–" + (w.end || "…");
       }).join(" · "), "small");
       member.appendChild(coverage);
       if (m.claims && m.claims.length) {
@@ -139,7 +151,7 @@
         m.claims.forEach(function (c) {
           var row = el("tr");
           row.dataset.claim = c.claim_number;
-          [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
+          [c.claim_number, label("program", c.program), label("benefit", c.benefit_type), label("claim_status", c.status), c.incident_date || ""].forEach(function (v) {
             row.appendChild(el("td", v));
           });
           table.appendChild(row);
@@ -159,7 +171,7 @@
     var current = pop.tickets.current;
     if (current) {
       ticket.appendChild(kv([["#", current.reference || current.id], ["", current.subject],
-        [t("status"), current.status], ["", category(current.category)]]));
+        [t("ticket_status"), label("ticket_status", current.status)], ["", category(current.category)]]));
       if (current.description) ticket.appendChild(el("p", current.description, "small"));
     } else {
       ticket.appendChild(el("p", t("no_ticket"), "muted small"));
@@ -178,7 +190,7 @@
     if (!offer) { dialog.hidden = true; return; }
     var item = offer.work_item;
     $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + category(item.topic) +
-      (item.country ? " · " + item.country : "");
+      (item.country ? " · " + label("country", item.country) : "");
     dialog.hidden = false;
     dialog.dataset.workItem = item.id;
     var expires = Date.parse(item.offer_expires_at);
