@@ -226,7 +226,18 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
         "/supervisor/sla/",
         "/supervisor/sla/breaches",
     ]
-    for path in staff_pages:
+    saved = supervisor.post(
+        "/tickets/canned",
+        data={
+            "csrf_token": csrf_token(supervisor, "/tickets/canned"),
+            "title": "Dokumen klaim",
+            "body": "Mohon kirim dokumen klaim Anda.",
+            "language": "id",
+            "category": "claim_jkk",
+        },
+    )
+    assert saved.status_code in (200, 302)
+    for path in [*staff_pages, "/tickets/canned"]:
         _check(supervisor, path, codes, failures, language)
 
     admin = app.test_client()
