@@ -222,12 +222,13 @@ def register_template_helpers(app: Flask) -> None:
     from app import vocabulary
     from app.core.dates import format_when, reader_zone
 
-    def local(value: object, style: str = "datetime") -> str:
-        """A stored (UTC) instant in the reader's zone, in the one date style (app/core/dates.py).
-        ``style``: datetime (zone named), date or time; an old strftime-like pattern reads as time."""
+    def local(value: object, style: str = "datetime", zone: str | None = None) -> str:
+        """A stored (UTC) instant in the reader's zone (or ``zone``), in the one date style of
+        app/core/dates.py. ``style``: datetime (zone named), date or time; an older Babel
+        pattern given here reads as time."""
         if style not in ("datetime", "date", "time"):
             style = "time" if "y" not in style else "datetime"
-        return format_when(value, style)  # type: ignore[arg-type]
+        return format_when(value, style, zone)  # type: ignore[arg-type]
 
     app.jinja_env.filters["local"] = local
     # Labels, never codes: {{ code|label('ticket_status') }}, {{ country_name(code) }}.

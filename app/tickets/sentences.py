@@ -190,6 +190,10 @@ def event_sentence(event: Any) -> str:
         return _erased(data)
     if kind == "csat" and data.get("score") is not None:
         return _("Rated the service %(score)s of 5.", score=data["score"])
+    if kind == "internal_note" and "voicemail_recording_id" in data:  # app/telephony/voicemail.py
+        if data.get("call_id"):
+            return _("The caller left a voicemail (call #%(call)s).", call=data["call_id"])
+        return _("The caller left a voicemail.")
     if kind in ("public_reply", "internal_note", "csat", "tagged", "attachment", "call_linked"):
         return ""  # their body, tags, files or call are shown as such
     # A kind this module does not know yet: its data in words, never as code.
