@@ -224,6 +224,9 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
         "/supervisor/reports/satisfaction",
         "/supervisor/reports/staffing",
         "/supervisor/sla/",
+        "/supervisor/sla/?by=priority",
+        "/supervisor/sla/?by=country",
+        "/supervisor/sla/?by=channel",
         "/supervisor/sla/breaches",
     ]
     saved = supervisor.post(
