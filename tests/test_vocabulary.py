@@ -24,6 +24,7 @@ from app.agents.models import User
 from app.demo import COUNTRIES, seed
 from app.extensions import db as _db
 from app.records.models import Claim, Member
+from app.sla.models import BusinessCalendar
 from app.tickets import services as tickets
 from app.tickets.models import Ticket, TicketEvent
 from tests.conftest import RequestScopedClient, csrf_token
@@ -245,7 +246,8 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
 
     admin = app.test_client()
     _sign_in(admin, demo, "admin", language)
-    for path in ("/admin/users", "/admin/sla/"):
+    calendar_id = _db.session.scalar(select(BusinessCalendar.id).order_by(BusinessCalendar.id))
+    for path in ("/admin/users", "/admin/sla/", f"/admin/sla/calendars/{calendar_id}", "/tickets/erasure"):
         _check(admin, path, codes, failures, language)
 
     assert not failures, "codes shown as text:\n" + "\n".join(failures)
