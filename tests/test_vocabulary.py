@@ -137,9 +137,10 @@ def _sign_in(client: FlaskClient, logins: dict[str, str], username: str, languag
 
 def _portal_case(client: FlaskClient) -> tuple[Ticket, str]:
     """A worker in Saudi Arabia files a complaint with her KPJ; an agent replies and notes."""
-    member = _db.session.scalar(
-        select(Member).where(Member.placement_country == "SA").order_by(Member.id)
-    ) or _db.session.scalar(select(Member).order_by(Member.id))
+    with_claims = select(Member).join(Claim, Claim.member_id == Member.id).order_by(Member.id)
+    member = _db.session.scalar(with_claims.where(Member.placement_country == "SA")) or _db.session.scalar(
+        with_claims
+    )
     assert member is not None
     response = client.post(
         "/complaints/new",
@@ -209,6 +210,8 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
     )
     member_id = ticket.member_id or _db.session.scalar(select(Member.id).order_by(Member.id))
     member = _db.session.get(Member, member_id)
+    incomplete = _db.session.scalar(select(Claim).where(Claim.status == "documents_incomplete"))
+    assert incomplete is not None and incomplete.missing_documents
     staff_pages = [
         "/staff/",
         "/tickets/?view=all",
@@ -217,6 +220,7 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
         f"/records/?q={member.kpj}",
         f"/records/?q={member.name.split()[0]}",
         f"/records/members/{member_id}",
+        f"/records/members/{incomplete.member_id}",  # a claim missing documents
         "/console/",
         "/supervisor/",
         "/supervisor/wallboard",
