@@ -108,16 +108,20 @@ def _status(data: dict[str, Any]) -> str:
             )
         else:
             parts.append(_("%(field)s changed.", field=name.replace("_", " ").capitalize()))
+    if data.get("escalation"):
+        parts.append(_("Escalated because an SLA target was missed."))
     return " ".join(parts)
 
 
 def _assigned(data: dict[str, Any]) -> str:
-    who = (
+    parts = [
         _("Assigned to %(name)s.", name=_user(data["to"])) if data.get("to") else _("Nobody is assigned now.")
-    )
+    ]
     if data.get("team"):
-        return who + " " + _("Team: %(team)s.", team=data["team"])
-    return who
+        parts.append(_("Team: %(team)s.", team=data["team"]))
+    if data.get("escalation"):
+        parts.append(_("Escalated because an SLA target was missed."))
+    return " ".join(parts)
 
 
 def _sla(kind: str, data: dict[str, Any]) -> str:
