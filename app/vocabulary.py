@@ -139,7 +139,7 @@ DOCUMENT = {
     "heir_certificate": _l("certificate of heirs"),
     "medical_report": _l("medical report"),
     "police_report": _l("police report"),
-    "passport": _l("passport"),
+    "passport": _l("passport copy"),
     "id_card": _l("identity card (KTP)"),
     "family_card": _l("family card (KK)"),
     "bank_book": _l("bank book"),
@@ -178,7 +178,7 @@ SEND_STATUS = {
     "pending": _l("not sent yet"),
     "sent": _l("handed to the provider"),
     "failed": _l("sending failed"),
-    "skipped": _l("skipped"),
+    "skipped": _l("not sent (skipped)"),
 }
 CARRIER_STATUS = {
     "accepted": _l("Accepted"),

@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app import vocabulary
@@ -95,6 +96,22 @@ def codes_shown(html: str, codes: set[str], words: bool = True) -> list[tuple[st
                 found.append((segment, text))
         found += [(token, text) for token in SNAKE.findall(text) if token in codes]
     return found
+
+
+def test_every_stored_code_has_a_label_that_is_not_the_code(app) -> None:  # type: ignore[no-untyped-def]
+    for kind, stored in vocabulary.COVERS.items():
+        assert set(stored) <= set(vocabulary.VOCABULARY[kind]), kind
+    with app.test_request_context():
+        for language in ("id", "en"):
+            with force_locale(language):
+                for kind, table in vocabulary.VOCABULARY.items():
+                    for code in table:
+                        assert vocabulary.label(code, kind) not in ("", code), (language, kind, code)
+                assert vocabulary.country_name("SA") == {"id": "Arab Saudi", "en": "Saudi Arabia"}[language]
+                assert (
+                    vocabulary.label(100, "queue_priority") == {"id": "Darurat", "en": "Emergency"}[language]
+                )
+                assert vocabulary.label(10, "queue_priority") == "Normal"
 
 
 def test_the_checker_finds_codes_in_text_but_not_in_attributes_or_scripts() -> None:
