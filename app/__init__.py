@@ -49,6 +49,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
+    from app.core import inputs
+
+    inputs.install(app)  # before any blueprint adds an <int:…> rule
     configure_logging(app)
     crypto.configure(app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
     register_extensions(app)
@@ -122,8 +125,16 @@ def register_extensions(app: Flask) -> None:
     from app.agents.models import User
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+    def load_user(session_id: str) -> User | None:
+        # "<id>:<generation>" (User.get_id): a session or remember token from before the user
+        # signed out, changed password or was deactivated names an older generation.
+        user_id, _, generation = session_id.partition(":")
+        if not user_id.isdigit() or int(user_id) > 2**31 - 1:
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.matches_session(generation):
+            return None
+        return user
 
     from app.agents import events  # noqa: F401 - the /staff namespace, before init_app (see there)
 

@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,19 @@ from config import TestingConfig
 from tests.services import RedisServer
 
 IS_POSTGRES = TestingConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
+# HALOPMI_TEST_CLOCK_SHIFT_DAYS=N runs the suite as if today were N days later (or earlier), so
+# a test that only passes on some dates shows itself now rather than when the calendar gets
+# there (see docs/testing.md). Server processes started by tests.live apply the same shift.
+CLOCK_SHIFT_DAYS = float(os.environ.get("HALOPMI_TEST_CLOCK_SHIFT_DAYS") or 0)
+
+
+def shifted_clock() -> Any:
+    """A running clock moved by ``CLOCK_SHIFT_DAYS`` (a context manager), or None without one."""
+    if not CLOCK_SHIFT_DAYS:
+        return None
+    import time_machine
+
+    return time_machine.travel(datetime.now(UTC) + timedelta(days=CLOCK_SHIFT_DAYS), tick=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,6 +55,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clock_shift() -> Iterator[None]:
+    traveller = shifted_clock()
+    if traveller is None:
+        yield
+        return
+    with traveller:
+        yield
 
 
 @pytest.fixture(scope="session")

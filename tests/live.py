@@ -50,6 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # login and the Socket.IO connection must send the same one (as a browser does).
 USER_AGENT = "halopmi-tests/1.0"
 STARTUP_TIMEOUT = 30.0
+# A separate process imports the whole app before it listens: on a busy 2-core machine (CI
+# runs Chromium and another server beside it) that has taken over 30 s. A live process is
+# given this long; a process that exits fails at once, with its own output.
+PROCESS_STARTUP_TIMEOUT = float(os.environ.get("HALOPMI_TEST_PROCESS_STARTUP_TIMEOUT") or 120)
 _CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _REPLY_PREFIX = "halopmi-live "
 PASSWORD = Auth.password
@@ -65,7 +69,7 @@ def wait_until_healthy(
         if not alive():
             raise RuntimeError(f"server at {base_url} stopped before answering /healthz")
         try:
-            response = requests.get(base_url + "/healthz", timeout=1)
+            response = requests.get(base_url + "/healthz", timeout=5)
             if response.status_code == 200:
                 return
             last_error = response.status_code
@@ -167,6 +171,7 @@ class ServerProcess:
         self._replies: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
+        self._port_retries = 2
 
     def start(self) -> ServerProcess:
         self.spawn()
@@ -197,14 +202,29 @@ class ServerProcess:
 
     def wait_ready(self) -> ServerProcess:
         """Wait for /healthz; on failure stop the process and raise with its log."""
+        started = time.monotonic()
         try:
             wait_until_healthy(
-                self.url, alive=lambda: self.process is not None and self.process.poll() is None
+                self.url,
+                timeout=PROCESS_STARTUP_TIMEOUT,
+                alive=lambda: self.process is not None and self.process.poll() is None,
             )
         except Exception as exc:
+            code = self.process.poll() if self.process is not None else None
             log = self.log()
+            if code is not None and "Address already in use" in log and self._port_retries > 0:
+                # free_port() closes its socket before the process binds: someone may take it.
+                self._port_retries -= 1
+                self.stop_process()
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                return self.spawn().wait_ready()
             self.stop()
-            raise RuntimeError(f"{self.name} did not start: {exc}\n--- log ---\n{log}") from exc
+            state = "still running" if code is None else f"exited with {code}"
+            raise RuntimeError(
+                f"{self.name} did not start after {time.monotonic() - started:.1f}s ({state}): {exc}\n"
+                f"--- {self.name}'s own output ---\n{log or '(nothing)'}"
+            ) from exc
         return self
 
     def prime_message_queue(self, timeout: float = 10.0) -> None:
@@ -248,6 +268,12 @@ class ServerProcess:
             return ""
 
     def stop(self) -> None:
+        self.stop_process()
+        if not self._log.closed:
+            self._log.close()
+            Path(self._log.name).unlink(missing_ok=True)
+
+    def stop_process(self) -> None:
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -266,9 +292,6 @@ class ServerProcess:
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.process = None
-        if not self._log.closed:
-            self._log.close()
-            Path(self._log.name).unlink(missing_ok=True)
 
 
 def start_all(*processes: ServerProcess) -> None:
@@ -481,6 +504,11 @@ def main(argv: list[str] | None = None) -> None:
     from app import create_app
     from app.extensions import socketio
     from config import TestingConfig
+    from tests.conftest import shifted_clock
+
+    traveller = shifted_clock()
+    if traveller is not None:  # the same moved clock as the test process that started us
+        traveller.start()
 
     # Flask prints its banner on stdout; keep stdout for command replies only.
     replies = sys.stdout

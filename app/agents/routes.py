@@ -39,6 +39,9 @@ def login():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     # No login required: a stale session (say, of a deactivated account) can be cleared too.
     # The POST still needs the CSRF token, so no other site can sign a user out.
+    if current_user.is_authenticated:
+        services.sign_out_everywhere(int(current_user.id))
+        db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("agents.login"))

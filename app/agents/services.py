@@ -133,6 +133,12 @@ def change_role(user_id: int, role: str, *, actor_id: int | None) -> User:
     return user
 
 
+def sign_out_everywhere(user_id: int) -> None:
+    """End every session and remember-me token of this user (on sign-out; the caller commits)."""
+    get_user(user_id).revoke_sessions()
+    audit.record("user.sign_out", "user", user_id, actor_id=user_id)
+
+
 def set_active(user_id: int, active: bool, *, actor_id: int | None) -> User:
     """Deactivate or reactivate an account. Administrators cannot deactivate themselves.
 
@@ -148,6 +154,7 @@ def set_active(user_id: int, active: bool, *, actor_id: int | None) -> User:
     user.active = active
     audit.record("user.reactivate" if active else "user.deactivate", "user", user.id, actor_id=actor_id)
     if not active:
+        user.revoke_sessions()  # remember-me cookies too: reactivation does not revive them
         from app.agents.events import disconnect_user
         from app.agents.presence import logged_out
 

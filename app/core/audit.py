@@ -42,7 +42,7 @@ def record(
 ) -> AuditEvent:
     """Add an audit event to the current transaction (it commits with the change it describes)."""
     if actor_id is None and has_request_context() and current_user and current_user.is_authenticated:
-        actor_id = int(current_user.get_id())
+        actor_id = int(current_user.id)
     event = AuditEvent(
         action=action,
         entity_type=entity_type,

@@ -69,8 +69,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
-        code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
-        return _with_headers(error_response(status, code), exc)
+        code = getattr(exc, "reason", None) or (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+        message = getattr(exc, "message", None)
+        return _with_headers(error_response(status, code, str(message) if message else None), exc)
 
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError):  # type: ignore[no-untyped-def]

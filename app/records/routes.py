@@ -135,7 +135,7 @@ def reveal(member_id: int):  # type: ignore[no-untyped-def]
     found = _member_or_404(member_id)
     field = request.form.get("field", "")
     try:
-        value = services.reveal(found, field, actor_id=int(current_user.get_id()))
+        value = services.reveal(found, field, actor_id=int(current_user.id))
     except services.UnknownField:
         abort(400)
     db.session.commit()

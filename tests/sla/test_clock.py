@@ -258,8 +258,10 @@ def test_reopened_ticket_can_breach_again_in_its_new_cycle(policies):
 
 
 def test_ticket_page_shows_the_promise(client, auth, policies):
-    auth.login_as("agent")
     with time_machine.travel(wib("2026-11-23 11:00"), tick=False):
+        # Signed in at the moved time: a session cookie signed "now" and read at an earlier
+        # moved time would be "signed in the future" and refused, whatever today's date is.
+        auth.login_as("agent")
         ticket = _open("claim_jkm")
     with time_machine.travel(wib("2026-11-23 13:30"), tick=False):
         page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
