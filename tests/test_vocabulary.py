@@ -212,7 +212,7 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
     worker = app.test_client()
     worker.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
     ticket, case_path = _portal_case(worker)
-    for path in ("/", "/complaints/new", "/complaints/track", case_path):
+    for path in ("/", "/complaints/new", "/complaints/done", "/complaints/track", case_path):
         _check(worker, path, codes, failures, language)
 
     supervisor = app.test_client()
@@ -264,6 +264,11 @@ def test_main_pages_show_labels_not_codes(app: Flask, demo, language: str) -> No
     assert saved.status_code in (200, 302)
     for path in [*staff_pages, "/tickets/canned"]:
         _check(supervisor, path, codes, failures, language)
+
+    agent = app.test_client()
+    _sign_in(agent, demo, "agent1", language)
+    for path in ("/staff/", "/console/", f"/tickets/{ticket.id}"):
+        _check(agent, path, codes, failures, language)
 
     admin = app.test_client()
     _sign_in(admin, demo, "admin", language)
