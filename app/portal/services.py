@@ -13,7 +13,8 @@ def worker_zone(ticket: Ticket, browser_zone: str | None = None) -> str | None:
     country she is placed in (her member record's, else the one she gave on the complaint).
     None: not known (the page then shows the staff zone, named)."""
     zone = valid_zone(browser_zone)
-    if zone:
+    # UTC and Etc/* name no place: a browser hiding its zone says so, and her country knows better.
+    if zone and zone != "UTC" and not zone.startswith("Etc/"):
         return zone
     member = db.session.get(Member, ticket.member_id) if ticket.member_id else None
     for country in (member.placement_country if member else None, ticket.country):

@@ -94,6 +94,8 @@ def test_her_browsers_zone_wins_when_it_told_us(client, db, clock) -> None:  # t
     assert "2 Dec 2026 15:05 Taiwan time" in _page(client, ticket)
     client.set_cookie("tz", "Not/AZone", path="/complaints")  # nonsense: her country's zone instead
     assert "2 Dec 2026 10:05 Saudi Arabia time" in _page(client, ticket)
+    client.set_cookie("tz", "Etc/UTC", path="/complaints")  # a browser hiding its zone names no place
+    assert "2 Dec 2026 10:05 Saudi Arabia time" in _page(client, ticket)
 
 
 def test_in_indonesian_the_time_reads_the_indonesian_way(client, db, clock) -> None:  # type: ignore[no-untyped-def]
