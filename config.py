@@ -75,6 +75,8 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    # Staff pages show times in this zone (named, e.g. WIB); workers read theirs in their own.
+    STAFF_TIMEZONE = env("STAFF_TIMEZONE", "Asia/Jakarta")
     LANGUAGES = ("id", "en")
 
     # Workers pay for every byte (metered mobile data): static CSS and JavaScript are compressed

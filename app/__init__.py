@@ -231,13 +231,24 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["mask"] = mask
 
-    def local(value: object, pattern: str = "yyyy-MM-dd HH:mm") -> str:
-        """A stored (UTC) instant in the display zone (BABEL_DEFAULT_TIMEZONE, WIB)."""
-        from flask_babel import format_datetime
+    from app import vocabulary
+    from app.core.dates import format_when, reader_zone
 
-        return format_datetime(value, pattern) if value else ""
+    def local(value: object, style: str = "datetime", zone: str | None = None) -> str:
+        """A stored (UTC) instant in the reader's zone (or ``zone``), in the one date style of
+        app/core/dates.py. ``style``: datetime (zone named), date or time; an older Babel
+        pattern given here reads as time."""
+        if style not in ("datetime", "date", "time"):
+            style = "time" if "y" not in style else "datetime"
+        return format_when(value, style, zone)  # type: ignore[arg-type]
 
     app.jinja_env.filters["local"] = local
+    # Labels, never codes: {{ code|label('ticket_status') }}, {{ country_name(code) }}.
+    app.jinja_env.filters["label"] = vocabulary.label
+    app.jinja_env.globals["label"] = vocabulary.label
+    app.jinja_env.globals["country_name"] = vocabulary.country_name
+    app.jinja_env.globals["vocabulary_js"] = vocabulary.for_js
+    app.jinja_env.globals["reader_zone"] = reader_zone
 
     @app.context_processor
     def inject() -> dict[str, object]:

@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -21,10 +22,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from app import vocabulary
+from app.core import dates
 from app.extensions import db, limiter
+from app.portal import services as portal_services
 from app.records.identifiers import _
 from app.records.routes import country_name
 from app.tickets import attachments, intake, schemas, services
@@ -32,18 +35,12 @@ from app.tickets.labels import category_choices, category_label
 from app.tickets.models import Ticket
 
 bp = Blueprint("portal", __name__)
+ZONE_COOKIE = "tz"  # the worker's browser zone (IANA name), set by the case page's script
 
 SESSION_KEY = "tracked_cases"
 SESSION_TTL = 3600
 
-STATUS_LABELS = {
-    "new": _l("Received"),
-    "open": _l("Being handled"),
-    "pending_worker": _l("Waiting for your answer"),
-    "pending_third_party": _l("Waiting for another office"),
-    "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
-}
+STATUS_LABELS = vocabulary.TICKET_STATUS_PUBLIC  # kept for imports; the table is in app/vocabulary.py
 
 
 def _track_limit() -> str:
@@ -173,6 +170,8 @@ def _case_or_redirect(reference: str) -> Ticket | Response:
 
 def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     shown = services.effective(ticket)
+    # Her times in her zone: the browser's (a cookie the page sets), else her placement's.
+    dates.use_zone(portal_services.worker_zone(ticket, request.cookies.get(ZONE_COOKIE)))
     return render_template(
         "portal/case.html",
         ticket=shown,
@@ -231,7 +230,8 @@ def case_reply(reference: str):  # type: ignore[no-untyped-def]
         assert target is not None
         intake.attach(target, uploads, event)
         db.session.commit()
-    return redirect(url_for("portal.case", reference=found.reference))
+    flash(_("Thank you. Your reply was sent; we answer you here."), "success")
+    return redirect(url_for("portal.case", reference=found.reference, _anchor="history"))
 
 
 @bp.post("/complaints/<reference>/rating")

@@ -12,11 +12,12 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, render_template, request
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app import vocabulary
 from app.agents.policy import require, wants_json
 from app.extensions import db
 from app.records import services
@@ -25,28 +26,9 @@ from app.records.schemas import parse_date
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
-PHASE_LABELS = {
-    "CPMI": _l("CPMI (before placement)"),
-    "PMI": _l("PMI (working abroad)"),
-    "PURNA": _l("Purna PMI (returned)"),
-}
-CLAIM_STATUS_LABELS = {
-    "reported": _l("Reported"),
-    "submitted": _l("Submitted"),
-    "documents_incomplete": _l("Documents incomplete"),
-    "verifying": _l("Verifying"),
-    "medical_assessment": _l("Medical assessment"),
-    "approved": _l("Approved"),
-    "rejected": _l("Rejected"),
-    "paid": _l("Paid"),
-    "closed": _l("Closed"),
-}
-MEMBERSHIP_LABELS = {
-    "active": _l("Active"),
-    "inactive": _l("Inactive"),
-    "expired": _l("Expired"),
-    "pending": _l("Pending"),
-}
+PHASE_LABELS = vocabulary.PHASE
+CLAIM_STATUS_LABELS = vocabulary.CLAIM_STATUS
+MEMBERSHIP_LABELS = vocabulary.MEMBERSHIP
 FIELD_LABELS = {
     "nik": _l("NIK"),
     "passport": _l("Passport"),
@@ -82,17 +64,7 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-@bp.app_template_global()
-def country_name(code: str | None) -> str:
-    """A placement country's name in the page's language (``HK`` → Hong Kong / Hongkong)."""
-    if not code:
-        return ""
-    if code in _SHORT_NAMES:  # CLDR's official long forms read oddly on a worker's record
-        return _SHORT_NAMES[code]
-    return str(get_locale().territories.get(code, code)) if get_locale() else code
-
-
-_SHORT_NAMES = {"HK": "Hong Kong", "TW": "Taiwan"}
+country_name = vocabulary.country_name  # kept for imports; pages use the global of that name
 
 
 @bp.app_template_filter("rupiah")

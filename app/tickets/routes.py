@@ -28,6 +28,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from app import vocabulary
 from app.agents.models import User
 from app.agents.policy import require, wants_json
 from app.core import audit
@@ -52,10 +53,12 @@ from app.tickets.models import (
     Ticket,
     TicketView,
 )
+from app.tickets.sentences import event_sentence
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 # Templates name categories by their label, never by code (one table: app/tickets/labels.py).
 bp.add_app_template_global(category_label, "category_label")
+bp.add_app_template_global(event_sentence, "event_sentence")
 
 COLLISION_WINDOW = timedelta(minutes=5)
 VIEW_LABELS = {
@@ -65,55 +68,14 @@ VIEW_LABELS = {
     "open": _l("All open"),
     "all": _l("All"),
 }
-STATUS_LABELS = {
-    "new": _l("New"),
-    "open": _l("Open"),
-    "pending_worker": _l("Waiting for the worker"),
-    "pending_third_party": _l("Waiting for a third party"),
-    "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
-}
-PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "urgent": _l("Urgent")}
-EVENT_LABELS = {
-    "created": _l("Created"),
-    "assigned": _l("Assigned"),
-    "status": _l("Status / fields changed"),
-    "public_reply": _l("Reply"),
-    "internal_note": _l("Internal note"),
-    "call_linked": _l("Call linked"),
-    "sla_warning": _l("SLA warning"),
-    "sla_breach": _l("SLA breached"),
-    "merged": _l("Merged"),
-    "viewed_pii": _l("Personal data viewed"),
-    "member_linked": _l("Member linked"),
-    "claim_linked": _l("Claim linked"),
-    "attachment": _l("Files attached"),
-    "csat": _l("Rating"),
-    "tagged": _l("Tags changed"),
-    "erased": _l("Personal data erased"),
-    "wrap_up": _l("Call wrap-up"),
-}
-NOTIFICATION_KIND_LABELS = {"sms": _l("SMS to the worker"), "email": _l("Email to the worker")}
+# The tables live in the one vocabulary (app/vocabulary.py); these names stay for imports.
+STATUS_LABELS = vocabulary.TICKET_STATUS
+PRIORITY_LABELS = vocabulary.PRIORITY
+EVENT_LABELS = vocabulary.EVENT
+NOTIFICATION_KIND_LABELS = vocabulary.NOTIFICATION
 # Our side of sending (Notification.status) and what the carrier reported (carrier_status).
-SEND_LABELS = {
-    "pending": _l("not sent yet"),
-    "sent": _l("handed to the provider"),
-    "failed": _l("sending failed"),
-    "skipped": _l("skipped"),
-}
-CARRIER_LABELS = {
-    "accepted": _l("Accepted"),
-    "scheduled": _l("Scheduled"),
-    "queued": _l("Queued at the carrier"),
-    "sending": _l("Sending"),
-    "sent": _l("Sent by the carrier"),
-    "delivered": _l("Delivered"),
-    "undelivered": _l("Not delivered"),
-    "failed": _l("Delivery failed"),
-    "canceled": _l("Cancelled"),
-    "partially_delivered": _l("Partly delivered"),
-    "read": _l("Read"),
-}
+SEND_LABELS = vocabulary.SEND_STATUS
+CARRIER_LABELS = vocabulary.CARRIER_STATUS
 REVEALABLE = {
     "requester_phone": "phone",
     "requester_email": "email",

@@ -99,7 +99,7 @@ def test_worker_complaint_reaches_the_agent_and_the_reply_reaches_the_worker(
         row = _ticket_row(page, reference)
         expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
         expect(row).to_contain_text("JKK claim (work accident)")  # the label, not the code
-        expect(row).to_contain_text("HK")
+        expect(row).to_contain_text("Hong Kong")  # the country by name, not its code
         screenshot(page, "complaint-journey-5-agent-workspace-new-ticket")
 
         # 5. The agent opens it: linked to the member; a public reply.

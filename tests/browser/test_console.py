@@ -85,8 +85,8 @@ def test_one_console_rings_with_the_screen_pop_and_the_other_sees_the_queue(
         expect(page.locator("#offer")).to_be_visible()
         expect(page.locator("#offer")).to_have_attribute("data-work-item", str(work.id))
         expect(page.locator("#screen-pop .member-name")).to_have_text("Siti Aminah")
-        expect(page.locator('#pop-claims tr[data-claim="CLM-2026-000321"]')).to_contain_text("verifying")
-        expect(page.locator('#pop-claims tr[data-claim="CLM-2026-000322"]')).to_contain_text("paid")
+        expect(page.locator('#pop-claims tr[data-claim="CLM-2026-000321"]')).to_contain_text("Verifying")  # a label, not the code
+        expect(page.locator('#pop-claims tr[data-claim="CLM-2026-000322"]')).to_contain_text("Paid")
         expect(page.locator("#pop-claims thead th")).to_have_text(
             ["Claim", "Program", "Benefit", "Claim status", "Incident date"]
         )

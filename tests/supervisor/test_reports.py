@@ -166,7 +166,7 @@ def test_satisfaction_report_and_csv(client, auth, day_of_calls):
 def test_staffing_report_and_csv(client, auth, day_of_calls):
     auth.login_as("supervisor")
     html = client.get("/supervisor/reports/staffing?day=2026-03-09&weeks=1").get_data(as_text=True)
-    assert "Staffing for 2026-03-09" in html and "<svg" in html
+    assert "Staffing for 9 Mar 2026" in html and "<svg" in html
     rows = list(
         csv.DictReader(
             io.StringIO(

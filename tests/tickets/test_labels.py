@@ -1,4 +1,5 @@
-"""Staff screens name categories by their translated label, from one table (app/tickets/labels.py)."""
+"""Staff screens name categories by their translated label, from one table (app/vocabulary.py,
+still importable from app/tickets/labels.py)."""
 
 from __future__ import annotations
 
@@ -38,13 +39,13 @@ def test_every_category_has_both_labels_in_both_languages(app):
             assert [code for code, _label in category_choices()] == list(CATEGORIES)
         with force_locale("en"):
             assert category_label("claim_jkk") == "JKK claim (work accident)"
-        assert category_label("no_such_code") == "no_such_code"
+        assert category_label("no_such_code") == "no such code"  # words, never a code
 
 
 def test_no_other_module_keeps_its_own_category_label_table():
     offenders = []
     for path in (ROOT / "app").rglob("*.py"):
-        if path.name == "labels.py" and path.parent.name == "tickets":
+        if path.name == "vocabulary.py" and path.parent.name == "app":
             continue
         text = path.read_text()
         if re.search(r'"claim_jkk"\s*:\s*_l?\(', text) or "Work accident claim" in text:
@@ -60,7 +61,8 @@ def test_the_ticket_list_filters_and_counts_use_labels(client, auth, db):
     text = _texts(page)
     assert re.search(r'<td data-category="claim_jkk">\s*' + re.escape(JKK_ID), page)
     assert f'<option value="claim_jkk" >{JKK_ID}</option>' in page
-    assert f"{JKK_ID} · MY" in text  # the "by category and country" counts
+    assert f"{JKK_ID} · Malaysia" in text  # the "by category and country" counts, country by name
+    assert '<option value="MY" selected>' not in page and ">Malaysia</option>" in page
     assert "claim_jkk" not in text
     rows = client.get("/tickets/?view=open", headers={"Accept": "application/json"}).get_json()["tickets"]
     assert rows[0]["category"] == "claim_jkk" and rows[0]["category_label"] == JKK_ID

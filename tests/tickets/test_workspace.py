@@ -141,7 +141,7 @@ def test_ticket_page_shows_timeline_member_and_claims(client, auth, db):
     db.session.commit()
     html = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert ticket.reference in html and member.name in html
-    assert "CLM-2026-777777" in html and "documents_incomplete" in html
+    assert "CLM-2026-777777" in html and "Documents incomplete" in html  # the label, never the code
     assert "Docs needed" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "+85291234567" not in html  # phone is masked until revealed
@@ -295,12 +295,12 @@ def test_pages_of_merged_tickets_render(client, auth, db):
     auth.login_as("agent")
     source, target = _ticket(db), _ticket(db)
     services.link_call(source.id, 7, summary="first call")
-    services.add_event(source.id, "internal_note", {"voicemail_recording_id": 3})
+    services.add_event(source.id, "internal_note", {"voicemail_recording_id": 3, "call_id": 7})
     services.merge(source, target)
     db.session.commit()
     target_page = client.get(f"/tickets/{target.id}").get_data(as_text=True)
     assert "from a merged ticket" in target_page and "first call" in target_page
-    assert "voicemail_recording_id: 3" in target_page
+    assert "The caller left a voicemail (call #7)." in target_page
     source_page = client.get(f"/tickets/{source.id}").get_data(as_text=True)
     assert target.reference in source_page and 'id="reply-form"' not in source_page
 

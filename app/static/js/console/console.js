@@ -18,6 +18,18 @@
   function t(key) { return i18n[key] || key; }
   // A topic or ticket category by its label (the server sends the one label table).
   function category(code) { return (i18n.categories && i18n.categories[code]) || code || ""; }
+  /* Labels, never codes: the vocabulary's tables come in the page's i18n block (app/vocabulary.py). */
+  function label(kind, code) {
+    if (code === null || code === undefined || code === "") return "";
+    var table = (i18n.labels || {})[kind] || {};
+    return table[code] || (kind === "country" ? String(code) : String(code).replace(/_/g, " "));
+  }
+  function labels(kind, codes) { return (codes || []).map(function (c) { return label(kind, c); }).join(", "); }
+  function priorityLabel(n) {
+    var table = (i18n.labels || {}).queue_priority || {}, best = null;
+    Object.keys(table).forEach(function (k) { if (n >= Number(k) && (best === null || Number(k) > best)) best = Number(k); });
+    return best === null ? String(n) : table[String(best)];
+  }
 
   function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -63,11 +75,11 @@
     items.forEach(function (item) {
       var row = el("tr");
       row.dataset.workItem = item.id;
-      row.appendChild(el("td", item.priority, item.priority >= 50 ? "prio-high" : ""));
+      row.appendChild(el("td", priorityLabel(item.priority), item.priority >= 50 ? "prio-high" : ""));
       row.appendChild(el("td", t(item.kind)));
       row.appendChild(el("td", item.language_name || item.language));
       row.appendChild(el("td", category(item.topic)));
-      row.appendChild(el("td", item.country_name || item.country || "–"));
+      row.appendChild(el("td", label("country", item.country) || item.country_name || "–"));
       row.appendChild(el("td", item.local_time ? item.local_time.time : "–"));
       var wait = el("td", waited(item.wait_seconds), "wait");
       wait.dataset.since = String(Date.parse(item.enqueued_at) + (clientNow - serverNow));
@@ -134,7 +146,7 @@
       var item = el("li");
       item.appendChild(link(ticket.url, ticket.reference || "#" + ticket.id));
       item.appendChild(document.createTextNode(" · " + ticket.subject + " · " + category(ticket.category) +
-        " · " + (ticket.status_label || ticket.status)));
+        " · " + label("ticket_status", ticket.status)));
       list.appendChild(item);
     });
     return list;
@@ -154,7 +166,8 @@
     list.forEach(function (c) {
       var row = el("tr");
       row.dataset.claim = c.claim_number;
-      [c.claim_number, c.program, c.benefit_type, c.status, c.incident_date || ""].forEach(function (v) {
+      [c.claim_number, label("program", c.program), label("benefit", c.benefit_type), label("claim_status", c.status),
+        c.incident_date || ""].forEach(function (v) {
         row.appendChild(el("td", v));
       });
       body.appendChild(row);
@@ -168,9 +181,9 @@
     where.textContent = "";
     if (!caller || !caller.country) return;
     where.dataset.country = caller.country;
-    var text = caller.country_name || caller.country;
+    var text = label("country", caller.country) || caller.country_name;
     if (caller.source === "number") text += " (" + t("country_from_number") + ")";
-    if (caller.local_time) text += " · " + caller.local_time.time + " " + t("local_time_in") + " (" + caller.local_time.zone + ")";
+    if (caller.local_time) text += " · " + caller.local_time.time + " " + t("local_time_in");
     where.textContent = text;
   }
 
@@ -196,10 +209,10 @@
         links.appendChild(link(m.url, t("open_member")));
         member.appendChild(links);
       }
-      member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), m.phase], [t("status"), m.membership_status],
-        [t("programs"), (m.programs || []).join(", ")], [t("country"), m.placement_country], [t("employer"), m.employer]]));
+      member.appendChild(kv([[t("kpj"), m.kpj], [t("phase"), label("phase", m.phase)], [t("status"), label("membership", m.membership_status)],
+        [t("programs"), labels("program", m.programs)], [t("country"), label("country", m.placement_country)], [t("employer"), m.employer]]));
       var coverage = el("p", (m.coverage || []).map(function (w) {
-        return w.program + (w.active ? " ✓" : " ✗") + " " + w.start + "–" + (w.end || "…");
+        return label("program", w.program) + (w.active ? " ✓" : " ✗") + " " + w.start + "–" + (w.end || "…");
       }).join(" · "), "small");
       member.appendChild(coverage);
       if (m.claims && m.claims.length) {
@@ -218,7 +231,7 @@
     var current = pop.tickets.current;
     if (current) {
       ticket.appendChild(kv([["#", current.reference || current.id], ["", current.subject],
-        [t("ticket_status"), current.status_label || current.status], ["", category(current.category)]]));
+        [t("ticket_status"), label("ticket_status", current.status)], ["", category(current.category)]]));
       var ticketLinks = el("p", null, "pop-links");
       ticketLinks.appendChild(link(current.url, t("open_ticket")));
       ticket.appendChild(ticketLinks);
@@ -240,7 +253,7 @@
     if (!offer) { dialog.hidden = true; return; }
     var item = offer.work_item;
     $("offer-summary").textContent = t(item.kind) + " · " + (item.language_name || item.language) + " · " + category(item.topic) +
-      (item.country ? " · " + (item.country_name || item.country) : "");
+      (item.country ? " · " + label("country", item.country) : "");
     dialog.hidden = false;
     dialog.dataset.workItem = item.id;
     var expires = Date.parse(item.offer_expires_at);
