@@ -372,8 +372,18 @@ def queue_exit(form: Mapping[str, str]) -> str:
         _abandon(call, "hangup", at)
         return "done"
     # leave after the maximum wait, queue-full, error, system-error: take a message instead.
-    integration.cancel("call", call.id, call.exit_reason or result or "error")
+    reason = call.exit_reason or result or "error"
+    left_queue(call, reason, at)
+    integration.cancel("call", call.id, reason)
     return "voicemail"
+
+
+def left_queue(call: Call, reason: str, at: datetime) -> None:
+    """The caller left the queue unanswered without hanging up (to voicemail): her wait ends
+    now, as Asterisk's EXITWITHTIMEOUT counts it, not when her message ends minutes later."""
+    if call.answered_at is not None or call.enqueued_at is None:
+        return
+    log_event(call, "left_queue", at=at, wait_seconds=_seconds(call.enqueued_at, at), data={"reason": reason})
 
 
 def apply_status(form: Mapping[str, str]) -> bool:

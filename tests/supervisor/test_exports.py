@@ -56,7 +56,7 @@ def test_each_call_outcome_becomes_its_queue_log_events(db):
     ]
     assert _by_call(parsed, timed_out.call_sid) == [
         ("ENTERQUEUE", "NONE", ["", "", ""]),
-        ("EXITWITHTIMEOUT", "NONE", ["", "", "940"]),  # voicemail logged after the message
+        ("EXITWITHTIMEOUT", "NONE", ["", "", "900"]),  # the time in the queue, not until the message ended
     ]
     assert _by_call(parsed, rang_out.call_sid)[1] == ("RINGNOANSWER", a, ["20000"])
     assert _by_call(parsed, transferred.call_sid)[2] == (
