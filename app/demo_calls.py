@@ -2,9 +2,10 @@
 
 Workers call when their own day allows: at lunch and in the evening of their placement
 country's time zone, most on their day off (Sunday; Friday in Saudi Arabia). Only calls that
-reach the queue inside the centre's hours (``TELEPHONY_HOURS``, WIB) are kept. Four agents work
-shifts with a break and a day off, so the early morning and the workers' evening are thin and
-some callers hang up, ask for a call-back or, after the maximum wait, leave a message.
+reach the queue inside the centre's hours (``TELEPHONY_HOURS``, WIB) are kept. Two agents work
+full shifts and two part-time at the workers' peaks, each with a break and a day off, so the
+roster has thin spots (the early morning, a break with nobody else on) where callers hang up,
+ask for a call-back or, after the maximum wait, leave a message.
 
 A small queue simulation decides who answers when (first come, first served, the agent free
 first, by language); what it decides is then *written by the call path's own functions*:
@@ -47,15 +48,15 @@ CALLER_COUNTRIES = [
 ZONES = {country: zone for country, zone, *_ in CALLER_COUNTRIES}
 # When in her own day a worker calls (weights per local hour 0..23): lunch and the evening.
 LOCAL_HOURS = [0.3, 0.1, 0, 0, 0, 0.2, 1, 2, 2, 2, 2, 3, 5, 4, 2, 2, 2, 3, 4, 6, 8, 8, 5, 2]
-CALLS_PER_DAY = 70  # drawn before the centre's hours cut about three in five off
+CALLS_PER_DAY = 100  # drawn before the centre's hours cut about seven in ten off
 TOPICS = [("claim_jht", 20), ("claim_jkk", 16), ("membership", 20), ("benefit_info", 14),
           ("claim_jkm", 6), ("emergency", 3), ("other", 21)]  # fmt: skip
 # Agent shifts in WIB: (username, start, end, break start, break minutes, day off)
 SHIFTS = [
-    ("agent1", time(6), time(14), time(10), 30, 5),
-    ("agent2", time(9), time(17), time(12), 60, 6),
+    ("agent1", time(6), time(14), time(10), 30, 1),  # alone until 10:30: her break, her day off
     ("agent3", time(14), time(22), time(18), 30, 0),
-    ("agent4", time(12), time(20), time(16), 30, 2),
+    ("agent2", time(10, 30), time(15), time(12, 30), 15, 6),  # part-time: the workers' lunch hour
+    ("agent4", time(17), time(22), time(19, 30), 15, 2),  # part-time: their evening
 ]
 MEAN_PATIENCE = 240.0  # seconds; calls are free, callers abroad wait longer than most
 
@@ -191,7 +192,7 @@ def _caller(state: SeedState, country: str, zone: str) -> Caller:
     """Often someone who called before (about her open case), else a new caller."""
     rng = state.rng
     seen = state.seen.setdefault(country, [])
-    if seen and rng.random() < 0.5:
+    if seen and rng.random() < 0.6:
         return rng.choice(seen[-40:])
     caller = _new_caller(state, country, zone)
     seen.append(caller)
@@ -223,7 +224,8 @@ def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Calle
     max_wait = int(current_app.config["TELEPHONY_MAX_WAIT_SECONDS"])
     language = "en" if rng.random() < 0.1 else "id"
     topic = rng.choices([t for t, _ in TOPICS], weights=[w for _, w in TOPICS])[0]
-    patience = 2.0 + rng.expovariate(1 / MEAN_PATIENCE)
+    # Some callers hold on whatever it takes (until the maximum wait sends them to voicemail).
+    patience = float(max_wait) if rng.random() < 0.08 else 2.0 + rng.expovariate(1 / MEAN_PATIENCE)
     # Who answers: the eligible agent free first (the router offers to the longest idle).
     best: tuple[datetime, Shift] | None = None
     for shift in shifts:
@@ -235,7 +237,7 @@ def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Calle
     answer_at = best[0] + ring if best else None
     gives_up = queued + timedelta(seconds=min(patience, max_wait))
     if answer_at is not None and answer_at <= gives_up:
-        talk = timedelta(seconds=max(45.0, min(1500.0, rng.lognormvariate(math.log(230), 0.55))))
+        talk = timedelta(seconds=max(45.0, min(1500.0, rng.lognormvariate(math.log(300), 0.55))))
         wrap = timedelta(seconds=rng.uniform(8, 70))
         end = answer_at + talk + wrap
         if end > now:

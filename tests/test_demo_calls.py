@@ -33,30 +33,30 @@ def db_scalar(stmt):  # type: ignore[no-untyped-def]
     return db.session.scalar(stmt)
 
 
-def test_the_reports_show_answered_abandoned_and_timed_out_calls(demo):
+def test_every_supervisor_page_has_figures(demo):
+    """(One seed for the three pages: loading the demo is the slow part.)"""
     period = reports.parse_period(
         {"start": (NOW - timedelta(days=DAYS)).date().isoformat(), "end": NOW.date().isoformat()}, now=NOW
     )
+    # The call report: answered, abandoned, and the other ways out of the queue.
     overall = reports.call_kpis(period, now=NOW).overall
     assert demo.calls == overall.offered > DAYS * 10
     assert overall.answered > overall.abandoned > 0
     assert overall.callbacks + overall.timed_out + overall.short_abandoned > 0
     assert 0.3 < overall.service_level < 1
     assert overall.waiting == 0  # nobody is left in the queue by the demo
+    assert overall.max_wait <= 900  # a wait ends when the caller leaves the queue
+    # The agent report: calls, busy and idle time, breaks, wrap-up.
     agents = reports.agent_performance(period, now=NOW)
     assert sum(row.answered for row in agents) == overall.answered
     assert all(row.busy > 0 and row.idle > 0 for row in agents if row.answered)
-    assert any(row.away > 0 for row in agents)  # breaks
+    assert any(row.away > 0 for row in agents)
     assert sum(row.wrap_up for row in agents) > 0
-
-
-def test_todays_wallboard_has_todays_calls(demo):
+    # Today's wallboard.
     data = wallboard.snapshot(NOW)
     assert data["today"]["offered"] > 0 and data["today"]["answered"] > 0
     assert data["waiting"] == 0 and data["callbacks_pending"] == 0  # the demo starts on a quiet floor
-
-
-def test_the_staffing_plan_has_erlang_rows_for_today(demo):
+    # The staffing plan for today, from the same weekday a week ago: Erlang rows.
     plan = staffing.staffing_plan(NOW.date(), weeks=1, settings=kpis.KpiSettings.from_config(), now=NOW)
     planned = [row for row in plan.rows if row.erlang_c is not None]
     assert planned and all(row.erlang_c.rostered >= 1 for row in planned)
