@@ -36,6 +36,7 @@ from app.extensions import db
 from app.records.models import Member
 from app.telephony import services
 from app.telephony.models import Call, CallbackRequest
+from app.tickets import services as tickets
 
 SID_PREFIX = "CAdemo"
 WIB = ZoneInfo("Asia/Jakarta")
@@ -266,9 +267,14 @@ def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Calle
         message = gives_up + timedelta(seconds=rng.uniform(25, 55))
         call.ended_at, call.status = message, "completed"
         services.log_event(call, "voicemail", at=message, data={"recording_id": None})
-        _ticket(state, call, caller, queued, None, channel="voicemail")
-        _callback(state, call, "voicemail", message)
-    elif patience > 45 and call.from_number and rng.random() < 0.3:  # pressed 1 for a call-back
+        ticket_id = _ticket(state, call, caller, queued, None)
+        note = tickets.add_event(
+            ticket_id, "internal_note", {"voicemail_recording_id": None, "call_id": call.id}
+        )  # as voicemail_left notes it (the demo keeps no recording)
+        note.created_at = message
+        if services.callback_possible(call):  # as voicemail_left decides
+            _callback(state, call, "voicemail", message)
+    elif patience > 45 and services.callback_possible(call) and rng.random() < 0.3:  # pressed 1
         call.exit_reason = "callback"
         services.left_for_callback(call, gives_up)
         call.status = "completed"
@@ -329,12 +335,9 @@ def _work_item(
     return item
 
 
-def _ticket(
-    state: SeedState, call: Call, caller: Caller, at: datetime, agent: User | None, channel: str | None = None
-) -> None:
+def _ticket(state: SeedState, call: Call, caller: Caller, at: datetime, agent: User | None) -> int:
     """The ticket ``ensure_ticket`` would give this call: the caller's open one, or a new one."""
     from app.demo_history import live_ticket
-    from app.tickets import services as tickets
 
     keys = [f"m{call.member_id}"] if call.member_id else []
     if call.from_number and call.from_number.startswith("+"):
@@ -348,7 +351,7 @@ def _ticket(
     if ticket_id is None:
         ticket = live_ticket(
             state.rng, at, state.now, state.agents,
-            channel=channel or services.CHANNEL_BY_DIRECTION[call.direction],
+            channel=services.CHANNEL_BY_DIRECTION[call.direction],
             category=call.topic or "other",
             country=call.caller_country or caller.country,
             member_id=call.member_id,
@@ -363,6 +366,7 @@ def _ticket(
     call.ticket_id = ticket_id
     event = tickets.add_event(ticket_id, "call_linked", {"call_id": call.id, "summary": None})
     event.created_at = at
+    return ticket_id
 
 
 def _callback(state: SeedState, call: Call, source: str, at: datetime) -> None:

@@ -69,7 +69,7 @@ def test_every_queued_call_has_its_ticket_and_the_agents_presence_tells_the_same
     assert linked == queued
     # Repeat callers join their open ticket: fewer call tickets than calls.
     call_tickets = db_scalar(
-        select(func.count(Ticket.id)).where(Ticket.channel.in_(("phone", "browser_call", "voicemail")))
+        select(func.count(Ticket.id)).where(Ticket.channel.in_(("phone", "browser_call")))
     )
     assert 0 < call_tickets < queued
     # Each answered call: a work item with its agent's offer, call and wrap-up in the presence log.
