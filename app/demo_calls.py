@@ -59,6 +59,7 @@ SHIFTS = [
     ("agent2", time(10, 30), time(15), time(12, 30), 15, 6),  # part-time: the workers' lunch hour
     ("agent4", time(17), time(22), time(19, 30), 15, 2),  # part-time: their evening
 ]
+Change = tuple[datetime, str, str | None, int | None]  # a presence change: at, state, reason, item
 MEAN_PATIENCE = 240.0  # seconds; calls are free, callers abroad wait longer than most
 
 
@@ -72,6 +73,7 @@ class Shift:
     break_end: datetime
     free_at: datetime
     calls: list[tuple[datetime, datetime, datetime, datetime, int]] = field(default_factory=list)
+    declines: list[tuple[datetime, datetime, int]] = field(default_factory=list)  # offered, turned down
 
     def first_free(self, at: datetime) -> datetime | None:
         """The first moment from ``at`` this agent can take a call (None: not this shift)."""
@@ -227,16 +229,27 @@ def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Calle
     topic = rng.choices([t for t, _ in TOPICS], weights=[w for _, w in TOPICS])[0]
     # Some callers hold on whatever it takes (until the maximum wait sends them to voicemail).
     patience = float(max_wait) if rng.random() < 0.08 else 2.0 + rng.expovariate(1 / MEAN_PATIENCE)
-    # Who answers: the eligible agent free first (the router offers to the longest idle).
-    best: tuple[datetime, Shift] | None = None
-    for shift in shifts:
-        if language in shift.languages:
-            free = shift.first_free(queued)
-            if free is not None and (best is None or free < best[0]):
-                best = (free, shift)
+    gives_up = queued + timedelta(seconds=min(patience, max_wait))
+
+    def pick(at: datetime, excluded: Shift | None = None) -> tuple[datetime, Shift] | None:
+        """The eligible agent free first (the router offers to the one idle longest)."""
+        best: tuple[datetime, Shift] | None = None
+        for shift in shifts:
+            if language in shift.languages and shift is not excluded:
+                free = shift.first_free(at)
+                if free is not None and (best is None or free < best[0]):
+                    best = (free, shift)
+        return best
+
+    best = pick(queued)
+    declined: tuple[datetime, datetime, Shift] | None = None
+    if best is not None and rng.random() < 0.05:  # she turns the offer down: the next agent gets it
+        turned_down = best[0] + timedelta(seconds=rng.uniform(4, 15))
+        other = pick(turned_down, excluded=best[1])
+        if other is not None and other[0] + timedelta(seconds=11) <= gives_up:
+            declined, best = (best[0], turned_down, best[1]), other
     ring = timedelta(seconds=rng.uniform(3, 11))
     answer_at = best[0] + ring if best else None
-    gives_up = queued + timedelta(seconds=min(patience, max_wait))
     if answer_at is not None and answer_at <= gives_up:
         talk = timedelta(seconds=max(45.0, min(1500.0, rng.lognormvariate(math.log(300), 0.55))))
         wrap = timedelta(seconds=rng.uniform(8, 70))
@@ -248,8 +261,19 @@ def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Calle
         shift.free_at = end
         call = _new_call(state, caller, queued, language, topic)
         item = _work_item(call, shift.agent.id, "completed", best[0], answer_at, answer_at + talk)
-        services.log_event(call, "offered", suffix=f"{item.id}.1", at=best[0], agent_id=shift.agent.id,
-                           data={"work_item_id": item.id, "offer": 1})  # fmt: skip
+        if declined is not None:  # as routing_outcome logs a declined offer
+            offered, turned_down, decliner = declined
+            item.offers, item.excluded_agents = 2, [decliner.agent.id]
+            decliner.free_at = max(decliner.free_at, turned_down)
+            decliner.declines.append((offered, turned_down, item.id))
+            services.log_event(call, "offered", suffix=f"{item.id}.1", at=offered, agent_id=decliner.agent.id,
+                               data={"work_item_id": item.id, "offer": 1})  # fmt: skip
+            ring_ms = int((turned_down - offered).total_seconds() * 1000)
+            services.log_event(call, "ring_no_answer", suffix=f"{item.id}.1", at=turned_down,
+                               agent_id=decliner.agent.id,
+                               data={"work_item_id": item.id, "reason": "declined", "ring_ms": ring_ms})  # fmt: skip
+        services.log_event(call, "offered", suffix=f"{item.id}.{item.offers}", at=best[0], agent_id=shift.agent.id,
+                           data={"work_item_id": item.id, "offer": item.offers})  # fmt: skip
         services.agent_joined(call, shift.agent.id, at=answer_at)
         call.status, call.ended_at = "completed", answer_at + talk
         services.log_completed(call, answer_at + talk, shift.agent.id, {"ended_by": "agent"})
@@ -389,18 +413,25 @@ def _presence(state: SeedState, shift: Shift) -> None:
     agent_id, now = shift.agent.id, state.now
     if shift.start >= now:
         return
-    changes: list[tuple[datetime, str, str | None, int | None]] = [(shift.start, AVAILABLE, "login", None)]
+    changes: list[Change] = [(shift.start, AVAILABLE, "login", None)]
     pause = shift.break_start
-    for offered, answered, ended, free, item_id in sorted(shift.calls):
-        if offered >= shift.break_start and pause < shift.break_end:
+    # Calls answered and offers turned down, in time order: (start, free again, changes).
+    episodes: list[tuple[datetime, datetime, list[Change]]] = []
+    for offered, answered, ended, free, item_id in shift.calls:
+        call: list[Change] = [(offered, "offered", "offer", item_id), (answered, ON_CALL, "accepted", item_id),
+                              (ended, WRAP_UP, "call_ended", item_id), (free, AVAILABLE, "wrap_up_done", None)]  # fmt: skip
+        episodes.append((offered, free, call))
+    for offered, turned_down, item_id in shift.declines:
+        offer: list[Change] = [
+            (offered, "offered", "offer", item_id),
+            (turned_down, AVAILABLE, "declined", item_id),
+        ]
+        episodes.append((offered, turned_down, offer))
+    for start, free, steps in sorted(episodes, key=lambda episode: episode[0]):
+        if start >= shift.break_start and pause < shift.break_end:
             changes += [(pause, AWAY, "break", None), (shift.break_end, AVAILABLE, "back", None)]
             pause = shift.break_end
-        changes += [
-            (offered, "offered", "offer", item_id),
-            (answered, ON_CALL, "accepted", item_id),
-            (ended, WRAP_UP, "call_ended", item_id),
-            (free, AVAILABLE, "wrap_up_done", None),
-        ]
+        changes += steps
         pause = max(pause, free)
     if pause < shift.break_end and shift.break_start < now:
         changes += [(pause, AWAY, "break", None), (shift.break_end, AVAILABLE, "back", None)]

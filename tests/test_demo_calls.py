@@ -52,6 +52,7 @@ def test_every_supervisor_page_has_figures(demo):
     assert all(row.busy > 0 and row.idle > 0 for row in agents if row.answered)
     assert any(row.away > 0 for row in agents)
     assert sum(row.wrap_up for row in agents) > 0
+    assert sum(row.ring_no_answer for row in agents) > 0  # now and then an offer is turned down
     # Today's wallboard.
     data = wallboard.snapshot(NOW)
     assert data["today"]["offered"] > 0 and data["today"]["answered"] > 0
