@@ -237,7 +237,8 @@ def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Calle
         for shift in shifts:
             if language in shift.languages and shift is not excluded:
                 free = shift.first_free(at)
-                if free is not None and (best is None or free < best[0]):
+                # Free at the same moment: the one idle since the earliest (the longest idle).
+                if free is not None and (best is None or (free, shift.free_at) < (best[0], best[1].free_at)):
                     best = (free, shift)
         return best
 
