@@ -2,13 +2,14 @@
 
 Workers call when their own day allows: at lunch and in the evening of their placement
 country's time zone, most on their day off (Sunday; Friday in Saudi Arabia). Only calls that
-reach the queue inside the centre's hours (``TELEPHONY_HOURS``, WIB) are kept. Two agents work
+reach the queue inside the centre's hours (``TELEPHONY_HOURS`` in ``TELEPHONY_TIMEZONE``, WIB)
+are kept. Two agents work
 full shifts and two part-time at the workers' peaks, each with a break and a day off, so the
 roster has thin spots (the early morning, a break with nobody else on) where callers hang up,
 ask for a call-back or, after the maximum wait, leave a message.
 
-A small queue simulation decides who answers when (first come, first served, the agent free
-first, by language); what it decides is then *written by the call path's own functions*:
+A small queue simulation decides who answers when (first come, first served, the agent idle
+longest, by language); what it decides is then *written by the call path's own functions*:
 ``services.log_event`` / ``abandon`` / ``left_for_callback`` / ``left_queue`` /
 ``agent_joined`` / ``log_completed`` for the call log, ``presence.transition`` for every
 presence change (login, offer, call, wrap-up, break, logout) and the tickets service for the
@@ -39,7 +40,6 @@ from app.telephony.models import Call, CallbackRequest
 from app.tickets import services as tickets
 
 SID_PREFIX = "CAdemo"
-WIB = ZoneInfo("Asia/Jakarta")
 # (country, its zone, share of callers, weekly day off as date.weekday())
 CALLER_COUNTRIES = [
     ("TW", "Asia/Taipei", 30, 6), ("HK", "Asia/Hong_Kong", 28, 6), ("MY", "Asia/Kuala_Lumpur", 16, 6),
@@ -49,10 +49,11 @@ CALLER_COUNTRIES = [
 ZONES = {country: zone for country, zone, *_ in CALLER_COUNTRIES}
 # When in her own day a worker calls (weights per local hour 0..23): lunch and the evening.
 LOCAL_HOURS = [0.3, 0.1, 0, 0, 0, 0.2, 1, 2, 2, 2, 2, 3, 5, 4, 2, 2, 2, 3, 4, 6, 8, 8, 5, 2]
-CALLS_PER_DAY = 100  # drawn before the centre's hours cut about seven in ten off
+CANDIDATES_PER_DAY = 200  # candidates drawn a day; the day-off weighting, the centre's hours and its
+# date keep about one in seven (~30 calls a day)
 TOPICS = [("claim_jht", 20), ("claim_jkk", 16), ("membership", 20), ("benefit_info", 14),
           ("claim_jkm", 6), ("emergency", 3), ("other", 21)]  # fmt: skip
-# Agent shifts in WIB: (username, start, end, break start, break minutes, day off)
+# Agent shifts in the centre's time (WIB): (username, start, end, break start, break minutes, day off)
 SHIFTS = [
     ("agent1", time(6), time(14), time(10), 30, 1),  # alone until 10:30: her break, her day off
     ("agent3", time(14), time(22), time(18), 30, 0),
@@ -116,13 +117,20 @@ def seed_calls(rng: random.Random, now: datetime, days: int = 28) -> tuple[int, 
     """
     if days <= 0 or demo_calls_exist():
         return 0, 0
-    users = {u.email.split("@")[0]: u for u in db.session.scalars(select(User).where(User.active.is_(True)))}
+    from app.demo import EMAIL_DOMAIN
+
+    users = {
+        u.email.split("@")[0]: u
+        for u in db.session.scalars(
+            select(User).where(User.active.is_(True), User.email.like(f"%@{EMAIL_DOMAIN}"))
+        )
+    }  # the demo's own staff (agent1@…), never a real account
     agents = [users[name] for name, *_ in SHIFTS if name in users]
     if not agents:
         return 0, 0
     members = list(db.session.scalars(select(Member).where(Member.phone_abroad.is_not(None)).limit(200)))
     state = SeedState(rng=rng, now=now, agents=agents, members=members)
-    today = now.astimezone(WIB).date()
+    today = now.astimezone(_centre_zone()).date()
     for offset in range(days, -1, -1):
         _day(state, today - timedelta(days=offset), users)
         db.session.flush()
@@ -135,8 +143,12 @@ def _hours() -> tuple[time, time]:
     return time.fromisoformat(opening.strip()), time.fromisoformat(closing.strip())
 
 
+def _centre_zone() -> ZoneInfo:
+    return ZoneInfo(str(current_app.config["TELEPHONY_TIMEZONE"]))
+
+
 def _at(day: date, clock: time) -> datetime:
-    return datetime.combine(day, clock, tzinfo=WIB).astimezone(UTC)
+    return datetime.combine(day, clock, tzinfo=_centre_zone()).astimezone(UTC)
 
 
 def _shifts(state: SeedState, day: date, users: dict[str, User]) -> list[Shift]:
@@ -162,10 +174,10 @@ def _shifts(state: SeedState, day: date, users: dict[str, User]) -> list[Shift]:
 
 
 def _arrivals(state: SeedState, day: date) -> list[tuple[datetime, Caller]]:
-    """The moments callers reach the queue on WIB date ``day``, with who they are."""
-    rng, (opening, closing) = state.rng, _hours()
+    """The moments callers reach the queue on the centre's date ``day``, with who they are."""
+    rng, (opening, closing), centre = state.rng, _hours(), _centre_zone()
     out = []
-    for _ in range(CALLS_PER_DAY * 2):  # candidates; about half fall on this day's open hours
+    for _ in range(CANDIDATES_PER_DAY):
         country, zone, _share, day_off = rng.choices(
             CALLER_COUNTRIES, weights=[c[2] for c in CALLER_COUNTRIES]
         )[0]
@@ -184,8 +196,8 @@ def _arrivals(state: SeedState, day: date) -> list[tuple[datetime, Caller]]:
             local_day, time(hour, rng.randint(0, 59), rng.randint(0, 59)), tzinfo=ZoneInfo(zone)
         )
         queued = local.astimezone(UTC)
-        wib = queued.astimezone(WIB)
-        if wib.date() != day or not opening <= wib.time() < closing:
+        local_queued = queued.astimezone(centre)
+        if local_queued.date() != day or not opening <= local_queued.time() < closing:
             continue
         out.append((queued, _caller(state, country, zone)))
     return sorted(out, key=lambda item: item[0])
