@@ -14,7 +14,7 @@ import os
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -24,6 +24,7 @@ from phonenumbers import PhoneNumberType
 from sqlalchemy import func, select
 
 from app.agents.models import User
+from app.core.time import utcnow
 from app.extensions import db
 from app.records.models import CLAIM_STATUSES, Claim, Member
 
@@ -76,6 +77,7 @@ class SeedReport:
     claims: int = 0
     staff: int = 0
     tickets: int = 0
+    calls: int = 0
 
 
 def mobile_number(rng: random.Random, region: str) -> str:
@@ -226,16 +228,26 @@ def seed_staff() -> tuple[int, dict[str, str]]:
     return created, logins
 
 
-def seed(members: int = 300, seed_value: int = 2026, history_days: int = 28) -> SeedReport:
+def seed(
+    members: int = 300, seed_value: int = 2026, history_days: int = 28, now: datetime | None = None
+) -> SeedReport:
+    """Members, claims, staff, then ``history_days`` of case and call history up to ``now``."""
+    now = now or utcnow()
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, reproducible on purpose
     existing = db.session.scalar(select(func.count(Member.id))) or 0
-    report = seed_members(max(members - existing, 0), rng, date.today())
+    report = seed_members(max(members - existing, 0), rng, now.date())
     report.staff, _ = seed_staff()
     db.session.commit()
     if history_days:
+        from app.demo_calls import seed_calls
         from app.demo_history import seed_history
+        from app.sla.sweep import sweep
 
-        report.tickets = seed_history(rng, days=history_days)
+        report.tickets = seed_history(rng, days=history_days, now=now)
+        report.calls, call_tickets = seed_calls(random.Random(seed_value + 1), now, days=history_days)  # noqa: S311
+        report.tickets += call_tickets
+        while sweep(now).full:  # what is overdue by now is recorded as breached
+            pass
         db.session.commit()
     return report
 
@@ -248,7 +260,7 @@ def seed_command(members: int, history_days: int) -> None:
     report = seed(members, history_days=history_days)
     click.echo(
         f"demo data: +{report.members} members, +{report.claims} claims, +{report.staff} staff,"
-        f" +{report.tickets} tickets"
+        f" +{report.tickets} tickets, +{report.calls} calls"
     )
     print_logins()
 

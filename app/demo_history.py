@@ -31,7 +31,8 @@ CATEGORY_WEIGHTS = [
     ("benefit_info", 10), ("data_correction", 8), ("app_access", 8), ("service_complaint", 7),
     ("emergency", 3), ("other", 2),
 ]
-CHANNELS = [("portal", 5), ("phone", 4), ("callback", 2), ("voicemail", 1), ("api", 1)]
+# Tickets from calls (phone, browser_call, voicemail) are opened by their calls (demo_calls).
+CHANNELS = [("portal", 6), ("api", 1), ("email", 1)]
 COUNTRIES = [("TW", 30), ("HK", 30), ("MY", 15), ("SG", 6), ("KR", 6), ("JP", 5), ("SA", 4), ("IT", 2), ("BN", 2)]
 SUBJECTS = {
     "membership": "Kartu peserta belum terbit", "contribution": "Iuran sudah dibayar tapi belum tercatat",
@@ -57,7 +58,7 @@ def seed_history(rng: random.Random, days: int = 28, now: datetime | None = None
     member_ids = list(db.session.scalars(select(Member.id).limit(200)))
     created = 0
     for day in range(days, 0, -1):
-        for _ in range(rng.randint(5, 11)):
+        for _ in range(rng.randint(3, 7)):
             start = now - timedelta(days=day, seconds=rng.randint(0, 86_399))
             created += _one(rng, start, now, agents, member_ids)
     db.session.flush()
@@ -74,14 +75,50 @@ def _event(ticket: Ticket, kind: str, at: datetime, *, actor_id: int | None = No
 
 def _one(rng: random.Random, start: datetime, now: datetime, agents: list[User], member_ids: list[int]) -> int:
     category = _pick(rng, CATEGORY_WEIGHTS)
-    ticket = tickets.open_ticket(
+    live_ticket(
+        rng, start, now, agents,
         channel=_pick(rng, CHANNELS),
         category=category,
-        subject=f"{MARKER} {SUBJECTS[category]}",
         country=_pick(rng, COUNTRIES),
         member_id=rng.choice(member_ids) if member_ids and rng.random() < 0.7 else None,
+    )  # fmt: skip
+    return 1
+
+
+def live_ticket(
+    rng: random.Random,
+    start: datetime,
+    now: datetime,
+    agents: list[User],
+    *,
+    channel: str,
+    category: str,
+    country: str | None,
+    member_id: int | None,
+    phone: str | None = None,
+    language: str = "id",
+    agent: User | None = None,
+) -> Ticket:
+    """Open a demo ticket at ``start`` through the tickets service and replay its life up to
+    ``now`` (first reply, waiting on the worker, resolution) through the SLA engine.
+
+    ``agent``: who takes it (the agent who answered its call); by default one drawn at random.
+    """
+    ticket = tickets.open_ticket(
+        channel=channel,
+        category=category if category in SUBJECTS else "other",
+        subject=f"{MARKER} {SUBJECTS.get(category, SUBJECTS['other'])}",
+        country=country,
+        member_id=member_id,
+        requester_phone=phone,
+        language=language,
         requester_name="Pekerja (demo)",
     )
+    _replay(rng, ticket, start, now, agent or (rng.choice(agents) if agents else None))
+    return ticket
+
+
+def _replay(rng: random.Random, ticket: Ticket, start: datetime, now: datetime, agent: User | None) -> None:
     # Move its birth to the past and let the SLA engine start the clock then.
     ticket.created_at = ticket.updated_at = start
     for event in db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)):
@@ -91,10 +128,9 @@ def _one(rng: random.Random, start: datetime, now: datetime, agents: list[User],
     ticket.sla_clock_seconds = 0
     sla.reconcile(ticket, now=start)
     if ticket.sla_policy_id is None:
-        return 1
+        return
     policy = db.session.get(SlaPolicy, ticket.sla_policy_id)
     calendar = sla.calendar_of(policy, start)
-    agent = rng.choice(agents) if agents else None
     if agent is not None:
         ticket.assignee_id = agent.id
         _event(ticket, "assigned", start + timedelta(minutes=1), public=False, data={"from": None, "to": agent.id})
@@ -103,7 +139,7 @@ def _one(rng: random.Random, start: datetime, now: datetime, agents: list[User],
     share = rng.uniform(1.05, 2.5) if rng.random() < 0.2 else rng.uniform(0.1, 0.9)
     first = calendar.add(start, target * share)
     if first > now:
-        return 1  # still waiting for its first reply
+        return  # still waiting for its first reply
     ticket.first_response_at = first
     ticket.status = "open"
     _event(ticket, "public_reply", first, actor_id=agent.id if agent else None,
@@ -115,7 +151,7 @@ def _one(rng: random.Random, start: datetime, now: datetime, agents: list[User],
         sla.reconcile(ticket, now=moment)
         moment = moment + timedelta(hours=rng.uniform(2, 60))
         if moment > now:
-            return 1
+            return
         _event(ticket, "public_reply", moment, body="Ini dokumen yang diminta.", data={})
         ticket.status = "open"
         sla.reconcile(ticket, now=moment)
@@ -123,7 +159,7 @@ def _one(rng: random.Random, start: datetime, now: datetime, agents: list[User],
     share = rng.uniform(1.05, 1.8) if rng.random() < 0.15 else rng.uniform(0.1, 0.95)
     resolved = calendar.add(moment, max(remaining * share, 60))
     if resolved > now:
-        return 1
+        return
     ticket.status = "resolved"
     ticket.resolved_at = resolved
     _event(ticket, "status", resolved, actor_id=agent.id if agent else None, data={"from": "open", "to": "resolved"})
@@ -131,4 +167,3 @@ def _one(rng: random.Random, start: datetime, now: datetime, agents: list[User],
     if rng.random() < 0.6:
         ticket.csat_score = rng.choices([5, 4, 3, 2, 1], weights=[45, 30, 12, 8, 5])[0]
     ticket.updated_at = resolved
-    return 1

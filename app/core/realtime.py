@@ -71,6 +71,15 @@ def pending(session: Session | None = None) -> list[tuple[str, dict[str, Any], s
     return [(p.event_name, p.data, p.room) for p in target.info.get(_PENDING_KEY, ())]
 
 
+def discard_pending(session: Session | None = None) -> int:
+    """Forget the events waiting for this session's commit (history replayed into the past,
+    like the demo's, is nobody's live news). Returns how many."""
+    from app.extensions import db
+
+    target = session or db.session()
+    return len(target.info.pop(_PENDING_KEY, None) or ())
+
+
 def emit_now(event_name: str, data: dict[str, Any], room: str) -> None:
     """Emit immediately (outside any transaction)."""
     if room == _CONTROL_ROOM:

@@ -14,7 +14,8 @@ call log                           queue_log
                                    (``COMPLETEAGENT`` when the log says the agent hung up)
 ``abandoned`` (hangup)             ``ABANDON|position|origposition|waittime``
 ``abandoned`` (callback)           ``EXITWITHKEY|key|position|origposition|waittime``
-``voicemail`` while queued         ``EXITWITHTIMEOUT|position|origposition|waittime``
+``left_queue`` (to voicemail)      ``EXITWITHTIMEOUT|position|origposition|waittime``
+``voicemail`` while queued         the same, for calls logged before ``left_queue`` existed
 presence: logged in / out          ``AGENTLOGIN|channel`` / ``AGENTLOGOFF|channel|logintime``
 presence: away / back              ``PAUSE|reason`` / ``UNPAUSE|reason``
 =================================  ========================================================
@@ -50,6 +51,7 @@ _EXPORTED_KINDS = (
     "transferred",
     "completed",
     "abandoned",
+    "left_queue",
     "voicemail",
 )
 
@@ -103,6 +105,7 @@ def _call_lines(start: datetime, end: datetime) -> Iterator[tuple[datetime, str]
         .execution_options(yield_per=BATCH)
     )
     calls: dict[int, _CallState] = {}
+    exited: set[int] = set()  # calls whose queue exit was logged (their voicemail is not one)
     for call_id, kind, at, agent_id, wait, talk, data, sid, queue, enqueued_at in db.session.execute(stmt):
         data = data or {}
         state = calls.setdefault(call_id, _CallState())
@@ -149,7 +152,13 @@ def _call_lines(start: datetime, end: datetime) -> Iterator[tuple[datetime, str]
             else:
                 yield _line(at, sid, queue, "NONE", "ABANDON", "", "", waited)
             calls.pop(call_id, None)
-        elif kind == "voicemail" and state.answered_at is None:
+        elif kind == "left_queue" and state.answered_at is None:
+            waited = wait if wait is not None else _seconds(enqueued_at, at)
+            yield _line(at, sid, queue, "NONE", "EXITWITHTIMEOUT", "", "", waited)
+            calls.pop(call_id, None)
+            exited.add(call_id)
+        elif kind == "voicemail" and state.answered_at is None and call_id not in exited:
+            # An older log without ``left_queue``: the message's end is the best we know.
             yield _line(at, sid, queue, "NONE", "EXITWITHTIMEOUT", "", "", _seconds(enqueued_at, at))
             calls.pop(call_id, None)
 

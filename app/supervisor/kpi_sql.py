@@ -61,6 +61,7 @@ _CALL_KINDS = (
     "answered",
     "abandoned",
     "completed",
+    "left_queue",
     "voicemail",
     "failed",
     "ring_no_answer",
@@ -200,7 +201,10 @@ def _per_call(start: datetime, end: datetime) -> Any:
             func.max(case((hangup, e.wait_seconds))).label("abandon_wait"),
             func.min(case((callback, e.at))).label("callback_at"),
             func.max(case((callback, e.wait_seconds))).label("callback_wait"),
-            func.min(case((e.kind.in_(("voicemail", "failed")), e.at))).label("other_exit_at"),
+            # A call sent to voicemail left the queue at ``left_queue`` (logged since that fix),
+            # before its ``voicemail`` (the end of the message): the earliest exit counts.
+            func.min(case((e.kind.in_(("left_queue", "voicemail", "failed")), e.at))).label("other_exit_at"),
+            func.max(case((e.kind == "left_queue", e.wait_seconds))).label("other_exit_wait"),
             func.min(case((completed, e.at))).label("completed_at"),
             func.max(case((completed, e.talk_seconds))).label("talk"),
             func.max(case((completed, e.agent_id))).label("completed_agent"),
@@ -266,7 +270,7 @@ def raw_facts(start: datetime, end: datetime, now: datetime) -> Any:
         (pc.answered_at.is_not(None), waited(pc.answered_at, pc.answer_wait)),
         (pc.callback_at.is_not(None), waited(pc.callback_at, pc.callback_wait)),
         (pc.abandoned_at.is_not(None), waited(pc.abandoned_at, pc.abandon_wait)),
-        (pc.other_exit_at.is_not(None), epoch(pc.other_exit_at) - queued),
+        (pc.other_exit_at.is_not(None), waited(pc.other_exit_at, pc.other_exit_wait)),
         (ended_at.is_not(None), epoch(ended_at) - queued),
         else_=epoch(now_param) - queued,
     )

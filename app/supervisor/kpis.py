@@ -1,7 +1,8 @@
 """Call-centre KPIs from the call log, per queue (or topic) and per interval.
 
 Sources: the call log (``CallEvent``: ``queued``, ``answered``, ``abandoned`` with
-``data.reason`` ``hangup``/``callback``, ``completed``, ``voicemail``, ``failed``, and when
+``data.reason`` ``hangup``/``callback``, ``completed``, ``left_queue`` (to voicemail: the
+wait ends there, not at the end of the message), ``voicemail``, ``failed``, and when
 present ``offered``, ``ring_no_answer``, ``transferred``), the calls' language and topic
 (``Call``), and the agents' presence log (``AgentStateEvent``) for wrap-up time and occupancy.
 

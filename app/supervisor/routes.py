@@ -27,8 +27,8 @@ from app.agents.console import LANGUAGES
 from app.agents.policy import require
 from app.core.errors import error_response
 from app.core.time import utcnow
-from app.supervisor import kpis, reports, staffing, wallboard
-from app.supervisor.charts import bar_line_chart
+from app.supervisor import kpis, reports, staffing, trends, wallboard
+from app.supervisor.charts import SERIES_COLOURS, bar_line_chart, trend_chart
 from app.supervisor.exports import queue_log
 from app.tickets.labels import category_choices
 
@@ -154,13 +154,27 @@ def reports_index() -> Any:
 def calls_report() -> Any:
     period = _period()
     report = reports.call_kpis(period)
-    buckets = report.by_bucket()
+    # Every interval of the period on the x axis, calls or not: a bar stands where its time is.
+    buckets = trends.every_bucket(
+        report.by_bucket(), period.start_at, period.end_at, period.interval, period.settings.zone
+    )
     labels = [_bucket_label(bucket, period) for bucket, _figures in buckets]
     chart = bar_line_chart(
         labels,
         [figures.offered for _bucket, figures in buckets],
         [figures.service_level for _bucket, figures in buckets],
         title=_("Calls offered (bars) and service level (line) per interval"),
+        target=period.settings.target_service_level,
+    )
+    daily = trends.daily_trends(period.start, period.end, period.settings)
+    trend = trend_chart(
+        [day.strftime("%d/%m") for day in daily.days],
+        [
+            (_("Service level"), daily.service_level),
+            (_("Abandon rate"), daily.abandon_rate),
+            (_("SLA compliance (tickets)"), daily.sla_compliance),
+        ],
+        title=_("Service level, abandon rate and ticket SLA compliance per day"),
         target=period.settings.target_service_level,
     )
     return render_template(
@@ -170,6 +184,9 @@ def calls_report() -> Any:
         rows=report.rows[:MAX_TABLE_ROWS],
         truncated=len(report.rows) > MAX_TABLE_ROWS,
         chart=chart,
+        trend=trend,
+        trends=daily,
+        colours=SERIES_COLOURS,
         names=_key_names(period.dimension),
         bucket_label=lambda bucket: _bucket_label(bucket, period),
         definitions=kpis.definitions(period.settings),

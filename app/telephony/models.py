@@ -41,7 +41,8 @@ EVENT_KINDS = (
     "abandoned",
     "completed",
     "transferred",  # agent_id: from whom; data.to_agent_id (None: to a queue)
-    "voicemail",
+    "left_queue",  # left the queue unanswered, not by hanging up (to voicemail): data.reason, wait_seconds
+    "voicemail",  # a message left (after left_queue, or out of hours without queueing)
     "failed",
     "wrap_up",  # the agent's wrap-up: data.disposition, data.note, data.work_item_id
 )

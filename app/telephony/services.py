@@ -329,13 +329,43 @@ def request_callback_from_queue(form: Mapping[str, str]) -> bool:
     return True
 
 
-def _abandon(call: Call, reason: str, at: datetime) -> None:
+def abandon(call: Call, reason: str, at: datetime) -> None:
+    """The caller hung up while queued (``reason`` ``hangup``): an abandon in the call log."""
     if call.answered_at is not None or call.enqueued_at is None:
         return
     if log_event(
         call, "abandoned", at=at, wait_seconds=_seconds(call.enqueued_at, at), data={"reason": reason}
     ):
         integration.cancel("call", call.id, reason)
+
+
+def left_for_callback(call: Call, at: datetime) -> bool:
+    """The caller who pressed for a call-back left the queue: an ``abandoned`` fact with reason
+    ``callback`` (not counted as an abandon). False if it was logged already."""
+    if log_event(
+        call,
+        "abandoned",
+        suffix="callback",
+        at=at,
+        wait_seconds=_seconds(call.enqueued_at, at),
+        data={"reason": "callback"},
+    ):
+        integration.cancel("call", call.id, "callback")
+        return True
+    return False
+
+
+def log_completed(call: Call, at: datetime, agent_id: int | None, data: dict[str, Any]) -> None:
+    """An answered call ended: its talk time (from the answer) and wait, once."""
+    log_event(
+        call,
+        "completed",
+        at=at,
+        agent_id=agent_id,
+        talk_seconds=_seconds(call.answered_at, at),
+        wait_seconds=_seconds(call.enqueued_at, call.answered_at),
+        data=data,
+    )
 
 
 def queue_exit(form: Mapping[str, str]) -> str:
@@ -358,22 +388,24 @@ def queue_exit(form: Mapping[str, str]) -> str:
     if result in ("bridged", "bridging-in-process", "redirected", "redirected-from-bridged"):
         return "done"
     if result == "leave" and call.exit_reason == "callback":
-        if log_event(
-            call,
-            "abandoned",
-            suffix="callback",
-            at=at,
-            wait_seconds=_seconds(call.enqueued_at, at),
-            data={"reason": "callback"},
-        ):
-            integration.cancel("call", call.id, "callback")
+        left_for_callback(call, at)
         return "callback"
     if result == "hangup":
-        _abandon(call, "hangup", at)
+        abandon(call, "hangup", at)
         return "done"
     # leave after the maximum wait, queue-full, error, system-error: take a message instead.
-    integration.cancel("call", call.id, call.exit_reason or result or "error")
+    reason = call.exit_reason or result or "error"
+    left_queue(call, reason, at)
+    integration.cancel("call", call.id, reason)
     return "voicemail"
+
+
+def left_queue(call: Call, reason: str, at: datetime) -> None:
+    """The caller left the queue unanswered without hanging up (to voicemail): her wait ends
+    now, as Asterisk's EXITWITHTIMEOUT counts it, not when her message ends minutes later."""
+    if call.answered_at is not None or call.enqueued_at is None:
+        return
+    log_event(call, "left_queue", at=at, wait_seconds=_seconds(call.enqueued_at, at), data={"reason": reason})
 
 
 def apply_status(form: Mapping[str, str]) -> bool:
@@ -411,18 +443,10 @@ def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
         callback_leg_ended(call, status)
         return
     if call.answered_at is not None:
-        log_event(
-            call,
-            "completed",
-            at=at,
-            agent_id=call.agent_id,
-            talk_seconds=_seconds(call.answered_at, at),
-            wait_seconds=_seconds(call.enqueued_at, call.answered_at),
-            data={"duration": form.get("CallDuration")},
-        )
+        log_completed(call, at, call.agent_id, {"duration": form.get("CallDuration")})
         integration.complete("call", call.id)
     elif call.exit_reason is None:
-        _abandon(call, "hangup", at)
+        abandon(call, "hangup", at)
     else:
         integration.cancel("call", call.id, call.exit_reason)
 
@@ -436,10 +460,10 @@ def replay_raw(call: Call) -> None:
         _apply_status(call, row.payload.get("CallStatus", ""), row.payload)
 
 
-def agent_joined(call: Call, agent_id: int) -> None:
+def agent_joined(call: Call, agent_id: int, at: datetime | None = None) -> None:
     """The agent's softphone reached the call's conference: the call is answered."""
     if call.answered_at is None:
-        at = now()
+        at = at or now()
         call.answered_at = at
         call.agent_id = agent_id
         log_event(call, "answered", at=at, agent_id=agent_id, wait_seconds=_seconds(call.enqueued_at, at))
@@ -553,15 +577,7 @@ def agent_left(call: Call, agent_id: int, at: datetime) -> None:
     if item is None or item.agent_id != agent_id:
         return  # transferred meanwhile: the call goes on with someone else
     if call.answered_at is not None:
-        log_event(
-            call,
-            "completed",
-            at=at,
-            agent_id=agent_id,
-            talk_seconds=_seconds(call.answered_at, at),
-            wait_seconds=_seconds(call.enqueued_at, call.answered_at),
-            data={"ended_by": "agent"},
-        )
+        log_completed(call, at, agent_id, {"ended_by": "agent"})
     integration.complete("call", call.id)
 
 

@@ -120,7 +120,8 @@ def test_wallboard_updates_live_and_reports_open(page: Any, browser: Any, live_s
 
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto("/supervisor/reports/calls")
-        expect(page.locator("svg.chart")).to_be_visible()
+        expect(page.locator("svg.chart")).to_have_count(2)  # per interval, and the daily trends
+        expect(page.locator("#trends svg.chart")).to_be_visible()
         expect(page.locator("#totals")).to_contain_text("Bahasa Indonesia")
         expect(page.locator(".report-definitions")).to_be_visible()
         screenshot(page, "reports-calls")

@@ -127,6 +127,7 @@ def add_call(spec: Spec) -> Call:
     elif spec.voicemail is not None:
         at = queued + timedelta(seconds=spec.voicemail)
         call.exit_reason = "max_wait"
+        _event(call, "left_queue", at, wait_seconds=int(spec.voicemail), data={"reason": "max_wait"})
         _event(call, "voicemail", at + timedelta(seconds=40), data={"recording_id": None})
         call.status, call.ended_at = "completed", at + timedelta(seconds=40)
     db.session.flush()

@@ -56,7 +56,7 @@ def test_each_call_outcome_becomes_its_queue_log_events(db):
     ]
     assert _by_call(parsed, timed_out.call_sid) == [
         ("ENTERQUEUE", "NONE", ["", "", ""]),
-        ("EXITWITHTIMEOUT", "NONE", ["", "", "940"]),  # voicemail logged after the message
+        ("EXITWITHTIMEOUT", "NONE", ["", "", "900"]),  # the time in the queue, not until the message ended
     ]
     assert _by_call(parsed, rang_out.call_sid)[1] == ("RINGNOANSWER", a, ["20000"])
     assert _by_call(parsed, transferred.call_sid)[2] == (
@@ -142,3 +142,24 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(value):
     text = "".join(exports.csv_rows(["name"], [[value], [3]]))
     rows = list(csv.reader(io.StringIO(text)))
     assert rows == [["name"], ["'" + value], ["3"]]
+
+
+def test_a_voicemail_logged_before_left_queue_existed_still_exits_once(db):
+    from sqlalchemy import delete
+
+    from app.telephony.models import CallEvent
+
+    old = add_call(Spec("09:03", voicemail=900))
+    db.session.execute(delete(CallEvent).where(CallEvent.call_id == old.id, CallEvent.kind == "left_queue"))
+    new = add_call(Spec("09:04", voicemail=900))
+    db.session.commit()
+
+    parsed = _parse(exports.queue_log(START, END))
+
+    # The old log knows only the end of the message; the new one the moment she left the queue.
+    assert [e for e in _by_call(parsed, old.call_sid) if e[0] == "EXITWITHTIMEOUT"] == [
+        ("EXITWITHTIMEOUT", "NONE", ["", "", "940"])
+    ]
+    assert [e for e in _by_call(parsed, new.call_sid) if e[0] == "EXITWITHTIMEOUT"] == [
+        ("EXITWITHTIMEOUT", "NONE", ["", "", "900"])
+    ]

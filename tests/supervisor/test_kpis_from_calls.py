@@ -71,3 +71,29 @@ def test_answered_abandoned_and_callback_calls_as_the_webhooks_log_them(sim, clo
         start, clock.now() + timedelta(hours=1), dimension="queue", settings=SETTINGS, now=clock.now()
     )
     assert {key: f.offered for key, f in by_queue.totals.items()} == {"id": 2, "en": 2}
+
+
+def test_a_caller_sent_to_voicemail_waited_until_she_left_the_queue_not_until_her_message_ended(
+    sim, clock, app  # noqa: F811
+):
+    """Asterisk's EXITWITHTIMEOUT waittime is the time in the queue; the message comes after."""
+    from app.supervisor.exports import queue_log
+
+    start = clock.now() - timedelta(hours=1)
+    max_wait = app.config["TELEPHONY_MAX_WAIT_SECONDS"]  # 900
+    phone = _queue(sim)
+    clock.advance(max_wait)
+    phone.wait_again()  # the hold music asks again: past the maximum wait, <Leave/>
+    assert phone.state == "recording"
+    clock.advance(40)  # her message
+    phone.finish_recording(seconds=38)
+
+    figures = kpis.call_report(
+        start, clock.now() + timedelta(hours=1), dimension="all", settings=SETTINGS, now=clock.now()
+    ).overall
+    assert (figures.offered, figures.timed_out) == (1, 1)
+    assert figures.max_wait == max_wait
+    assert figures.queued_seconds == max_wait  # the staffing plan's patience exposure
+    lines = [line.rstrip("\n").split("|") for line in queue_log(start, clock.now() + timedelta(hours=1))]
+    exits = [line for line in lines if line[4] == "EXITWITHTIMEOUT"]
+    assert len(exits) == 1 and exits[0][-1] == str(max_wait)

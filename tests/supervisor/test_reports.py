@@ -208,3 +208,23 @@ def test_pages_render_in_bahasa_indonesia(client, auth, path):
     html = client.get(path).get_data(as_text=True)
     assert "Cara angka ini dihitung" in html
     assert "How these figures are counted" not in html
+
+
+def test_calls_page_has_every_interval_on_the_axis_and_the_daily_trends(client, auth, day_of_calls):
+    import re
+    import xml.etree.ElementTree as ET
+
+    auth.login_as("supervisor")
+    html = client.get(f"/supervisor/reports/calls?{PERIOD}&interval=30&by=queue").get_data(as_text=True)
+    svgs = [ET.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S)]
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    # 48 half hours, calls or not: the bars stand where their time is.
+    assert len(svgs[0].findall("s:rect[@class='chart-bar']", ns)) == 48
+    # The trend of the 28 days ending with this one-day period: a line per measure.
+    trend = svgs[1]
+    assert len([t for t in trend.iterfind("s:text", ns) if t.get("class") == "chart-x"]) >= 4
+    # Only the test day has calls (a point each, no line yet), every other day is a gap.
+    tips = sorted(circle.find("s:title", ns).text for circle in trend.iterfind("s:circle", ns))
+    assert "Service level 02/03: 33%" in tips and "Abandon rate 02/03: 33%" in tips
+    assert not any("Service level" in tip and "02/03" not in tip for tip in tips)
+    assert "Trends per day" in html
