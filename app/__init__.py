@@ -55,6 +55,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     configure_logging(app)
     crypto.configure(app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
     register_extensions(app)
+    from app.core import headers
+
+    headers.install(app)  # security headers and the Content-Security-Policy
     register_blueprints(app)
     register_errors(app)
     register_template_helpers(app)

@@ -63,11 +63,25 @@ def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) 
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Every page runs under the Content-Security-Policy: anything it refuses fails the test.
+    page.on("console", lambda msg: _csp_violation(msg, errors))
     try:
         yield page
     finally:
         context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"
+
+
+def _csp_violation(message: Any, errors: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        errors.append(message.text)
+
+
+def watch_csp(page: Any) -> list[str]:
+    """For pages opened in other contexts than the ``page`` fixture: collect CSP refusals."""
+    refused: list[str] = []
+    page.on("console", lambda msg: _csp_violation(msg, refused))
+    return refused
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -112,7 +112,7 @@ def test_one_console_rings_with_the_screen_pop_and_the_other_sees_the_queue(
         page.click("#offer-accept")
         expect(page.locator("#offer")).to_be_hidden()
         expect(page.locator("#my-state")).to_have_attribute("data-state", "on_call")
-        assert page.wait_for_function("window.__accepted").json_value() == work.id
+        assert page.wait_for_function("() => window.__accepted").json_value() == work.id
         expect(page.locator("#call-tools")).to_be_visible()
         # Simulator mode: the console's softphone tries to join the call at once. This contact
         # was enqueued without a telephone call behind it, so the call's webhook refuses the

@@ -104,7 +104,7 @@ def test_assignee_sees_a_live_alert_when_their_ticket_breaches(page: Any) -> Non
     db.session.commit()
     _sign_in(page, agent.email)
     page.goto("/tickets/")
-    page.wait_for_function("window.halopmiRealtime && window.halopmiRealtime.connected")
+    page.wait_for_function("() => window.halopmiRealtime && window.halopmiRealtime.connected")
     sweep(utcnow() + timedelta(minutes=20))  # the 15-minute first response has passed
     db.session.commit()
     alert = page.locator("#sla-alerts .sla-alert")

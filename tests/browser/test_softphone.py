@@ -130,7 +130,7 @@ def test_the_console_registers_a_device_connects_the_accepted_call_and_controls_
 
     # Accepting the offer calls the TwiML App with the work item.
     work_id = _offered_and_accepted(page, agent.id)
-    page.wait_for_function("__twilio.devices[0].connects.length === 1")
+    page.wait_for_function("() => __twilio.devices[0].connects.length === 1")
     assert page.evaluate("__twilio.devices[0].connects[0]") == {"params": {"WorkItemId": str(work_id)}}
     expect(softphone).to_have_attribute("data-state", "connecting")
     expect(page.locator("#softphone-status")).to_have_text(text["softphone_connecting"])
@@ -151,7 +151,7 @@ def test_the_console_registers_a_device_connects_the_accepted_call_and_controls_
 
     # The token is refreshed before it expires.
     page.evaluate("__twilio.devices[0].emit('tokenWillExpire', __twilio.devices[0])")
-    page.wait_for_function("__twilio.devices[0].updatedTokens.length === 1")
+    page.wait_for_function("() => __twilio.devices[0].updatedTokens.length === 1")
     fresh = page.evaluate("__twilio.devices[0].updatedTokens[0]")
     assert jwt.decode(fresh, API_SECRET, algorithms=["HS256"])["grants"]["identity"] == f"agent:{agent.id}"
 

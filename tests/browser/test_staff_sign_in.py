@@ -102,14 +102,14 @@ def test_staff_home_connects_live_updates_and_resyncs_on_reconnect(page: Any) ->
     expect(status).to_have_attribute("data-state", "connected")
     # The label comes from the template (translated), not from the script.
     expect(status).to_have_text(status.get_attribute("data-connected") or "(no label)")
-    page.wait_for_function("window.__resyncs === 1")
+    page.wait_for_function("() => window.__resyncs === 1")
     screenshot(page, "staff-home-live")
 
     # A server event for this user reaches the page as a DOM event.
     emit_now("ticket.assigned", {"ticket_id": 42}, room=f"user:{agent.id}")
-    page.wait_for_function("window.__events.length === 1 && window.__events[0].ticket_id === 42")
+    page.wait_for_function("() => window.__events.length === 1 && window.__events[0].ticket_id === 42")
 
     # Drop the transport: the client reconnects by itself and asks pages to re-fetch over HTTP.
     page.evaluate("window.halopmiRealtime.io.engine.close()")
-    page.wait_for_function("window.__resyncs === 2")
+    page.wait_for_function("() => window.__resyncs === 2")
     expect(status).to_have_attribute("data-state", "connected")
