@@ -37,6 +37,7 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
+from app.records.routes import country_name
 from app.records.services import find_members, member_summary
 from app.sla.services import summary as sla_summary
 from app.tickets import attachments, intake, services
@@ -53,6 +54,7 @@ from app.tickets.models import (
     Ticket,
     TicketView,
 )
+from app.tickets.phone_search import placement_countries
 from app.tickets.sentences import event_sentence
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -122,6 +124,7 @@ def index():  # type: ignore[no-untyped-def]
         country=(args.get("country") or "").upper()[:2] or None,
         priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
         tag=_tag_filter(args.get("tag")),
+        phone_country=_phone_country(args.get("phone_country")),
         user_id=current_user.id,
         offset=max(0, _int(args.get("offset")) or 0),
     )
@@ -146,7 +149,13 @@ def index():  # type: ignore[no-untyped-def]
         now=utcnow(),
         counts=services.open_counts() if query.view == "open" and not query.text else [],
         tag_names=services.tag_names(),
+        phone_countries=[(code, country_name(code)) for code in placement_countries()],
     )
+
+
+def _phone_country(raw: str | None) -> str | None:
+    code = (raw or "").strip().upper()
+    return code if code in placement_countries() else None
 
 
 def _tag_filter(raw: str | None) -> str | None:
