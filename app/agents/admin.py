@@ -7,14 +7,15 @@ the reason). The rules (no duplicate email, no self-demotion, …) live in
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.agents import services
+from app.agents import services, skills
 from app.agents.forms import CreateUserForm, RoleForm, language_choices, role_choices
 from app.agents.policy import require
 from app.extensions import db
+from app.tickets.labels import category_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -34,9 +35,21 @@ def _error_message(exc: services.UserError) -> str:
         return _("Choose one of the roles.")
     if isinstance(exc, services.InvalidLanguage):
         return _("Choose one of the languages.")
+    if isinstance(exc, skills.InvalidSkill):
+        return _skill_message(exc)
     if isinstance(exc, services.SelfLockout):
         return _("You cannot deactivate your own account or change your own role.")
     return _("This change could not be made.")
+
+
+def _skill_message(exc: skills.InvalidSkill) -> str:
+    if exc.code == "not_an_agent":
+        return _("Only agents and supervisors take calls: this account has no skills.")
+    if exc.code == "no_language":
+        return _("Choose at least one language the agent takes calls in.")
+    if exc.code == "unknown_language":
+        return _("Unknown language: %(codes)s.", codes=", ".join(exc.values))
+    return _("Unknown topic: %(codes)s.", codes=", ".join(exc.values))
 
 
 def _page(form: CreateUserForm, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
@@ -49,6 +62,10 @@ def _page(form: CreateUserForm, error: str | None = None, status: int = 200):  #
             languages=dict(language_choices()),
             min_password=services.MIN_PASSWORD_LENGTH,
             error=error,
+            skills=skills.all_skills(),
+            skill_languages=skills.SKILL_LANGUAGES,
+            topics=category_choices(),
+            takes_calls=skills.takes_calls,
         ),
         status,
     )
@@ -136,3 +153,26 @@ def deactivate_user(user_id: int):  # type: ignore[no-untyped-def]
 @require("users.manage")
 def reactivate_user(user_id: int):  # type: ignore[no-untyped-def]
     return _set_active(user_id, True)
+
+
+@bp.post("/users/<int:user_id>/skills")
+@require("users.manage")
+def change_skills(user_id: int):  # type: ignore[no-untyped-def]
+    """Replace an agent's languages and topics (no topic ticked: every topic)."""
+    user = _user_or_404(user_id)  # the CSRF token is checked for every POST (CSRFProtect)
+    try:
+        changed = skills.change_skills(
+            user.id,
+            request.form.getlist("languages"),
+            request.form.getlist("topics"),
+            actor_id=current_user.id,
+        )
+    except services.UserError as exc:
+        db.session.rollback()
+        return _page(CreateUserForm(formdata=None), error=_error_message(exc), status=422)
+    db.session.commit()
+    if changed:
+        flash(_("Skills of %(name)s saved.", name=user.name), "success")
+    else:
+        flash(_("Skills of %(name)s unchanged.", name=user.name), "info")
+    return redirect(url_for("admin.users", _anchor=f"user-{user.id}"), code=303)
