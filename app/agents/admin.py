@@ -52,7 +52,7 @@ def _skill_message(exc: skills.InvalidSkill) -> str:
     return _("Unknown topic: %(codes)s.", codes=", ".join(exc.values))
 
 
-def _page(form: CreateUserForm, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _page(form: CreateUserForm, error: str | None = None, status: int = 200, open_skills: int | None = None):  # type: ignore[no-untyped-def]
     return (
         render_template(
             "admin/users.html",
@@ -63,9 +63,10 @@ def _page(form: CreateUserForm, error: str | None = None, status: int = 200):  #
             min_password=services.MIN_PASSWORD_LENGTH,
             error=error,
             skills=skills.all_skills(),
-            skill_languages=skills.SKILL_LANGUAGES,
+            skill_languages={code: skills.language_label(code) for code in skills.SKILL_LANGUAGES},
             topics=category_choices(),
             takes_calls=skills.takes_calls,
+            open_skills=open_skills,
         ),
         status,
     )
@@ -81,7 +82,8 @@ def _user_or_404(user_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/users")
 @require("users.manage")
 def users():  # type: ignore[no-untyped-def]
-    return _page(CreateUserForm())
+    # ?skills=<id> opens that agent's skills (after saving them).
+    return _page(CreateUserForm(), open_skills=request.args.get("skills", type=int))
 
 
 @bp.post("/users")
@@ -169,10 +171,10 @@ def change_skills(user_id: int):  # type: ignore[no-untyped-def]
         )
     except services.UserError as exc:
         db.session.rollback()
-        return _page(CreateUserForm(formdata=None), error=_error_message(exc), status=422)
+        return _page(CreateUserForm(formdata=None), error=_error_message(exc), status=422, open_skills=user.id)
     db.session.commit()
     if changed:
         flash(_("Skills of %(name)s saved.", name=user.name), "success")
     else:
         flash(_("Skills of %(name)s unchanged.", name=user.name), "info")
-    return redirect(url_for("admin.users", _anchor=f"user-{user.id}"), code=303)
+    return redirect(url_for("admin.users", skills=user.id, _anchor=f"skills-{user.id}"), code=303)

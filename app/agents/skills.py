@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from app.agents.models import AgentSkill
@@ -28,6 +29,20 @@ SKILL_LANGUAGES = {
     "ar": "العربية", "ms": "Bahasa Melayu", "ja": "日本語",
 }  # fmt: skip
 TAKES_CALLS = ("agent", "supervisor")
+_CLDR_CODES = {"zh-TW": "zh_Hant"}  # how CLDR names the written language of Taiwan
+
+
+def language_label(code: str) -> str:
+    """A skill language for an administrator: its own name, and in brackets the reader's name
+    for it when that differs ("粵語 (Cantonese)", "Basa Jawa (Jawa)"); an unknown code as it is."""
+    native = SKILL_LANGUAGES.get(code)
+    if native is None:
+        return code
+    locale = get_locale()
+    local = locale.languages.get(_CLDR_CODES.get(code, code)) if locale else None
+    if not local or local.casefold() in native.casefold():
+        return native
+    return f"{native} ({local})"
 
 
 class InvalidSkill(UserError):

@@ -82,9 +82,20 @@ def test_bad_values_are_refused_with_a_reason(client, auth, languages, topics, m
 def test_an_admin_account_takes_no_calls(client, auth):
     auth.login_as("admin")
     other_admin = make_user("admin")
+    assert f'id="skills-{other_admin.id}"' not in client.get("/admin/users").get_data(as_text=True)
     response = _post(client, other_admin.id, ["id"])
     assert response.status_code == 422
     assert "this account has no skills" in response.get_data(as_text=True)
+
+
+def test_saved_skills_are_shown_open(client, auth):
+    auth.login_as("admin")
+    agent = make_user("agent")
+    response = _post(client, agent.id, ["id", "ar"])
+    assert response.headers["Location"].endswith(f"/admin/users?skills={agent.id}#skills-{agent.id}")
+    html = client.get(f"/admin/users?skills={agent.id}").get_data(as_text=True)
+    assert f'<details id="skills-{agent.id}" class="skills-edit" open' in html
+    assert "العربية (Arabic)" in html
 
 
 def test_unknown_user_is_404(client, auth):
@@ -112,8 +123,8 @@ def test_users_page_shows_each_agents_skills(client, auth):
     set_skills(agent.id, languages=["id", "su"], topics=["membership"])
     db.session.commit()
     html = client.get("/admin/users").get_data(as_text=True)
-    row = html[html.index(f'id="user-{agent.id}"') :]
-    row = row[: row.index("</tr>")]
+    row = html[html.index(f'id="skills-{agent.id}"') :]
+    row = row[: row.index("</details>")]
     assert "Basa Sunda" in row and "Membership / registration" in row
     assert 'value="su" checked' in row and 'value="membership" checked' in row
 
