@@ -451,11 +451,12 @@ def assign(
     if ticket.status == "closed":
         raise InvalidTransition(_("A closed ticket cannot be reassigned."))
     old = ticket.assignee_id
-    if old == assignee_id and (team is None or team == ticket.team):
+    # ``team=None`` keeps the team; an empty field clears it (so "" and None are the same team).
+    new_team = ticket.team if team is None else (team.strip() or None)
+    if old == assignee_id and new_team == ticket.team:
         return ticket
     ticket.assignee_id = assignee_id
-    if team is not None:
-        ticket.team = team or None
+    ticket.team = new_team
     ticket.updated_at = utcnow()
     save(ticket)
     add_event(ticket, "assigned", {"from": old, "to": assignee_id, "team": ticket.team}, actor_id=actor_id)

@@ -102,3 +102,14 @@ def test_unchanged_assignment_says_nothing_changed(client, auth, db):
     db.session.commit()
     html = _post(client, ticket, "assign", assignee_id="me", team="").get_data(as_text=True)
     assert "Nothing changed: the assignment is the same." in html
+
+
+def test_same_assignee_with_an_empty_team_field_records_nothing(client, auth, db):
+    me = auth.login_as("agent", language="en")
+    ticket = _ticket(db)
+    services.assign(ticket, me.id)
+    db.session.commit()
+    before = len(services.timeline(ticket))
+    _post(client, ticket, "assign", assignee_id=str(me.id), team="")
+    db.session.expire_all()
+    assert len(services.timeline(db.session.get(type(ticket), ticket.id))) == before
