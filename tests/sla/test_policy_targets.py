@@ -198,3 +198,17 @@ def test_policy_pages_in_indonesian(client, auth, defaults):
     assert "2 jam kerja" in listing and "3 hari kerja" in listing and "1 hari" in listing
     form = client.get(f"/admin/sla/policies/{_policy(JKM).id}").get_data(as_text=True)
     assert "Panggilan dari browser atau aplikasi" in form and ">hari</option>" in form
+
+
+def test_ticket_page_states_the_promise_in_business_days(client, auth, defaults):
+    from app.tickets import services as tickets
+
+    auth.login_as("agent")
+    ticket = tickets.open_ticket(channel="portal", category="claim_jkm", subject="x")
+    db.session.commit()
+    with force_locale("en"):
+        summary = sla.summary(ticket)
+    assert [t["target_text"] for t in summary["targets"]] == ["2 business hours", "3 business days"]
+    panel = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    panel = panel[panel.index('id="sla-panel"'):]
+    assert "(2 business hours)" in panel and "(3 business days)" in panel
