@@ -9,9 +9,10 @@ round the clock is 24 hours. What is stored does not change: minutes.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -21,6 +22,7 @@ from app.sla.calendar import CalendarError, parse_windows
 from app.sla.models import BusinessCalendar
 
 UNITS = ("minutes", "hours", "days")
+_AMOUNT = re.compile(r"^[0-9]{1,7}(?:[.,][0-9]{1,4})?$")
 DAY_MINUTES = 24 * 60
 UNIT_LABELS = {"minutes": _l("minutes"), "hours": _l("hours"), "days": _l("days")}
 BUSINESS_UNIT_LABELS = {"minutes": _l("business minutes"), "hours": _l("business hours"), "days": _l("business days")}
@@ -74,14 +76,15 @@ def _plain(value: Decimal) -> str:
 
 def to_minutes(amount: Any, unit: Any, calendar: BusinessCalendar | None) -> int:
     """(amount, unit) from the form → whole minutes; :class:`TargetError` when impossible."""
-    text = str(amount or "").strip().replace(",", ".")
+    text = str(amount or "").strip()
     if not text:
         raise TargetError(str(_l("Enter a target.")))
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise TargetError(str(_l("Enter a number, such as 4 or 1.5."))) from None
-    if not value.is_finite() or value <= 0:
+    # Plain digits with an optional decimal point or comma (1,5 in Indonesian): no exponents,
+    # signs, "NaN" or other scripts' digits, which Decimal would otherwise accept.
+    if not _AMOUNT.match(text):
+        raise TargetError(str(_l("Enter a number, such as 4 or 1.5.")))
+    value = Decimal(text.replace(",", "."))
+    if value <= 0:
         raise TargetError(str(_l("Enter a number greater than zero.")))
     if unit not in UNITS:
         raise TargetError(str(_l("Choose minutes, hours or days.")))
