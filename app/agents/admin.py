@@ -47,9 +47,10 @@ def _skill_message(exc: skills.InvalidSkill) -> str:
         return _("Only agents and supervisors take calls: this account has no skills.")
     if exc.code == "no_language":
         return _("Choose at least one language the agent takes calls in.")
+    codes = ", ".join(value[:40] for value in exc.values[:5])  # echo what was sent, briefly
     if exc.code == "unknown_language":
-        return _("Unknown language: %(codes)s.", codes=", ".join(exc.values))
-    return _("Unknown topic: %(codes)s.", codes=", ".join(exc.values))
+        return _("Unknown language: %(codes)s.", codes=codes)
+    return _("Unknown topic: %(codes)s.", codes=codes)
 
 
 def _page(form: CreateUserForm, error: str | None = None, status: int = 200, open_skills: int | None = None):  # type: ignore[no-untyped-def]

@@ -131,3 +131,12 @@ def test_users_page_shows_each_agents_skills(client, auth):
 
 def test_the_console_offers_the_same_languages():
     assert set(console.LANGUAGES) == set(skills.SKILL_LANGUAGES)
+
+
+def test_a_huge_unknown_value_is_refused_briefly(client, auth):
+    auth.login_as("admin")
+    agent = make_user("agent")
+    response = _post(client, agent.id, ["id", "x" * 5000])
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Unknown language: " + "x" * 40 + "." in html and "x" * 41 not in html
