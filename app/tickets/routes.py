@@ -56,11 +56,13 @@ from app.tickets.models import (
 )
 from app.tickets.phone_search import placement_countries
 from app.tickets.sentences import event_sentence
+from app.tickets.titles import display_title
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 # Templates name categories by their label, never by code (one table: app/tickets/labels.py).
 bp.add_app_template_global(category_label, "category_label")
 bp.add_app_template_global(event_sentence, "event_sentence")
+bp.add_app_template_global(display_title, "ticket_title")
 
 COLLISION_WINDOW = timedelta(minutes=5)
 VIEW_LABELS = {

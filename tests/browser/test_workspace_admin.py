@@ -60,6 +60,7 @@ def test_agent_finds_a_call_back_ticket_by_phone_and_changes_its_status(page: An
     screenshot(page, "workspace-ticket-id")
     _switch_language(page)
     expect(page.locator("#new-status option:checked")).to_have_text("Waiting for the worker (current)")
+    expect(page.locator("h1")).to_contain_text("Call-back request from Hong Kong — JKK claim (work accident)")
     screenshot(page, "workspace-ticket-en")
     assert callback.ticket_id is not None
 

@@ -48,3 +48,42 @@ def test_phone_call_ticket_has_a_human_title(post, clock):
     call = db.session.scalar(select(Call).where(Call.call_sid == SID))
     ticket = db.session.get(Ticket, call.ticket_id)
     assert ticket.subject == "Panggilan telepon dari Hong Kong — Klaim JKK (kecelakaan kerja)"
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [
+        ("en", "Call-back request from Hong Kong — JKK claim (work accident)"),
+        ("id", "Permintaan panggilan balik dari Hong Kong — Klaim JKK (kecelakaan kerja)"),
+    ],
+)
+def test_pages_show_a_calls_title_in_the_readers_language(client, auth, db, language, title):
+    auth.login_as("agent", language=language)
+    callback = create_callback(phone="+85291234567", language="id", topic="claim_jkk")
+    db.session.commit()
+    page = client.get(f"/tickets/{callback.ticket_id}").get_data(as_text=True)
+    assert f"<h1>{db.session.get(Ticket, callback.ticket_id).reference} · {title}</h1>" in page
+    listing = client.get("/tickets/?view=all").get_data(as_text=True)
+    assert f"<td>{title}" in listing
+
+
+def test_a_title_the_fields_no_longer_produce_is_shown_as_stored(client, auth, db):
+    from app.tickets import services as tickets
+
+    auth.login_as("agent", language="en")
+    callback = create_callback(phone="+85291234567", language="id", topic="claim_jkk")
+    db.session.commit()
+    ticket = db.session.get(Ticket, callback.ticket_id)
+    tickets.update_fields(ticket, actor_id=None, expected_version=None, category="claim_jkm")
+    db.session.commit()
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert "Permintaan panggilan balik dari Hong Kong — Klaim JKK (kecelakaan kerja)</h1>" in page
+
+
+def test_a_workers_own_subject_is_never_rewritten(client, auth, db):
+    from app.tickets import services as tickets
+
+    auth.login_as("agent", language="en")
+    ticket = tickets.open_ticket(channel="portal", category="claim_jkk", subject="Klaim saya belum dibayar")
+    db.session.commit()
+    assert "· Klaim saya belum dibayar</h1>" in client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
