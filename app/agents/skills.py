@@ -68,21 +68,29 @@ def all_skills() -> dict[int, dict[str, list[str]]]:
     return out
 
 
-def change_skills(user_id: int, languages: list[str], topics: list[str], *, actor_id: int | None) -> bool:
-    """Replace a user's languages and topics. Returns False when nothing changed (no audit)."""
+def change_skills(
+    user_id: int, languages: list[str] | None, topics: list[str] | None, *, actor_id: int | None
+) -> bool:
+    """Replace a user's languages and/or topics (None keeps them). Returns False when nothing
+    changed (then nothing is audited)."""
     user = get_user(user_id)
     if not takes_calls(user.role):
         raise InvalidSkill("not_an_agent")
-    unknown = sorted({code for code in languages if code not in SKILL_LANGUAGES})
-    if unknown:
-        raise InvalidSkill("unknown_language", unknown)
-    if not languages:
-        raise InvalidSkill("no_language")
-    unknown = sorted({code for code in topics if code not in CATEGORIES})
-    if unknown:
-        raise InvalidSkill("unknown_topic", unknown)
     before = skills_of(user.id)
-    after = {"language": sorted(set(languages)), "topic": sorted(set(topics))}
+    if languages is not None:
+        unknown = sorted({code for code in languages if code not in SKILL_LANGUAGES})
+        if unknown:
+            raise InvalidSkill("unknown_language", unknown)
+        if not languages:
+            raise InvalidSkill("no_language")
+    if topics is not None:
+        unknown = sorted({code for code in topics if code not in CATEGORIES})
+        if unknown:
+            raise InvalidSkill("unknown_topic", unknown)
+    after = {
+        "language": before["language"] if languages is None else sorted(set(languages)),
+        "topic": before["topic"] if topics is None else sorted(set(topics)),
+    }
     if before == after:
         return False
     set_skills(user.id, languages=after["language"], topics=after["topic"])
