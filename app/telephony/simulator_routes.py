@@ -17,7 +17,6 @@ from app.telephony import playback
 from app.telephony.models import Recording
 from app.telephony.provider import ProviderError
 from app.telephony.routes import bp
-from app.telephony.signature import twilio_configured
 from app.telephony.simulator import Leg, Simulator, SimulatorError
 from app.telephony.softphone import SIMULATOR_KEY, get_simulator, simulator_active
 
