@@ -15,6 +15,7 @@ from app.extensions import db
 from app.sla import services as sla
 from app.telephony.clicktocall import create_callback
 from tests.browser.conftest import screenshot
+from tests.browser.test_accessibility import axe_script, axe_violations, serious  # noqa: F401 - fixture
 from tests.live import PASSWORD, staff_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -33,7 +34,11 @@ def _switch_language(page: Any) -> None:
     page.wait_for_load_state()
 
 
-def test_agent_finds_a_call_back_ticket_by_phone_and_changes_its_status(page: Any) -> None:
+def _accessible(page: Any, script: Any) -> None:
+    assert serious(axe_violations(page, script)) == []
+
+
+def test_agent_finds_a_call_back_ticket_by_phone_and_changes_its_status(page: Any, axe_script: Any) -> None:  # noqa: F811 - fixture
     sla.install_defaults()
     callback = create_callback(phone="+85291234567", language="id", topic="claim_jkk")
     db.session.commit()
@@ -48,6 +53,7 @@ def test_agent_finds_a_call_back_ticket_by_phone_and_changes_its_status(page: An
     row = page.locator("#tickets tbody tr").first
     expect(row).to_contain_text("Permintaan panggilan balik dari Hong Kong — Klaim JKK (kecelakaan kerja)")
     screenshot(page, "workspace-search-by-phone-id")
+    _accessible(page, axe_script)
     row.locator("a").first.click()
     expect(page.locator("#new-status")).to_have_value("new")
     page.select_option("#new-status", "pending_worker")
@@ -62,10 +68,11 @@ def test_agent_finds_a_call_back_ticket_by_phone_and_changes_its_status(page: An
     expect(page.locator("#new-status option:checked")).to_have_text("Waiting for the worker (current)")
     expect(page.locator("h1")).to_contain_text("Call-back request from Hong Kong — JKK claim (work accident)")
     screenshot(page, "workspace-ticket-en")
+    _accessible(page, axe_script)
     assert callback.ticket_id is not None
 
 
-def test_admin_edits_an_agents_skills(page: Any) -> None:
+def test_admin_edits_an_agents_skills(page: Any, axe_script: Any) -> None:  # noqa: F811 - fixture
     admin = staff_user("admin", name="Admin", language="en")
     agent = staff_user("agent", name="Agus Salim", language="id")
     _sign_in(page, admin.email)
@@ -83,6 +90,7 @@ def test_admin_edits_an_agents_skills(page: Any) -> None:
     expect(row.locator("[data-skills]")).to_contain_text("JKK claim (work accident)")
     expect(row.locator("input[name=languages][value=yue]")).to_be_checked()  # shown open
     screenshot(page, "admin-users-skills-en")
+    _accessible(page, axe_script)
     # A refusal is explained, not a crash: untick every language.
     for box in row.locator("input[name=languages]").all():
         box.uncheck()
@@ -95,7 +103,7 @@ def test_admin_edits_an_agents_skills(page: Any) -> None:
     screenshot(page, "admin-users-skills-id")
 
 
-def test_admin_sets_policy_targets_in_hours_and_days(page: Any) -> None:
+def test_admin_sets_policy_targets_in_hours_and_days(page: Any, axe_script: Any) -> None:  # noqa: F811 - fixture
     sla.install_defaults()
     db.session.commit()
     admin = staff_user("admin", name="Admin", language="id")
@@ -109,6 +117,7 @@ def test_admin_sets_policy_targets_in_hours_and_days(page: Any) -> None:
     expect(page.locator("#f-resolution_amount")).to_have_value("3")
     expect(page.locator("#f-resolution_unit")).to_have_value("days")
     screenshot(page, "sla-policy-form-id")
+    _accessible(page, axe_script)
     page.fill("#f-resolution_amount", "4")
     page.click("#policy-form button[type=submit]")
     row = page.locator("#sla-policies tr", has_text="Klaim JKM (kematian) / Death claim")
