@@ -15,13 +15,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from app import vocabulary
 from app.agents.models import User
 from app.agents.policy import require
 from app.extensions import db
-from app.sla import config, labels, services, targets
+from app.sla import config, services, targets
 from app.sla.calendar import WEEKDAYS, CalendarError
 from app.sla.models import BusinessCalendar, SlaPolicy
-from app.tickets.models import CATEGORIES
+from app.tickets.models import CATEGORIES, CHANNELS, PRIORITIES
 
 bp = Blueprint("sla", __name__, url_prefix="/admin/sla")
 
@@ -46,8 +47,6 @@ def index():  # type: ignore[no-untyped-def]
         "sla/index.html",
         policies=policies,
         calendars={c.id: c for c in _calendars()},
-        priority_label=labels.priority_label,
-        channel_label=labels.channel_label,
         leads={u.id: u for u in _leads()},
     )
 
@@ -65,8 +64,8 @@ def _policy_form(policy: SlaPolicy | None, values: dict[str, Any], errors: dict[
             calendar_days=[(c.name, targets.day_minutes(c)) for c in calendars if targets.business_time(c)],
             leads=_leads(),
             categories=CATEGORIES,
-            priorities=labels.priority_choices(),
-            channels=labels.channel_choices(),
+            priorities=vocabulary.choices("priority", PRIORITIES),
+            channels=vocabulary.choices("channel", CHANNELS),
             units=targets.UNITS,
             unit_labels=targets.UNIT_LABELS,
         ),

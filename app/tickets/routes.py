@@ -37,7 +37,6 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
-from app.records.routes import country_name
 from app.records.services import find_members, member_summary
 from app.sla.services import summary as sla_summary
 from app.tickets import attachments, intake, services
@@ -151,7 +150,7 @@ def index():  # type: ignore[no-untyped-def]
         now=utcnow(),
         counts=services.open_counts() if query.view == "open" and not query.text else [],
         tag_names=services.tag_names(),
-        phone_countries=[(code, country_name(code)) for code in placement_countries()],
+        phone_countries=[(code, vocabulary.country_name(code)) for code in placement_countries()],
     )
 
 

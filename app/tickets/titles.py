@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, has_app_context
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.core.dates import country_name
 from app.tickets.labels import category_label
 
 CALL_KINDS = {
@@ -24,9 +25,6 @@ CALL_KINDS = {
     "callback": _l("Call-back request"),
     "voicemail": _l("Voicemail"),
 }
-
-# CLDR names Hong Kong and Macao with their status ("Hong Kong SAR China"); a title says where.
-SHORT_COUNTRY_NAMES = {"HK": _l("Hong Kong"), "MO": _l("Macao")}
 
 
 def call_title(channel: str, category: str | None, country: str | None) -> str:
@@ -54,16 +52,7 @@ def display_title(ticket: Any) -> str:
 def _in_reader_language(channel: str, category: str | None, country: str | None) -> str:
     kind = str(CALL_KINDS[channel])
     topic = category_label(category or "other")
-    place = _country_name(country)
+    place = country_name(country)
     if place:
         return _("%(kind)s from %(country)s — %(topic)s", kind=kind, country=place, topic=topic)
     return _("%(kind)s — %(topic)s", kind=kind, topic=topic)
-
-
-def _country_name(code: str | None) -> str | None:
-    if not code:
-        return None
-    if code.upper() in SHORT_COUNTRY_NAMES:
-        return str(SHORT_COUNTRY_NAMES[code.upper()])
-    locale = get_locale()
-    return str(locale.territories.get(code.upper(), code.upper())) if locale else code.upper()

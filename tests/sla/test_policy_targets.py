@@ -190,7 +190,7 @@ def test_priorities_and_channels_by_label(client, auth, defaults):
     labels = re.findall(r'<label class="check"><input[^>]*> ([^<]+)</label>', html)
     for code in ("low", "normal", "urgent", "phone", "browser_call", "callback", "portal", "api"):
         assert code not in labels
-    for label in ("Urgent", "Call from the browser or app", "Call-back", "Complaint form on the website"):
+    for label in ("Urgent", "Call from the browser", "Call-back", "Web form"):
         assert label in labels
     policy = _policy("Mendesak / Urgent")
     listing = client.get("/admin/sla/").get_data(as_text=True)
@@ -203,7 +203,7 @@ def test_policy_pages_in_indonesian(client, auth, defaults):
     listing = client.get("/admin/sla/").get_data(as_text=True)
     assert "2 jam kerja" in listing and "3 hari kerja" in listing and "1 hari" in listing
     form = client.get(f"/admin/sla/policies/{_policy(JKM).id}").get_data(as_text=True)
-    assert "Panggilan dari browser atau aplikasi" in form and ">hari</option>" in form
+    assert "Panggilan dari peramban" in form and ">hari</option>" in form
 
 
 def test_ticket_page_states_the_promise_in_business_days(client, auth, defaults):
