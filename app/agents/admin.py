@@ -7,14 +7,15 @@ the reason). The rules (no duplicate email, no self-demotion, …) live in
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.agents import services
+from app.agents import services, skills
 from app.agents.forms import CreateUserForm, RoleForm, language_choices, role_choices
 from app.agents.policy import require
 from app.extensions import db
+from app.tickets.labels import category_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -34,12 +35,25 @@ def _error_message(exc: services.UserError) -> str:
         return _("Choose one of the roles.")
     if isinstance(exc, services.InvalidLanguage):
         return _("Choose one of the languages.")
+    if isinstance(exc, skills.InvalidSkill):
+        return _skill_message(exc)
     if isinstance(exc, services.SelfLockout):
         return _("You cannot deactivate your own account or change your own role.")
     return _("This change could not be made.")
 
 
-def _page(form: CreateUserForm, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _skill_message(exc: skills.InvalidSkill) -> str:
+    if exc.code == "not_an_agent":
+        return _("Only agents and supervisors take calls: this account has no skills.")
+    if exc.code == "no_language":
+        return _("Choose at least one language the agent takes calls in.")
+    codes = ", ".join(value[:40] for value in exc.values[:5])  # echo what was sent, briefly
+    if exc.code == "unknown_language":
+        return _("Unknown language: %(codes)s.", codes=codes)
+    return _("Unknown topic: %(codes)s.", codes=codes)
+
+
+def _page(form: CreateUserForm, error: str | None = None, status: int = 200, open_skills: int | None = None):  # type: ignore[no-untyped-def]
     return (
         render_template(
             "admin/users.html",
@@ -49,6 +63,11 @@ def _page(form: CreateUserForm, error: str | None = None, status: int = 200):  #
             languages=dict(language_choices()),
             min_password=services.MIN_PASSWORD_LENGTH,
             error=error,
+            skills=skills.all_skills(),
+            skill_languages={code: skills.language_label(code) for code in skills.SKILL_LANGUAGES},
+            topics=category_choices(),
+            takes_calls=skills.takes_calls,
+            open_skills=open_skills,
         ),
         status,
     )
@@ -64,7 +83,8 @@ def _user_or_404(user_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/users")
 @require("users.manage")
 def users():  # type: ignore[no-untyped-def]
-    return _page(CreateUserForm())
+    # ?skills=<id> opens that agent's skills (after saving them).
+    return _page(CreateUserForm(), open_skills=request.args.get("skills", type=int))
 
 
 @bp.post("/users")
@@ -136,3 +156,26 @@ def deactivate_user(user_id: int):  # type: ignore[no-untyped-def]
 @require("users.manage")
 def reactivate_user(user_id: int):  # type: ignore[no-untyped-def]
     return _set_active(user_id, True)
+
+
+@bp.post("/users/<int:user_id>/skills")
+@require("users.manage")
+def change_skills(user_id: int):  # type: ignore[no-untyped-def]
+    """Replace an agent's languages and topics (no topic ticked: every topic)."""
+    user = _user_or_404(user_id)  # the CSRF token is checked for every POST (CSRFProtect)
+    try:
+        changed = skills.change_skills(
+            user.id,
+            request.form.getlist("languages"),
+            request.form.getlist("topics"),
+            actor_id=current_user.id,
+        )
+    except services.UserError as exc:
+        db.session.rollback()
+        return _page(CreateUserForm(formdata=None), error=_error_message(exc), status=422, open_skills=user.id)
+    db.session.commit()
+    if changed:
+        flash(_("Skills of %(name)s saved.", name=user.name), "success")
+    else:
+        flash(_("Skills of %(name)s unchanged.", name=user.name), "info")
+    return redirect(url_for("admin.users", skills=user.id, _anchor=f"skills-{user.id}"), code=303)

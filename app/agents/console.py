@@ -492,7 +492,12 @@ def set_agent_skills(agent_id: int):  # type: ignore[no-untyped-def]
         not isinstance(topics, list) or any(t not in routing.CATEGORIES for t in topics)
     ):
         raise ApiError(400, "topics", _("Unknown topic."))
-    presence_svc.set_skills(agent_id, languages=languages, topics=topics)
+    from app.agents import skills  # the staff page's rule: validated again and audited
+
+    try:
+        skills.change_skills(agent_id, languages, topics, actor_id=current_user.id)
+    except skills.InvalidSkill as exc:
+        raise ApiError(400, "skills", exc.code) from exc
     db.session.commit()
     return jsonify(skills=presence_svc.skills_of(agent_id))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -65,3 +67,53 @@ def parse_phone(raw: str | None, region: str = DEFAULT_REGION) -> Phone:
 def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str:
     """The E.164 form of a valid number, or :class:`PhoneError`."""
     return parse_phone(raw, region).e164
+
+
+@dataclass(frozen=True)
+class PhoneReading:
+    """One number a person may have meant by what they typed.
+
+    ``region`` is the country a local form (``0912 345 678``) was read in, or None when the
+    entry was international (``+966…``, ``00966…`` or the country code without ``+``).
+    """
+
+    e164: str
+    region: str | None
+
+
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+
+
+def phone_readings(raw: str | None, regions: Sequence[str] = (DEFAULT_REGION,)) -> list[PhoneReading]:
+    """Every valid reading of a phone number as people type it, strongest first, no duplicates.
+
+    Spaces, dashes, dots, brackets and slashes are ignored. ``+`` or ``00`` starts an
+    international number; digits alone are read both as an international number missing its
+    ``+`` (``966551233048``) and as a local number in each of ``regions`` (``0812-3456-7890``
+    in Indonesia, ``0912 345 678`` in Taiwan). Returns an empty list when nothing fits.
+    """
+    text = _SEPARATORS.sub("", raw or "")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    found: dict[str, PhoneReading] = {}
+
+    def add(candidate: str, region: str | None) -> None:
+        try:
+            number = phonenumbers.parse(candidate, region or DEFAULT_REGION)
+        except NumberParseException:
+            return
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            found.setdefault(e164, PhoneReading(e164, region))
+
+    if text.startswith("+"):
+        if text[1:].isdigit():
+            add(text, None)
+        return list(found.values())
+    if not text.isdigit() or not 6 <= len(text) <= 17:
+        return []
+    if not text.startswith("0"):
+        add("+" + text, None)  # a country code typed without its "+"
+    for region in regions:
+        add(text, region.upper())
+    return list(found.values())

@@ -22,6 +22,7 @@ from app.agents.models import User
 from app.core import audit
 from app.core.time import utcnow
 from app.extensions import db
+from app.sla import targets
 from app.sla.calendar import CalendarError, format_hhmm, parse_windows
 from app.sla.models import BusinessCalendar, CalendarOverride, SlaPolicy
 from app.tickets.models import CATEGORIES, CHANNELS, PRIORITIES
@@ -81,6 +82,17 @@ def _choices(form: Mapping[str, Any], name: str, allowed: tuple[str, ...], error
     return [v for v in allowed if v in values]  # canonical order
 
 
+def _target(form: Mapping[str, Any], prefix: str, calendar: BusinessCalendar | None, errors: dict[str, str]) -> int:
+    try:
+        minutes = targets.read_target(form, prefix, calendar)
+    except targets.TargetError as exc:
+        errors[f"{prefix}_amount"] = str(exc)
+        return 1
+    if minutes > MAX_TARGET_MINUTES:
+        errors[f"{prefix}_amount"] = str(_l("This target is too long."))
+    return minutes
+
+
 def save_policy(policy: SlaPolicy | None, form: Mapping[str, Any], *, actor_id: int | None) -> SlaPolicy:
     errors: dict[str, str] = {}
     name = str(form.get("name", "")).strip()
@@ -89,15 +101,8 @@ def save_policy(policy: SlaPolicy | None, form: Mapping[str, Any], *, actor_id: 
     elif db.session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != (policy.id if policy else -1))):
         errors["name"] = str(_l("Another policy already has this name."))
     position = _int(form, "position", errors, low=0, high=100_000)
-    first = _int(form, "first_response_minutes", errors, low=1, high=MAX_TARGET_MINUTES)
-    resolution = _int(form, "resolution_minutes", errors, low=1, high=MAX_TARGET_MINUTES)
-    if "first_response_minutes" not in errors and "resolution_minutes" not in errors and resolution < first:
-        errors["resolution_minutes"] = str(_l("The resolution target cannot be shorter than the first response."))
-    warn = _int(form, "warn_percent", errors, low=1, high=99)
-    categories = _choices(form, "categories", CATEGORIES, errors)
-    priorities = _choices(form, "priorities", PRIORITIES, errors)
-    channels = _choices(form, "channels", CHANNELS, errors)
     calendar_id: int | None = None
+    calendar: BusinessCalendar | None = None
     raw_calendar = str(form.get("calendar_id", "")).strip()
     if raw_calendar:
         calendar = db.session.get(BusinessCalendar, int(raw_calendar)) if raw_calendar.isdigit() else None
@@ -105,6 +110,15 @@ def save_policy(policy: SlaPolicy | None, form: Mapping[str, Any], *, actor_id: 
             errors["calendar_id"] = str(_l("Choose one of the calendars."))
         else:
             calendar_id = calendar.id
+    # Targets come in minutes, hours or days; a day is a business day of the chosen calendar.
+    first = _target(form, "first_response", calendar, errors)
+    resolution = _target(form, "resolution", calendar, errors)
+    if "first_response_amount" not in errors and "resolution_amount" not in errors and resolution < first:
+        errors["resolution_amount"] = str(_l("The resolution target cannot be shorter than the first response."))
+    warn = _int(form, "warn_percent", errors, low=1, high=99)
+    categories = _choices(form, "categories", CATEGORIES, errors)
+    priorities = _choices(form, "priorities", PRIORITIES, errors)
+    channels = _choices(form, "channels", CHANNELS, errors)
     escalate_priority = str(form.get("escalate_priority", "")).strip() or None
     if escalate_priority is not None and escalate_priority not in PRIORITIES:
         errors["escalate_priority"] = str(_l("Choose one of the priorities."))

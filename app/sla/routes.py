@@ -15,10 +15,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from app import vocabulary
 from app.agents.models import User
 from app.agents.policy import require
 from app.extensions import db
-from app.sla import config, services
+from app.sla import config, services, targets
 from app.sla.calendar import WEEKDAYS, CalendarError
 from app.sla.models import BusinessCalendar, SlaPolicy
 from app.tickets.models import CATEGORIES, CHANNELS, PRIORITIES
@@ -51,17 +52,22 @@ def index():  # type: ignore[no-untyped-def]
 
 
 def _policy_form(policy: SlaPolicy | None, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    calendars = _calendars()
     return (
         render_template(
             "sla/policy.html",
             policy=policy,
             values=values,
             errors=errors,
-            calendars=_calendars(),
+            calendars=calendars,
+            # What a "day" is on each calendar, so the administrator knows what they enter.
+            calendar_days=[(c.name, targets.day_minutes(c)) for c in calendars if targets.business_time(c)],
             leads=_leads(),
             categories=CATEGORIES,
-            priorities=PRIORITIES,
-            channels=CHANNELS,
+            priorities=vocabulary.choices("priority", PRIORITIES),
+            channels=vocabulary.choices("channel", CHANNELS),
+            units=targets.UNITS,
+            unit_labels=targets.UNIT_LABELS,
         ),
         status,
     )
@@ -69,9 +75,15 @@ def _policy_form(policy: SlaPolicy | None, values: dict[str, Any], errors: dict[
 
 def _policy_values(policy: SlaPolicy | None) -> dict[str, Any]:
     if policy is None:
+        # A new policy: one business day to answer, five to resolve, on the office calendar.
         return {"position": 100, "active": True, "warn_percent": 80, "categories": [], "priorities": [],
-                "channels": [], "first_response_minutes": 450, "resolution_minutes": 2250}
-    return {**config._policy_state(policy), "calendar_id": policy.calendar_id}
+                "channels": [], "first_response_amount": "1", "first_response_unit": "days",
+                "resolution_amount": "5", "resolution_unit": "days"}
+    values = {**config._policy_state(policy), "calendar_id": policy.calendar_id}
+    for prefix in ("first_response", "resolution"):
+        amount, unit = targets.split(getattr(policy, f"{prefix}_minutes"), policy.calendar)
+        values[f"{prefix}_amount"], values[f"{prefix}_unit"] = amount, unit
+    return values
 
 
 def _form_values() -> dict[str, Any]:
@@ -233,4 +245,11 @@ def duration_seconds(seconds: int | None) -> str:
     sign = "−" if seconds < 0 else ""
     return sign + duration_minutes(abs(int(seconds)) // 60)
 
+
+
+
+@bp.app_template_filter("sla_target")
+def sla_target(minutes: int | None, calendar: BusinessCalendar | None = None) -> str:
+    """A policy's target as people say it: "1 day", "4 business hours" (see app.sla.targets)."""
+    return targets.describe(minutes, calendar)
 

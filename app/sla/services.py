@@ -38,6 +38,7 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.sla.calendar import TWENTY_FOUR_SEVEN, Calendar, CalendarError, parse_windows
 from app.sla.models import BusinessCalendar, SlaEvent, SlaPolicy
+from app.sla.targets import describe
 from app.tickets.models import Ticket, TicketEvent
 
 RUNNING_STATUSES = ("new", "open", "pending_third_party")
@@ -348,6 +349,10 @@ def summary(ticket: Ticket, now: datetime | None = None) -> dict[str, Any] | Non
         return None
     now = now or utcnow()
     policy = db.session.get(SlaPolicy, ticket.sla_policy_id)
+    def said(seconds: int | None) -> str | None:
+        # "4 business hours", "5 business days": the promise as the policy's form states it.
+        return describe(seconds // 60, policy.calendar if policy else None) if seconds else None
+
     return {
         "policy": policy.name if policy else None,
         "status": ticket.sla_status,
@@ -357,6 +362,7 @@ def summary(ticket: Ticket, now: datetime | None = None) -> dict[str, Any] | Non
             {
                 "target": "first_response",
                 "target_seconds": ticket.first_response_target_seconds,
+                "target_text": said(ticket.first_response_target_seconds),
                 "due_at": ticket.first_response_due_at,
                 "achieved_seconds": ticket.first_response_seconds,
                 "remaining_seconds": remaining_seconds(ticket, "first_response", now)
@@ -369,6 +375,7 @@ def summary(ticket: Ticket, now: datetime | None = None) -> dict[str, Any] | Non
             {
                 "target": "resolution",
                 "target_seconds": ticket.resolution_target_seconds,
+                "target_text": said(ticket.resolution_target_seconds),
                 "due_at": ticket.resolution_due_at,
                 "achieved_seconds": ticket.resolution_seconds,
                 "remaining_seconds": remaining_seconds(ticket, "resolution", now)

@@ -185,6 +185,13 @@ def open_or_reuse_ticket(
     return int(ticket.id)
 
 
+def ticket_title(channel: str, topic: str | None, country: str | None) -> str:
+    """The human title of the ticket a call, call-back or voicemail opens."""
+    from app.tickets.titles import call_title
+
+    return call_title(channel, topic, country)
+
+
 def link_call(ticket_id: int, call_id: int, summary: str | None = None) -> None:
     from app.tickets import services as tickets
 

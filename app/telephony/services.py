@@ -240,22 +240,23 @@ def should_record(call: Call) -> bool:
     return recording_enabled() and call.record_consent == "accepted"
 
 
-def _subject(call: Call) -> str:
-    return f"{CHANNEL_BY_DIRECTION.get(call.direction, 'phone')}: {call.topic or 'other'}"
+def _subject(call: Call, channel: str) -> str:
+    return integration.ticket_title(channel, call.topic, call.caller_country)
 
 
 def ensure_ticket(call: Call, channel: str | None = None) -> int:
     """Open (or reuse the worker's open) ticket for the call and link the call to it."""
     if call.ticket_id is None:
         phone = call.from_number if call.from_number and call.from_number.startswith("+") else None
+        channel = channel or CHANNEL_BY_DIRECTION.get(call.direction, "phone")
         call.ticket_id = integration.open_or_reuse_ticket(
-            channel=channel or CHANNEL_BY_DIRECTION.get(call.direction, "phone"),
+            channel=channel,
             category=call.topic or "other",
             language=call.language,
             country=call.caller_country,
             member_id=call.member_id,
             phone=phone,
-            subject=_subject(call),
+            subject=_subject(call, channel),
             kpj=call.kpj,
         )
         db.session.flush()

@@ -17,15 +17,18 @@ from app.telephony import playback
 from app.telephony.models import Recording
 from app.telephony.provider import ProviderError
 from app.telephony.routes import bp
-from app.telephony.signature import twilio_configured
 from app.telephony.simulator import Leg, Simulator, SimulatorError
-from app.telephony.softphone import SIMULATOR_KEY, get_simulator
+from app.telephony.softphone import SIMULATOR_KEY, get_simulator, simulator_active
 
 __all__ = ["SIMULATOR_KEY", "bp"]
 
 
+# The staff navigation links the simulator only when it can be used.
+bp.add_app_template_global(simulator_active, "simulator_available")
+
+
 def _simulator() -> Simulator:
-    if twilio_configured() or current_app.config.get("NAME") == "production":
+    if not simulator_active():
         abort(404)  # a development tool: with a real Twilio account there is nothing to simulate
     return get_simulator()
 

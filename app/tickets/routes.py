@@ -53,12 +53,15 @@ from app.tickets.models import (
     Ticket,
     TicketView,
 )
+from app.tickets.phone_search import placement_countries
 from app.tickets.sentences import event_sentence
+from app.tickets.titles import display_title
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 # Templates name categories by their label, never by code (one table: app/tickets/labels.py).
 bp.add_app_template_global(category_label, "category_label")
 bp.add_app_template_global(event_sentence, "event_sentence")
+bp.add_app_template_global(display_title, "ticket_title")
 
 COLLISION_WINDOW = timedelta(minutes=5)
 VIEW_LABELS = {
@@ -122,6 +125,7 @@ def index():  # type: ignore[no-untyped-def]
         country=(args.get("country") or "").upper()[:2] or None,
         priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
         tag=_tag_filter(args.get("tag")),
+        phone_country=_phone_country(args.get("phone_country")),
         user_id=current_user.id,
         offset=max(0, _int(args.get("offset")) or 0),
     )
@@ -146,7 +150,13 @@ def index():  # type: ignore[no-untyped-def]
         now=utcnow(),
         counts=services.open_counts() if query.view == "open" and not query.text else [],
         tag_names=services.tag_names(),
+        phone_countries=[(code, vocabulary.country_name(code)) for code in placement_countries()],
     )
+
+
+def _phone_country(raw: str | None) -> str | None:
+    code = (raw or "").strip().upper()
+    return code if code in placement_countries() else None
 
 
 def _tag_filter(raw: str | None) -> str | None:
@@ -301,7 +311,10 @@ def _page(
         conflict=conflict,
         merged_into=merged_into,
         statuses=STATUS_LABELS,
-        allowed_statuses=sorted(services.TRANSITIONS[ticket.status], key=STATUSES.index),
+        # The selector starts at the current status, among the ones it may move to.
+        allowed_statuses=sorted(services.TRANSITIONS[ticket.status] | {ticket.status}, key=STATUSES.index)
+        if services.TRANSITIONS[ticket.status]
+        else [],
         priorities=PRIORITY_LABELS,
         categories=category_choices(),
         event_labels=EVENT_LABELS,
@@ -417,13 +430,19 @@ def status(ticket_id: int):  # type: ignore[no-untyped-def]
     ticket = _ticket_or_404(ticket_id)
     versions = _versions()
     services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    old = ticket.status
     services.change_status(
         ticket,
         request.form.get("status", ""),
         actor_id=current_user.id,
         reason=request.form.get("reason") or None,
     )
-    return _done(ticket_id)
+    if ticket.status == old:
+        return _done(ticket_id, _("The status stays %(status)s.", status=STATUS_LABELS[old]))
+    return _done(
+        ticket_id,
+        _("Status changed: %(old)s → %(new)s.", old=STATUS_LABELS[old], new=STATUS_LABELS[ticket.status]),
+    )
 
 
 @bp.post("/<int:ticket_id>/assign")
@@ -435,8 +454,25 @@ def assign(ticket_id: int):  # type: ignore[no-untyped-def]
     assignee_id = current_user.id if raw == "me" else _int(raw)
     versions = _versions()
     services.check_version(ticket, versions["expected_version"], versions["seen_event_id"])
+    before = (ticket.assignee_id, ticket.team)
     services.assign(ticket, assignee_id, actor_id=current_user.id, team=request.form.get("team"))
-    return _done(ticket_id)
+    return _done(ticket_id, _assignment_message(ticket, before))
+
+
+def _assignment_message(ticket: Ticket, before: tuple[int | None, str | None]) -> str:
+    """What an assignment did, in words: to whom, back to the pool, the team, or nothing."""
+    if (ticket.assignee_id, ticket.team) == before:
+        return _("Nothing changed: the assignment is the same.")
+    if ticket.assignee_id is None:
+        message = _("%(ref)s is back in the pool (nobody assigned).", ref=ticket.reference)
+    elif ticket.assignee_id == current_user.id:
+        message = _("%(ref)s is assigned to you.", ref=ticket.reference)
+    else:
+        user = db.session.get(User, ticket.assignee_id)
+        message = _("%(ref)s is assigned to %(name)s.", ref=ticket.reference, name=user.name if user else "–")
+    if ticket.team != before[1]:
+        message += " " + (_("Team: %(team)s.", team=ticket.team) if ticket.team else _("No team."))
+    return message
 
 
 @bp.post("/<int:ticket_id>/fields")

@@ -451,11 +451,12 @@ def assign(
     if ticket.status == "closed":
         raise InvalidTransition(_("A closed ticket cannot be reassigned."))
     old = ticket.assignee_id
-    if old == assignee_id and (team is None or team == ticket.team):
+    # ``team=None`` keeps the team; an empty field clears it (so "" and None are the same team).
+    new_team = ticket.team if team is None else (team.strip() or None)
+    if old == assignee_id and new_team == ticket.team:
         return ticket
     ticket.assignee_id = assignee_id
-    if team is not None:
-        ticket.team = team or None
+    ticket.team = new_team
     ticket.updated_at = utcnow()
     save(ticket)
     add_event(ticket, "assigned", {"from": old, "to": assignee_id, "team": ticket.team}, actor_id=actor_id)
@@ -969,6 +970,7 @@ class SearchQuery:
     country: str | None = None
     priority: str | None = None
     tag: str | None = None
+    phone_country: str | None = None  # where a local phone number in ``text`` was dialled
     user_id: int | None = None
     breaching_hours: int = 4
     limit: int = 50
@@ -981,13 +983,25 @@ def _member_ids(condition: Any) -> list[int]:
     return list(db.session.scalars(select(Member.id).where(condition).limit(20)))
 
 
-def _identifier_condition(text: str) -> Any:
-    """A WHERE clause for one search-box entry (reference, KPJ, NIK, passport, phone, name)."""
+def _identifier_condition(text: str, phone_country: str | None = None) -> Any:
+    """A WHERE clause for one search-box entry (reference, KPJ, NIK, passport, phone, name).
+
+    Phones in any form people type them (see :mod:`app.tickets.phone_search`); ``phone_country``
+    is the country a local number was dialled in, when the agent chose one.
+    """
+    from app.tickets.phone_search import phone_condition, phone_matches
+
     upper = text.strip().upper()
     if REFERENCE_RE.match(upper):
         return Ticket.reference == upper
-    readings = classify_query(text)  # IdentifierError on nonsense
-    conditions = []
+    by_phone = phone_condition(phone_matches(text, phone_country))
+    try:
+        readings = classify_query(text)  # IdentifierError on nonsense
+    except IdentifierError:
+        if by_phone is None:
+            raise
+        readings = []  # a number only the phone rules read (966551233048, a local number abroad)
+    conditions = [] if by_phone is None else [by_phone]
     member_ids: list[int] = []
     for reading in readings:
         value = reading.value
@@ -1002,7 +1016,7 @@ def _identifier_condition(text: str) -> Any:
             digest = blind_index("passport", value)
             conditions.append(Ticket.requester_passport_hash == digest)
             member_ids += _member_ids(Member.passport_hash == digest)
-        elif reading.kind == "phone":
+        elif reading.kind == "phone" and by_phone is None:
             conditions.append(Ticket.requester_phone_hash == blind_index("phone", value))
         elif reading.kind == "name":
             conditions.append(Ticket.requester_name_key.startswith(value, autoescape=True))
@@ -1016,7 +1030,7 @@ def search_statement(query: SearchQuery, now: datetime | None = None) -> Select[
     now = now or utcnow()
     stmt = select(Ticket).where(Ticket.merged_into_id.is_(None))
     if query.text.strip():
-        stmt = stmt.where(_identifier_condition(query.text))
+        stmt = stmt.where(_identifier_condition(query.text, query.phone_country))
     if query.view == "mine":
         stmt = stmt.where(Ticket.assignee_id == query.user_id, Ticket.status.in_(OPEN_STATUSES))
     elif query.view == "unassigned":

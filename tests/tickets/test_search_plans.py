@@ -80,6 +80,16 @@ def test_each_search_uses_its_index(db, filled, text_, index):
     assert "Seq Scan on tickets" not in plan, plan
 
 
+@pytest.mark.parametrize(
+    ("text_", "country"),
+    [("966551233048", None), ("0912 345 678", None), ("055 123 3048", "SA"), ("0812-3456-7890", None)],
+)
+def test_phone_in_any_form_uses_the_phone_index(db, filled, text_, country):
+    plan = _plan(db, services.SearchQuery(text=text_, phone_country=country, view="all"))
+    assert "ix_tickets_requester_phone_hash" in plan, plan
+    assert "Seq Scan on tickets" not in plan, plan
+
+
 def test_member_linked_search_uses_the_member_index(db, filled):
     plan = _plan(db, services.SearchQuery(text="23011234567", view="all"))
     assert "ix_tickets_member_status" in plan, plan
