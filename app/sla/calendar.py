@@ -101,10 +101,13 @@ class Calendar:
         zone = self.zone
         midnight = datetime.combine(day, time())
         for start, end in self.windows_on(day):
-            yield (
-                (midnight + timedelta(minutes=start)).replace(tzinfo=zone).astimezone(UTC),
-                (midnight + timedelta(minutes=end)).replace(tzinfo=zone).astimezone(UTC),
-            )
+            opens = (midnight + timedelta(minutes=start)).replace(tzinfo=zone).astimezone(UTC)
+            closes = (midnight + timedelta(minutes=end)).replace(tzinfo=zone).astimezone(UTC)
+            # A window inside the hour a clock skips (02:01–03:00 on a spring-forward night)
+            # maps to an end before its start: it has no business time at all. Skipping it
+            # keeps add() from counting it as negative time (a due time 60 s late).
+            if closes > opens:
+                yield opens, closes
 
     def _local_date(self, at: datetime) -> date:
         return _aware(at).astimezone(self.zone).date()

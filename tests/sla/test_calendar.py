@@ -203,3 +203,13 @@ def test_due_times_grow_with_the_target(start: datetime, a: int, b: int) -> None
 def test_pausing_nowhere_changes_nothing(start: datetime, middle: int, rest: int) -> None:
     # Adding in two steps (the clock stopped and restarted at the same instant) = in one step.
     assert OFFICE.add(OFFICE.add(start, middle), rest) == OFFICE.add(start, middle + rest)
+
+
+def test_a_window_inside_the_skipped_hour_has_no_business_time() -> None:
+    # Europe/Warsaw springs forward on Sunday 29 March 2026 at 02:00 → 03:00: a Sunday window
+    # 02:01–03:00 does not exist that day. Found by the property test above (add was 60 s late).
+    calendar = Calendar(timezone="Europe/Warsaw", weekly={6: ((2 * 60 + 1, 3 * 60),)})
+    start = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    due = calendar.add(start, 30 * 60)
+    assert due == datetime(2026, 4, 5, 0, 31, tzinfo=UTC)  # the next Sunday, 02:31 CEST
+    assert calendar.between(start, due) == pytest.approx(30 * 60)
