@@ -12,19 +12,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, select
 
 from app.core.crypto import blind_index
 from app.core.jobs import record_intent
 from app.core.phone import PhoneError, parse_phone
 from app.extensions import db
 from app.telephony import integration
-from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, CallRequest
+from app.telephony.models import (
+    TERMINAL_STATUSES,
+    Call,
+    CallbackAttempt,
+    CallbackQuota,
+    CallbackRequest,
+    CallRequest,
+)
 from app.telephony.prompts import language_or_default, text
 from app.tickets.models import CATEGORIES
 
@@ -148,23 +155,45 @@ def ip_hash(ip: str | None) -> str | None:
     return blind_index("ip", ip) if ip else None
 
 
-def calls_today(phone: str) -> int:
-    since = _now() - timedelta(days=1)
-    return int(
-        db.session.scalar(
-            select(func.count(CallbackRequest.id)).where(
-                CallbackRequest.phone_hash == blind_index("phone", phone), CallbackRequest.created_at >= since
-            )
+def take_quota(phone: str, limit: int, today: date | None = None) -> bool:
+    """Count one call-back against this number's cap for today (UTC); False when it is used up.
+
+    One statement, atomic on PostgreSQL and SQLite alike: insert the day's counter at 1, or add
+    one to it only while it is below ``limit`` (``ON CONFLICT … DO UPDATE … WHERE``); no row
+    comes back when the cap is reached. Simultaneous requests queue on the row, so a cap of 3
+    lets exactly 3 through. The count rolls back with a request that fails later.
+    """
+    if limit <= 0:
+        return False
+    day = today or _now().date()
+    key = blind_index("phone", phone)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(CallbackQuota)  # type: ignore[operator]
+        .values(phone_hash=key, day=day, used=1)
+        .on_conflict_do_update(
+            index_elements=[CallbackQuota.phone_hash, CallbackQuota.day],
+            set_={"used": CallbackQuota.used + 1},
+            where=CallbackQuota.used < limit,
         )
-        or 0
+        .returning(CallbackQuota.used)
     )
+    return db.session.execute(statement).first() is not None
+
+
+def forget_old_quotas(before: date) -> int:
+    """Drop the counters of days before ``before`` (telephony housekeeping; the caller commits)."""
+    result = db.session.execute(delete(CallbackQuota).where(CallbackQuota.day < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def request_callback(payload: dict[str, Any], ip: str | None) -> CallbackRequest:
     """The public API's callback request: validated, limited per number, ticketed and queued."""
     values = validate_callback(payload)
     limit = int(current_app.config["CALLBACK_LIMIT_PER_NUMBER_PER_DAY"])
-    if calls_today(values["phone"]) >= limit:
+    if not take_quota(values["phone"], limit):
         raise CallbackRefused({"phone": "too_many_requests_for_number"}, status=429)
     member_id = None
     if values["kpj"] or values["nik"]:

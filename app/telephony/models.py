@@ -8,10 +8,10 @@ replayed webhook adds nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.core.crypto import EncryptedText, blind_index
@@ -168,6 +168,20 @@ class CallRequest(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     call_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallbackQuota(db.Model):  # type: ignore[name-defined,misc]
+    """Call-backs asked for one number on one (UTC) day: the per-number cap as a counter row.
+
+    Counting requests and then inserting let 12 simultaneous requests through a cap of 3;
+    the counter moves only by one conditional upsert (see ``clicktocall.take_quota``).
+    """
+
+    __tablename__ = "callback_quotas"
+
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CallbackRequest(db.Model):  # type: ignore[name-defined,misc]

@@ -17,7 +17,14 @@ from sqlalchemy import select, update
 from app.core.jobs import periodic, record_intent
 from app.extensions import db
 from app.telephony import integration, services, twiml
-from app.telephony.clicktocall import _enqueue, create_callback, give_up, schedule_retry, sms_body
+from app.telephony.clicktocall import (
+    _enqueue,
+    create_callback,
+    forget_old_quotas,
+    give_up,
+    schedule_retry,
+    sms_body,
+)
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.services import (
@@ -224,9 +231,11 @@ HOUSEKEEPING_SECONDS = 60
 
 
 def housekeeping() -> dict[str, int]:
-    """One pass of telephony upkeep in its own transaction (stalled call-back dials)."""
+    """One pass of telephony upkeep in its own transaction (stalled call-back dials, and the
+    per-number call-back counters of days before yesterday)."""
     try:
         counts = recover_stalled_dials()
+        counts["quotas_dropped"] = forget_old_quotas((now() - timedelta(days=2)).date())
         db.session.commit()
         return counts
     except Exception:
