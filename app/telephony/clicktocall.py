@@ -238,7 +238,7 @@ def create_callback(
             country=country,
             member_id=member_id,
             phone=phone,
-            subject=f"callback: {topic}",
+            subject=integration.ticket_subject("callback", topic, callback.language),
             kpj=kpj,
         )
     earliest = max(callback.created_at, not_before) if not_before else callback.created_at

@@ -154,6 +154,13 @@ def work_item(work_item_id: int) -> Any:
     return db.session.get(WorkItem, work_item_id)
 
 
+def ticket_subject(channel: str, category: str, language: str | None) -> str:
+    """The title of a ticket a call or call-back opens: words in the caller's language."""
+    from app.tickets import services as tickets
+
+    return tickets.contact_subject(channel, category, language)
+
+
 def open_or_reuse_ticket(
     *,
     channel: str,

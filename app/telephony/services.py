@@ -241,7 +241,7 @@ def should_record(call: Call) -> bool:
 
 
 def _subject(call: Call) -> str:
-    return f"{CHANNEL_BY_DIRECTION.get(call.direction, 'phone')}: {call.topic or 'other'}"
+    return integration.ticket_subject(CHANNEL_BY_DIRECTION.get(call.direction, "phone"), call.topic or "other", call.language)
 
 
 def ensure_ticket(call: Call, channel: str | None = None) -> int:

@@ -173,6 +173,19 @@ def _normal_phone(phone: str | None) -> str | None:
         return None
 
 
+def contact_subject(channel: str, category: str, language: str | None) -> str:
+    """A human title for a ticket that a call or a call-back opens ("Call-back: JKM claim
+    (death benefit)"), in the caller's language: staff read it in lists, on the ticket and in
+    the screen pop, and a stored code there ("callback: claim_jkm") reads as a fault."""
+    from flask_babel import force_locale
+
+    from app.vocabulary import label
+
+    languages = current_app.config.get("LANGUAGES", ("id", "en")) if has_app_context() else ("id", "en")
+    with force_locale(language if language in languages else languages[0]):
+        return f"{label(channel, 'channel')}: {label(category, 'category')}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The contract
 
