@@ -418,8 +418,14 @@ def change_status(
     if status == ticket.status:
         return ticket
     if status not in TRANSITIONS[ticket.status]:
+        from app.vocabulary import label  # the reader sees "Closed", not "closed"
+
         raise InvalidTransition(
-            _("A ticket cannot go from %(old)s to %(new)s.", old=ticket.status, new=status)
+            _(
+                "A ticket cannot go from %(old)s to %(new)s.",
+                old=label(ticket.status, "ticket_status"),
+                new=label(status, "ticket_status"),
+            )
         )
     old = ticket.status
     now = utcnow()
