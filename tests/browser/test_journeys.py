@@ -42,6 +42,7 @@ from app.telephony.prompts import text as prompt
 from tests.browser.conftest import TIMEOUT_MS, screenshot
 from tests.factories import make_member
 from tests.live import PASSWORD, LiveServer, staff_user
+from tests.test_vocabulary import codes_shown, forbidden_codes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -81,6 +82,7 @@ class Words:
     done: str
     hang_up: str
     next_in_queue: str
+    calling_you: str
 
 
 WORDS = {
@@ -99,6 +101,7 @@ WORDS = {
         done="Selesai: kami sudah berbicara dengan Anda",
         hang_up="Tutup telepon",
         next_in_queue="Anda berikutnya dalam antrean.",
+        calling_you="Kami sedang menelepon Anda",
     ),
     "en": Words(
         locale="en-US",
@@ -115,6 +118,7 @@ WORDS = {
         done="Done: we spoke with you",
         hang_up="Hang up",
         next_in_queue="You are next in the queue.",
+        calling_you="We are calling you",
     ),
 }
 
@@ -187,6 +191,16 @@ def people(browser: Any, live_server: LiveServer, jobs_worker: None) -> Iterator
     finally:
         browsers.close()
     assert browsers.errors == [], f"JavaScript errors on the pages: {browsers.errors}"
+
+
+def _no_codes(page: Any, lang: str, where: str) -> None:
+    """No stored code on the screen (the vocabulary test's checker, on the DOM as rendered)."""
+    shown = codes_shown(page.content(), forbidden_codes(), words=lang != "en")
+    assert shown == [], f"codes on the {where}: {shown}"
+
+
+def _lang_of(page: Any) -> str:
+    return str(page.locator("html").get_attribute("lang"))
 
 
 def _agent(lang: str) -> Any:
@@ -298,6 +312,8 @@ def call_journey(people: Browsers, lang: str, hangs_up: str, console: Any = None
     expect(worker.locator("#call-state")).to_have_text(words.connected)
     screenshot(worker, f"{shot}-worker-4-connected")
     screenshot(console, f"{shot}-agent-2-connected")
+    _no_codes(worker, lang, "worker's call page")
+    _no_codes(console, _lang_of(console), "console on the call")
 
     if hangs_up == "worker":
         worker.get_by_role("button", name=words.hang_up, exact=True).click()
@@ -316,19 +332,26 @@ def call_journey(people: Browsers, lang: str, hangs_up: str, console: Any = None
     db.session.expire_all()
     call = db.session.scalars(select(Call).order_by(Call.id.desc())).first()
     assert call is not None and call.status == "completed", call and call.status
-    # The agent opens the ticket from the screen pop's link, beside the console.
+    _ticket_shows(console, ticket, lang, "information_given", note, shot, call_id=call.id)
+    return call
+
+
+def _ticket_shows(
+    console: Any, ticket: str, lang: str, disposition: str, note: str, shot: str, call_id: int | None = None
+) -> None:
+    """The agent opens the ticket from the screen pop's link, in a tab beside the console: the
+    timeline has the wrap-up (disposition and note) and, for a call, the call."""
     timeline = console.context.new_page()
     timeline.goto(ticket)
     wrap = timeline.locator("li.event-wrap_up")
     expect(wrap).to_have_count(1)
-    expect(wrap.locator(".wrap-up-disposition")).to_contain_text(
-        _disposition_label(lang, "information_given")
-    )
+    expect(wrap.locator(".wrap-up-disposition")).to_contain_text(_disposition_label(lang, disposition))
     expect(wrap).to_contain_text(note)
-    expect(timeline.locator("li.event-call_linked")).to_contain_text(f"#{call.id}")
+    if call_id is not None:
+        expect(timeline.locator("li.event-call_linked")).to_contain_text(f"#{call_id}")
     screenshot(timeline, f"{shot}-agent-4-ticket-timeline")
+    _no_codes(timeline, lang, "ticket page")
     timeline.close()
-    return call
 
 
 def callback_journey(people: Browsers, lang: str, hangs_up: str, console: Any = None) -> None:
@@ -349,12 +372,16 @@ def callback_journey(people: Browsers, lang: str, hangs_up: str, console: Any = 
 
     _agent_accepts_callback(console, shot)
     expect(worker.locator("#ringing")).to_be_visible(timeout=TIMEOUT_MS * 2)
+    expect(worker.locator("#phase")).to_have_text(words.calling_you)
+    expect(worker.locator("#phase-text")).to_be_hidden()  # no longer "the next agent will call"
     screenshot(worker, f"{shot}-worker-3-ringing")
     worker.get_by_role("button", name=words.answer, exact=True).click()
     expect(worker.locator("#on-phone-text")).to_have_text(words.connected)
     expect(console.locator("#softphone")).to_have_attribute("data-state", "in_call")
     screenshot(worker, f"{shot}-worker-4-connected")
     screenshot(console, f"{shot}-agent-2-connected")
+    _no_codes(worker, lang, "call-back status page")
+    _no_codes(console, lang, "console on the call-back")
 
     if hangs_up == "worker":
         worker.locator("#phone-hangup").click()
@@ -363,7 +390,8 @@ def callback_journey(people: Browsers, lang: str, hangs_up: str, console: Any = 
     expect(worker.locator("#phase")).to_have_text(words.done)
     screenshot(worker, f"{shot}-worker-5-done")
     note = {"id": "Klaim JKM: dokumen dijelaskan.", "en": "JKM claim: documents explained."}[lang]
-    _wrap_up(console, "resolved", note, shot)
+    ticket = _wrap_up(console, "resolved", note, shot)
+    _ticket_shows(console, ticket, lang, "resolved", note, shot)
 
 
 def _agent_accepts_callback(console: Any, shot: str) -> None:
