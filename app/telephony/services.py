@@ -241,7 +241,8 @@ def should_record(call: Call) -> bool:
 
 
 def _subject(call: Call) -> str:
-    return integration.ticket_subject(CHANNEL_BY_DIRECTION.get(call.direction, "phone"), call.topic or "other", call.language)
+    channel = CHANNEL_BY_DIRECTION.get(call.direction, "phone")
+    return integration.ticket_subject(channel, call.topic or "other", call.language)
 
 
 def ensure_ticket(call: Call, channel: str | None = None) -> int:
