@@ -127,6 +127,7 @@
       setState(t("connected"));
     } else if (status.phase === "queued") {
       if (status.position === 1 && !status.minutes) setState(t("queued_first"));
+      else if (status.minutes === 1) setState(t("queued_one_minute", { n: status.position }));
       else if (status.minutes) setState(t("queued_minutes", { n: status.position, m: status.minutes }));
       else setState(t("queued", { n: status.position }));
     } else if (status.phase === "ivr") {
