@@ -174,9 +174,14 @@ class Browsers:
         context = self.browser.new_context(base_url=self.url, locale=locale, viewport=viewport)
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
-        return page
+        # Every page of the context, including a tab the person opens from a link.
+        context.on(
+            "weberror",
+            lambda web_error: self.errors.append(
+                f"{web_error.page and web_error.page.url}: {web_error.error}"
+            ),
+        )
+        return context.new_page()
 
     def close(self) -> None:
         for context in self.contexts:
