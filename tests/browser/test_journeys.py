@@ -354,6 +354,8 @@ def _ticket_shows(
     expect(wrap).to_contain_text(note)
     if call_id is not None:
         expect(timeline.locator("li.event-call_linked")).to_contain_text(f"#{call_id}")
+    # She was answered: the ticket is being worked, not "New" (and its first response is met).
+    expect(timeline.locator("#new-status")).to_have_value("open")
     screenshot(timeline, f"{shot}-agent-4-ticket-timeline")
     _no_codes(timeline, lang, "ticket page")
     timeline.close()

@@ -225,6 +225,8 @@
 
   // --- controls ------------------------------------------------------------------------------
 
+  var keys = Promise.resolve(); // the keys on their way, in the order they were pressed
+
   function press(key) {
     if (!active) return;
     if (provider === "twilio") {
@@ -232,7 +234,10 @@
       $("typed").textContent += key;
       return;
     }
-    post(area.dataset.keyUrl, { key: key }).then(poll, function (error) { showError(error.message); });
+    // One request per key, each sent after the previous one is answered: sent together, a quick
+    // thumb's keys reached the server out of order (a KPJ 26000… arrived as 20600…).
+    keys = keys.then(function () { return post(area.dataset.keyUrl, { key: key }); })
+      .then(function () { poll(); }, function (error) { showError(error.message); });
   }
 
   function setMuted(value) {
