@@ -137,6 +137,7 @@ def snapshot(now: datetime | None = None, settings: kpis.KpiSettings | None = No
             "answer_target": settings.answer_target,
             "short_abandon": settings.short_abandon,
             "target_service_level": settings.target_service_level,
+            "timezone": settings.timezone,  # "today" is counted there; the page's clock shows it
         },
         "day": midnight.date().isoformat(),
     }

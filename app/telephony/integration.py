@@ -6,6 +6,7 @@ Kept in one module so the contract is visible at a glance and tests can replace 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,15 @@ def link_call(ticket_id: int, call_id: int, summary: str | None = None) -> None:
     from app.tickets import services as tickets
 
     tickets.link_call(ticket_id, call_id, summary=summary)
+
+
+def conversation_started(ticket_id: int | None, at: datetime, agent_id: int | None) -> None:
+    """An agent and the worker are talking: the ticket's first response (tickets decide)."""
+    if ticket_id is None:
+        return
+    from app.tickets import services as tickets
+
+    tickets.record_conversation(ticket_id, at=at, actor_id=agent_id)
 
 
 def ticket_note(ticket_id: int, kind: str, data: dict[str, Any]) -> None:

@@ -71,6 +71,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "id": "Perkiraan waktu tunggu sekitar {minutes} menit.",
         "en": "The estimated wait is about {minutes} minutes.",
     },
+    "estimated_wait_one": {
+        "id": "Perkiraan waktu tunggu sekitar 1 menit.",
+        "en": "The estimated wait is about one minute.",
+    },
     "press_for_callback": {
         "id": "Untuk kami telepon kembali ke nomor ini tanpa menunggu, tekan 1.",
         "en": "To be called back on this number instead of waiting, press 1.",

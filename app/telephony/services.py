@@ -435,6 +435,7 @@ def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
     if status == "in-progress" and call.direction == "outbound" and call.answered_at is None:
         call.answered_at = at
         log_event(call, "answered", at=at, agent_id=call.agent_id)
+        integration.conversation_started(call.ticket_id, at, call.agent_id)
     if status not in TERMINAL_STATUSES:
         return
     call.ended_at = at
@@ -468,6 +469,7 @@ def agent_joined(call: Call, agent_id: int, at: datetime | None = None) -> None:
         call.answered_at = at
         call.agent_id = agent_id
         log_event(call, "answered", at=at, agent_id=agent_id, wait_seconds=_seconds(call.enqueued_at, at))
+        integration.conversation_started(call.ticket_id, at, agent_id)
 
 
 # --- SMS delivery reports -----------------------------------------------------------------------

@@ -130,7 +130,11 @@ def hold(
     if position:
         say(gather, "position", language, position=position)
     if wait_seconds is not None:
-        say(gather, "estimated_wait", language, minutes=max(1, round(wait_seconds / 60)))
+        minutes = max(1, round(wait_seconds / 60))
+        if minutes == 1:  # "about 1 minutes" read badly to English callers
+            say(gather, "estimated_wait_one", language)
+        else:
+            say(gather, "estimated_wait", language, minutes=minutes)
     if offer_callback:
         say(gather, "press_for_callback", language)
     response.play(current_app.config["TELEPHONY_HOLD_MUSIC_URL"])

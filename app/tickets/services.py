@@ -319,6 +319,18 @@ def add_event(
     return event
 
 
+def record_conversation(ticket_id: int, *, at: datetime, actor_id: int | None = None) -> None:
+    """An agent is talking with the worker (a call or call-back answered). That answers her as
+    a public reply does: the first response is met (else the SLA clock would count an answered
+    call as unanswered and breach it) and a new ticket is being worked (open)."""
+    ticket = _get(ticket_id)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = at
+        sla.reconcile(ticket, now=at)
+    if ticket.status == "new":
+        change_status(ticket, "open", actor_id=actor_id)
+
+
 def link_call(ticket_id: int, call_id: int, *, summary: str | None = None) -> None:
     """Record that call ``call_id`` belongs to the ticket (once per call: webhooks repeat)."""
     ticket = _get(ticket_id)
@@ -405,8 +417,14 @@ def change_status(
     if status == ticket.status:
         return ticket
     if status not in TRANSITIONS[ticket.status]:
+        from app.vocabulary import label  # the reader sees "Closed", not "closed"
+
         raise InvalidTransition(
-            _("A ticket cannot go from %(old)s to %(new)s.", old=ticket.status, new=status)
+            _(
+                "A ticket cannot go from %(old)s to %(new)s.",
+                old=label(ticket.status, "ticket_status"),
+                new=label(status, "ticket_status"),
+            )
         )
     old = ticket.status
     now = utcnow()

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
@@ -105,8 +106,23 @@ def open_complaint_received(page: Any) -> str:
     return "/complaints/done"
 
 
+def open_callback_status(page: Any) -> str:
+    """The worker asks for a call-back with the real form (a Hong Kong mobile); the status page
+    of her request is where the form sends her."""
+    page.goto("/call/back")
+    page.select_option("#f-country", "HK")
+    page.fill("#f-number", "9123 4567")
+    page.select_option("#f-topic", "claim_jkm")
+    page.click("main form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/call/back/[^/?#]+$"))
+    return urlsplit(page.url).path
+
+
 PORTAL_PAGES: list[PortalPage] = [
     PortalPage("home", "/"),
+    PortalPage("click-to-call", "/call"),
+    PortalPage("call-back form", "/call/back"),
+    PortalPage("call-back status", opener=open_callback_status),
     PortalPage("complaint form", "/complaints/new"),
     PortalPage("complaint received", opener=open_complaint_received),
     PortalPage("follow your case", "/complaints/track"),

@@ -158,6 +158,28 @@ def test_worker_calls_from_the_page_answers_the_ivr_queues_is_connected_and_the_
     assert errors == []
 
 
+def test_keys_tapped_in_a_burst_reach_the_voice_menu_in_order(browser: Any, live_server: LiveServer) -> None:
+    from tests.factories import make_member
+
+    make_member(kpj="26000000042")
+    context, page, errors = _phone(browser, live_server, "id-ID")
+    try:
+        page.goto("/call")
+        page.get_by_role("button", name=re.compile("Telepon sekarang")).click()
+        expect(page.locator("#prompts")).to_contain_text(text("kpj_menu", "id"))
+        # A quick thumb: eleven taps before the first one is answered (one request per key).
+        page.evaluate(
+            """keys => keys.split("").forEach(
+                key => document.querySelector(`#in-call .key[data-key="${key}"]`).click())""",
+            "26000000042",
+        )
+        expect(page.locator("#prompts")).to_contain_text(text("kpj_found", "id"))
+        assert db.session.scalar(select(Call.kpj)) == "26000000042"
+    finally:
+        context.close()
+    assert errors == []
+
+
 def test_worker_hangs_up_in_english(browser: Any, live_server: LiveServer) -> None:
     context, page, errors = _phone(browser, live_server, "en-US")
     try:

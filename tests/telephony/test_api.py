@@ -72,6 +72,15 @@ def test_browser_call_with_an_issued_identity_is_queued(client, post, clock):
     assert db.session.get(Ticket, call.ticket_id).channel == "browser_call"
 
 
+def test_a_call_ticket_is_titled_in_words_in_the_callers_language(client, post, clock):
+    identity = client.post(
+        "/api/v1/voice-token", json={"language": "en", "topic": "emergency", "kpj": "26000000042"}
+    ).get_json()["identity"]
+    _browser_call(post, identity)
+    ticket = db.session.get(Ticket, db.session.scalar(select(Call.ticket_id)))
+    assert ticket.subject == "Call from the browser: Emergency"  # not "browser_call: emergency"
+
+
 def test_browser_call_without_a_kpj_is_asked_for_it_then_queued_under_its_topic(client, post, clock):
     identity = client.post("/api/v1/voice-token", json={"language": "en", "topic": "claim_jht"}).get_json()[
         "identity"
@@ -138,7 +147,9 @@ def test_callback_request_is_created_ticketed_and_queued(client, clock):
         "21:30",
     )
     assert callback.phone == "+886912345678" and callback.phone_hash
-    assert db.session.get(Ticket, callback.ticket_id).channel == "callback"
+    ticket = db.session.get(Ticket, callback.ticket_id)
+    assert ticket.channel == "callback"
+    assert ticket.subject == "Panggilan balik: Klaim JKK (kecelakaan kerja)"  # her language, no codes
 
 
 @pytest.mark.parametrize(

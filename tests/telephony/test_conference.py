@@ -79,6 +79,19 @@ def test_the_agent_joining_is_logged_once_however_often_it_is_delivered(sim, clo
     assert db.session.scalar(select(func.count(RawWebhook.id)).where(RawWebhook.key == raw[0].key)) == 1
 
 
+def test_an_answered_call_is_the_tickets_first_response_and_opens_it(sim, clock):
+    from app.tickets.models import Ticket
+
+    agent_id, call_id, _item_id, _phone, _softphone = _answered_call(sim, clock)
+    call = db.session.get(Call, call_id)
+    ticket = db.session.get(Ticket, call.ticket_id)
+    # The agent is talking with her: the SLA clock must not count her as unanswered.
+    assert ticket.first_response_at == call.answered_at
+    assert ticket.status == "open"
+    [opened] = [event for event in ticket.events if event.kind == "status"]
+    assert opened.data == {"from": "new", "to": "open"} and opened.actor_id == agent_id
+
+
 def test_unsigned_and_tampered_conference_callbacks_are_refused(client, app, clock):
     data = {
         "ConferenceSid": "CF" + "1" * 32,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET  # noqa: S405 - our own TwiML
+
 import pytest
 from sqlalchemy import select
 
@@ -177,6 +179,18 @@ def test_hold_tells_position_and_offers_a_callback(post, clock, language):
     assert said[0] == text("position", language, position=1)
     assert said[-1] == text("press_for_callback", language)
     assert root.find("Play").text.startswith("http")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english"),
+    [(50, "The estimated wait is about one minute."), (180, "The estimated wait is about 3 minutes.")],
+)
+def test_the_estimated_wait_is_said_in_good_english(app, seconds, english):
+    from app.telephony.twiml import hold
+
+    with app.test_request_context():
+        root = ET.fromstring(str(hold("en", 1, seconds, offer_callback=False)))
+    assert english in [say.text for say in root.iter("Say")]
 
 
 def test_past_the_maximum_wait_the_caller_leaves_for_voicemail(post, clock, app):

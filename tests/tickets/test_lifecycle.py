@@ -75,6 +75,19 @@ def test_transition_table(db, old, new):
         assert ticket.status == old
 
 
+@pytest.mark.parametrize(("locale", "words"), [("en", "from Closed to New"), ("id", "dari Ditutup ke Baru")])
+def test_a_refused_transition_is_explained_with_labels_not_codes(app, db, locale, words):
+    from flask_babel import force_locale
+
+    ticket = _at("closed")
+    with (
+        app.test_request_context(),  # the message is for the person who asked
+        force_locale(locale),
+        pytest.raises(services.InvalidTransition, match=words),
+    ):
+        services.change_status(ticket, "new")
+
+
 def test_resolve_and_close_stamp_times(db):
     ticket = _ticket()
     services.change_status(ticket, "resolved")

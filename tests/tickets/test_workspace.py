@@ -10,7 +10,7 @@ import pytest
 from app.core.audit import AuditEvent
 from app.core.time import utcnow
 from app.tickets import services
-from app.tickets.models import CannedReply, Ticket
+from app.tickets.models import STATUSES, CannedReply, Ticket
 from tests.conftest import csrf_token
 from tests.factories import make_claim, make_member, make_user
 
@@ -167,6 +167,26 @@ def test_reply_and_internal_note(client, auth, db):
     db.session.expire_all()
     events = [(e.kind, e.public, e.body) for e in db.session.get(Ticket, ticket.id).events if e.body]
     assert events == [("public_reply", True, "We are on it"), ("internal_note", False, "Call KP2MI")]
+
+
+def test_the_status_selector_starts_at_the_current_status(client, auth, db):
+    auth.login_as("agent")
+    ticket = _ticket(db)  # new
+    html = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    select = re.search(r'<select id="new-status"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="(\w+)"( selected)?>', select.group(1))
+    assert options[0] == ("new", " selected")  # not "open", which it is not yet
+    assert [value for value, _selected in options[1:]] == sorted(
+        services.TRANSITIONS["new"], key=STATUSES.index
+    )
+    # Sending the form unchanged changes nothing.
+    assert (
+        client.post(f"/tickets/{ticket.id}/status", data=_form(client, ticket, status="new")).status_code
+        == 302
+    )
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status == "new"
 
 
 def test_status_change_through_the_table(client, auth, db):

@@ -127,6 +127,7 @@
       setState(t("connected"));
     } else if (status.phase === "queued") {
       if (status.position === 1 && !status.minutes) setState(t("queued_first"));
+      else if (status.minutes === 1) setState(t("queued_one_minute", { n: status.position }));
       else if (status.minutes) setState(t("queued_minutes", { n: status.position, m: status.minutes }));
       else setState(t("queued", { n: status.position }));
     } else if (status.phase === "ivr") {
@@ -224,6 +225,8 @@
 
   // --- controls ------------------------------------------------------------------------------
 
+  var keys = Promise.resolve(); // the keys on their way, in the order they were pressed
+
   function press(key) {
     if (!active) return;
     if (provider === "twilio") {
@@ -231,7 +234,10 @@
       $("typed").textContent += key;
       return;
     }
-    post(area.dataset.keyUrl, { key: key }).then(poll, function (error) { showError(error.message); });
+    // One request per key, each sent after the previous one is answered: sent together, a quick
+    // thumb's keys reached the server out of order (a KPJ 26000… arrived as 20600…).
+    keys = keys.then(function () { return post(area.dataset.keyUrl, { key: key }); })
+      .then(function () { poll(); }, function (error) { showError(error.message); });
   }
 
   function setMuted(value) {

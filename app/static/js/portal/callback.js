@@ -35,6 +35,9 @@
     if ($("phase").textContent !== body.label) $("phase").textContent = body.label;
     var cancel = $("cancel-form");
     if (cancel) cancel.hidden = true;
+    // "The next free agent will call you" no longer holds once her phone rings.
+    var waitingText = $("phase-text");
+    if (waitingText) waitingText.hidden = true;
   }
 
   function show(body) {

@@ -18,6 +18,10 @@
   var answerTarget = parseFloat(root.dataset.answerTarget || "20");
   var shown = null;
   var skew = 0; // server clock minus this browser's clock, in ms
+  // The figures are "today" in the centre's zone, so the clock shows that zone (named), not
+  // the zone of whichever computer drives the wall screen.
+  var clockFormat = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
+  if (root.dataset.zone) clockFormat.timeZone = root.dataset.zone;
 
   function pct(value) {
     return value === null || value === undefined ? "—" : Math.round(value * 100) + "%";
@@ -148,7 +152,7 @@
       td.dataset.level = s === null ? "none" : waitLevel(s);
     });
     var clock = document.getElementById("wb-clock");
-    if (clock) clock.textContent = new Date(Date.now() + skew).toLocaleTimeString();
+    if (clock) clock.textContent = new Date(Date.now() + skew).toLocaleTimeString(document.documentElement.lang || undefined, clockFormat);
   }
 
   function refetch() {
