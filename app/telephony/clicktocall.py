@@ -217,6 +217,7 @@ def request_callback(payload: dict[str, Any], ip: str | None) -> CallbackRequest
         timezone=values["timezone"],
         source="api",
         ip=ip,
+        identity_proven=False,  # a KPJ or NIK typed into a public form proves nothing
     )
 
 
@@ -236,6 +237,7 @@ def create_callback(
     call_id: int | None = None,
     ip: str | None = None,
     not_before: datetime | None = None,
+    identity_proven: bool = True,
 ) -> CallbackRequest:
     country = parse_phone(phone).country
     callback = CallbackRequest(
@@ -269,6 +271,7 @@ def create_callback(
             phone=phone,
             subject=integration.ticket_title("callback", topic, country),
             kpj=kpj,
+            identity_proven=identity_proven,
         )
     earliest = max(callback.created_at, not_before) if not_before else callback.created_at
     first = next_in_window(earliest, callback.timezone, window_start, window_end)

@@ -165,9 +165,18 @@ def open_or_reuse_ticket(
     phone: str | None,
     subject: str,
     kpj: str | None = None,
+    identity_proven: bool = True,
 ) -> int:
+    """The caller's open ticket (by member or phone), or a new one.
+
+    Without proof of identity (``identity_proven=False``: an anonymous call-back naming a KPJ or
+    NIK) the member is a claim: the call never joins that member's open case, only one from the
+    same phone, and a new ticket links the member as "probable" for an agent to confirm.
+    """
     from app.tickets import services as tickets
 
+    if not identity_proven:
+        member_id = None
     existing = (
         tickets.find_open_ticket_for(member_id=member_id, phone=phone) if (member_id or phone) else None
     )
@@ -182,6 +191,7 @@ def open_or_reuse_ticket(
         member_id=member_id,
         requester_phone=phone,
         requester_kpj=kpj,
+        identifiers_unproven=not identity_proven,
     )
     return int(ticket.id)
 

@@ -195,13 +195,16 @@ def open_ticket(
     requester_nik: str | None = None,
     requester_passport: str | None = None,
     requester_birth_date: date | None = None,
+    identifiers_unproven: bool = False,
 ) -> Ticket:
     """Create a ticket (flushed: it has its id and reference) with its ``created`` event.
 
     Without ``member_id`` the requester's identifiers are matched against the member records
     (KPJ/NIK/passport → exact, phone → probable); only a single best candidate is linked and the
-    confidence is kept for the agent to confirm. The caller commits; do so before any other
-    work that could fail (notifications are outbox intents, so they cannot).
+    confidence is kept for the agent to confirm. ``identifiers_unproven``: whoever gave them
+    proved nothing (an anonymous call-back naming a KPJ), so a match is at most probable.
+    The caller commits; do so before any other work that could fail (notifications are outbox
+    intents, so they cannot).
     """
     if channel not in CHANNELS:
         raise TicketError(_("Unknown channel."), "invalid_channel")
@@ -233,7 +236,7 @@ def open_ticket(
         requester_birth_date=requester_birth_date,
     )
     if member_id is None:
-        _auto_match(ticket)
+        _auto_match(ticket, at_most_probable=identifiers_unproven)
     db.session.add(ticket)
     db.session.flush()
     # Ids are unique under any concurrency, so the reference derived from one is too.
@@ -263,7 +266,7 @@ def open_ticket(
     return ticket
 
 
-def _auto_match(ticket: Ticket) -> None:
+def _auto_match(ticket: Ticket, at_most_probable: bool = False) -> None:
     matches = find_members(
         kpj=ticket.requester_kpj,
         nik=ticket.requester_nik,
@@ -280,7 +283,7 @@ def _auto_match(ticket: Ticket) -> None:
         if others_exact:
             return  # two members fit the same strong identifiers: let the agent choose
         ticket.member_id = best.member.id
-        ticket.match_confidence = "exact"
+        ticket.match_confidence = "probable" if at_most_probable else "exact"
         return
     # Probable (a phone shared by a family or an employer): link only an unambiguous candidate.
     if len(matches) == 1 and "conflict" not in best.reasons:
