@@ -125,8 +125,19 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "agents.login"
     login_manager.session_protection = "strong"
     login_manager.login_message = None  # the login page explains itself
+    login_manager.refresh_view = "agents.login"  # admin pages after a remember-me sign-in
+    login_manager.needs_refresh_message = None
+
+    from flask_login import user_loaded_from_cookie
 
     from app.agents.models import User
+
+    @user_loaded_from_cookie.connect_via(app)
+    def _bind_restored_session(sender: Flask, user: User) -> None:
+        # "strong" session protection compares the session's _id with this browser's; a session
+        # restored from a remember-me cookie gets none, so its next request was refused and the
+        # cookie cleared: "keep me signed in" lasted one page. Bind it as login_user does.
+        session["_id"] = login_manager._session_identifier_generator()
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:

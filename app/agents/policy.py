@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, request
-from flask_login import current_user
+from flask_login import current_user, login_fresh
 
 from app.agents.models import ROLES
 
@@ -48,6 +48,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "socket.staff": frozenset({AGENT, SUPERVISOR, ADMIN}),
     "socket.supervisors": frozenset({SUPERVISOR, ADMIN}),
 }
+
+
+# Administration asks for a fresh sign-in: a session restored from a remember-me cookie (a
+# borrowed or forgotten browser) may read and work cases, but not change accounts, settings
+# or erase data until the password is given again.
+FRESH_LOGIN: frozenset[str] = frozenset(
+    {"admin.view", "users.manage", "records.import", "settings.manage", "sla.manage", "tickets.erase"}
+)
 
 
 class UnknownPermission(KeyError):
@@ -99,6 +107,12 @@ def require(permission: str) -> Callable[[F], F]:
                 return login_manager.unauthorized()
             if not allowed(current_user, permission):
                 abort(403)
+            if permission in FRESH_LOGIN and not login_fresh():
+                if wants_json():
+                    abort(401)
+                from app.extensions import login_manager
+
+                return login_manager.needs_refresh()
             return view(*args, **kwargs)
 
         wrapper.required_permission = permission  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_fresh, login_user, logout_user
 
 from app.agents import services
 from app.agents.forms import LoginForm
@@ -18,8 +18,9 @@ bp = Blueprint("agents", __name__)
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():  # type: ignore[no-untyped-def]
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and login_fresh():
         return redirect(url_for("agents.home"))
+    # Signed in from a remember-me cookie and sent here by an admin page: ask the password again.
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
