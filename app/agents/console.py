@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +32,7 @@ from app.agents.models import (
     WorkItem,
 )
 from app.agents.policy import allowed, require
+from app.core.dates import zone_for_country
 from app.core.jobs import record_intent
 from app.core.time import utcnow
 from app.extensions import db
@@ -47,16 +46,6 @@ LANGUAGES = {
     "ar": "العربية", "ms": "Bahasa Melayu", "ja": "日本語",
 }  # fmt: skip
 DISPOSITIONS = tuple(wrapup.DISPOSITIONS)
-# Main placement countries; other countries fall back to the system's zone.tab.
-COUNTRY_ZONES = {
-    "ID": "Asia/Jakarta", "HK": "Asia/Hong_Kong", "TW": "Asia/Taipei", "MY": "Asia/Kuala_Lumpur",
-    "SG": "Asia/Singapore", "SA": "Asia/Riyadh", "KR": "Asia/Seoul", "JP": "Asia/Tokyo",
-    "AE": "Asia/Dubai", "QA": "Asia/Qatar", "KW": "Asia/Kuwait", "OM": "Asia/Muscat",
-    "BH": "Asia/Bahrain", "BN": "Asia/Brunei", "TR": "Europe/Istanbul", "IT": "Europe/Rome",
-    "PL": "Europe/Warsaw", "DE": "Europe/Berlin", "NL": "Europe/Amsterdam", "GB": "Europe/London",
-    "AU": "Australia/Sydney", "NZ": "Pacific/Auckland", "CN": "Asia/Shanghai", "MO": "Asia/Macau",
-    "US": "America/New_York", "JO": "Asia/Amman", "TL": "Asia/Dili",
-}  # fmt: skip
 
 
 class ApiError(Exception):
@@ -71,24 +60,11 @@ def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
     return jsonify(error={"code": exc.code, "message": exc.message}), exc.status
 
 
-@lru_cache(maxsize=1)
-def _zone_tab() -> dict[str, str]:
-    zones: dict[str, str] = {}
-    path = Path("/usr/share/zoneinfo/zone.tab")
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                parts = line.split("\t")
-                if len(parts) >= 3:
-                    zones.setdefault(parts[0], parts[2])
-    return zones
-
-
 def local_time(country: str | None, now: datetime | None = None) -> dict[str, str] | None:
     """The caller's local time from their country (the country's main zone)."""
     if not country:
         return None
-    name = COUNTRY_ZONES.get(country.upper()) or _zone_tab().get(country.upper())
+    name = zone_for_country(country)
     if not name:
         return None
     try:

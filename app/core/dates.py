@@ -19,13 +19,17 @@ from flask import current_app, g, has_request_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-# Countries' main zones where zone.tab's first entry is not the one most workers live in.
+# The placement countries' main zones, so they never depend on the system's zone.tab (absent on
+# some machines), and countries whose first zone.tab entry is not where most workers live.
 MAIN_ZONES = {
-    "ID": "Asia/Jakarta",
-    "MY": "Asia/Kuala_Lumpur",
-    "AU": "Australia/Sydney",
-    "US": "America/New_York",
-}
+    "ID": "Asia/Jakarta", "HK": "Asia/Hong_Kong", "TW": "Asia/Taipei", "MY": "Asia/Kuala_Lumpur",
+    "SG": "Asia/Singapore", "SA": "Asia/Riyadh", "KR": "Asia/Seoul", "JP": "Asia/Tokyo",
+    "AE": "Asia/Dubai", "QA": "Asia/Qatar", "KW": "Asia/Kuwait", "OM": "Asia/Muscat",
+    "BH": "Asia/Bahrain", "BN": "Asia/Brunei", "TR": "Europe/Istanbul", "IT": "Europe/Rome",
+    "PL": "Europe/Warsaw", "DE": "Europe/Berlin", "NL": "Europe/Amsterdam", "GB": "Europe/London",
+    "AU": "Australia/Sydney", "NZ": "Pacific/Auckland", "CN": "Asia/Shanghai", "MO": "Asia/Macau",
+    "US": "America/New_York", "JO": "Asia/Amman", "TL": "Asia/Dili",
+}  # fmt: skip
 # Indonesia's own zones are named by their abbreviations, in both languages.
 INDONESIAN_ZONES = {
     "Asia/Jakarta": "WIB",

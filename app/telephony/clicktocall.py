@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from app.core.crypto import blind_index
+from app.core.dates import zone_for_country
 from app.core.jobs import record_intent
 from app.core.phone import PhoneError, parse_phone
 from app.extensions import db
@@ -38,21 +39,6 @@ from app.tickets.models import CATEGORIES
 log = logging.getLogger(__name__)
 
 ALLOWED_KINDS = frozenset({"mobile", "fixed", "fixed_or_mobile"})
-COUNTRY_TIMEZONES = {
-    "TW": "Asia/Taipei",
-    "MY": "Asia/Kuala_Lumpur",
-    "HK": "Asia/Hong_Kong",
-    "KR": "Asia/Seoul",
-    "JP": "Asia/Tokyo",
-    "SG": "Asia/Singapore",
-    "SA": "Asia/Riyadh",
-    "IT": "Europe/Rome",
-    "BN": "Asia/Brunei",
-    "TR": "Europe/Istanbul",
-    "AE": "Asia/Dubai",
-    "PL": "Europe/Warsaw",
-    "ID": "Asia/Jakarta",
-}
 TOPICS = CATEGORIES  # the IVR/call-back topics are the ticket categories (docs/call-flow.md)
 
 
@@ -103,7 +89,7 @@ def timezone_for(country: str | None, given: str | None = None) -> str:
             return given
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    return COUNTRY_TIMEZONES.get(country or "", "Asia/Jakarta")
+    return zone_for_country(country) or "Asia/Jakarta"
 
 
 def validate_callback(payload: dict[str, Any]) -> dict[str, Any]:
