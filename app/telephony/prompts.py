@@ -34,9 +34,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Welcome to BPJS Ketenagakerjaan for Indonesian migrant workers. For English, press 2.",
     },
     "kpj_menu": {
-        "id": "Jika Anda memiliki nomor kartu peserta KPJ, masukkan sebelas digit lalu tekan tanda pagar. "
+        # The eleventh digit ends the entry (numDigits=11): a hash pressed after it, as a menu
+        # asking for one would invite, reached the next menu as a wrong choice.
+        "id": "Jika Anda memiliki nomor kartu peserta KPJ, masukkan kesebelas digitnya. "
         "Jika tidak, tekan tanda pagar.",
-        "en": "If you have your KPJ membership number, enter its eleven digits followed by the hash key. "
+        "en": "If you have your KPJ membership number, enter its eleven digits. "
         "Otherwise, press the hash key.",
     },
     "kpj_found": {

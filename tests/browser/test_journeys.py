@@ -260,7 +260,7 @@ def _worker_calls(people: Browsers, lang: str, shot: str) -> Any:
     _keypad(page, words, KPJ[5:])  # the eleventh digit completes it, as on a real call
     expect(prompts).to_contain_text(prompt("kpj_found", lang))
     expect(prompts).to_contain_text(prompt("queued", lang))
-    _keypad(page, words, "#")  # "…followed by the hash key", as the menu said: changes nothing
+    _keypad(page, words, "#")  # a hash out of habit after the number: changes nothing
     expect(page.locator("#call-state")).to_have_text(words.next_in_queue)
     return page
 
