@@ -123,3 +123,22 @@ def test_one_console_rings_with_the_screen_pop_and_the_other_sees_the_queue(
     finally:
         context_b.close()
     assert errors_b == [], f"JavaScript errors on B's console: {errors_b}"
+
+
+def test_a_state_picked_before_the_console_loaded_its_state_is_the_one_applied(page: Any, live_server) -> None:
+    """The agent picks "available" while the console is still fetching her state: the late
+    answer ("offline") must not put the selector back, or "Set state" applies offline again."""
+    agent = staff_user("agent", name="Sri Wahyuni")
+    held: list[Any] = []
+    page.route("**/console/api/state", lambda route: held.append(route))
+    _sign_in_to_console(page, agent.email)
+    expect(page.locator("#state-switcher")).to_be_enabled()
+    page.select_option("#state-switcher", "available")
+    assert held, "the console asked for its state"
+    for route in list(held):
+        route.continue_()  # the late answer: she is offline
+    page.unroute("**/console/api/state")  # later requests go through (held ones too)
+    expect(page.locator("#my-state")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#state-switcher")).to_have_value("available")  # her choice stands
+    page.click("#state-apply")
+    expect(page.locator("#my-state")).to_have_attribute("data-state", "available")

@@ -115,7 +115,10 @@
       return option.value === presence.state && !option.disabled;
     });
     current.hidden = choosable;
-    if (choosable) {
+    if (select.dataset.picked) {
+      // The agent chose a state and has not applied it yet (say, while the page was still
+      // loading its state): leave her choice; "Set state" applies it.
+    } else if (choosable) {
       select.value = presence.state;
     } else {
       current.textContent = t(presence.state);
@@ -340,10 +343,15 @@
       if (event.detail && event.detail.state === "ended") refresh(); // on to wrap-up
     });
 
+    $("state-switcher").addEventListener("change", function () {
+      $("state-switcher").dataset.picked = "1";
+    });
     $("state-apply").addEventListener("click", function () {
-      var chosen = $("state-switcher").value;
+      var select = $("state-switcher"), chosen = select.value;
+      delete select.dataset.picked;
+      shownState = null; // show the state the server now reports, whatever it is
       if (!chosen) return; // the current state (ringing, on a call, wrap-up) is shown, not chosen
-      post("api/presence", { state: chosen }).then(refresh, function () {});
+      post("api/presence", { state: chosen }).then(refresh, refresh);
     });
     $("offer-accept").addEventListener("click", function () {
       if (!state.offer) return;
