@@ -46,15 +46,25 @@ PATTERNS = {  # (date, time): one style; only the time separator follows the lan
 
 
 @lru_cache(maxsize=1)
-def _zone_tab() -> dict[str, str]:
-    zones: dict[str, str] = {}
+def _zone_tab_rows() -> tuple[tuple[str, str], ...]:
+    """(country, zone) rows of the system's zone.tab, in its order (empty where it is absent)."""
     path = Path("/usr/share/zoneinfo/zone.tab")
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                parts = line.split("\t")
-                if len(parts) >= 3:
-                    zones.setdefault(parts[0], parts[2])
+    if not path.exists():
+        return ()
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if line and not line.startswith("#") and len(parts) >= 3:
+            rows.append((parts[0], parts[2]))
+    return tuple(rows)
+
+
+@lru_cache(maxsize=1)
+def _zone_tab() -> dict[str, str]:
+    """Country → its first zone in zone.tab."""
+    zones: dict[str, str] = {}
+    for country, zone in _zone_tab_rows():
+        zones.setdefault(country, zone)
     return zones
 
 
@@ -62,13 +72,8 @@ def _zone_tab() -> dict[str, str]:
 def _zone_countries() -> dict[str, str]:
     """Zone → the country it belongs to (the first country zone.tab lists it under)."""
     countries: dict[str, str] = {}
-    path = Path("/usr/share/zoneinfo/zone.tab")
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                parts = line.split("\t")
-                if len(parts) >= 3:
-                    countries.setdefault(parts[2], parts[0])
+    for country, zone in _zone_tab_rows():
+        countries.setdefault(zone, country)
     return countries
 
 
