@@ -90,6 +90,9 @@ def open_case(page: Any) -> str:
     page.fill("#f-verification", PHONE)
     page.click("form.card button[type=submit]")
     expect(page).to_have_url(re.compile(re.escape(f"/complaints/{reference}") + "$"))
+    # The URL changes when the answer starts; wait for it to finish loading, or the caller's
+    # next goto aborts this navigation (net::ERR_ABORTED, seen once in CI).
+    page.wait_for_load_state("load")
     return f"/complaints/{reference}"
 
 
@@ -103,6 +106,9 @@ def open_complaint_received(page: Any) -> str:
     page.fill("#f-description", "Majikan saya menahan dokumen saya dan saya tidak bisa mengklaim JKK.")
     page.click("form.card button[type=submit]")
     expect(page).to_have_url(re.compile(r"/complaints/done$"))
+    # The URL changes when the answer starts; wait for it to finish loading, or the caller's
+    # next goto aborts this navigation (net::ERR_ABORTED, seen once in CI).
+    page.wait_for_load_state("load")
     return "/complaints/done"
 
 
@@ -115,6 +121,9 @@ def open_callback_status(page: Any) -> str:
     page.select_option("#f-topic", "claim_jkm")
     page.click("main form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/call/back/[^/?#]+$"))
+    # The URL changes when the answer starts; wait for it to finish loading, or the caller's
+    # next goto aborts this navigation (net::ERR_ABORTED, seen once in CI).
+    page.wait_for_load_state("load")
     return urlsplit(page.url).path
 
 
