@@ -17,7 +17,9 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from app.api.openapi import document
+from app.api.schemas import Verified
 from app.core.errors import error_response
+from app.core.schemas import validate
 from app.extensions import db, limiter
 from app.records.identifiers import _
 from app.tickets import attachments, intake, schemas, services
@@ -59,15 +61,15 @@ def _body() -> dict[str, Any]:
 
 
 @bp.errorhandler(BadBody)
-def _bad_body(exc: BadBody):  # type: ignore[no-untyped-def]
+def _bad_body(exc: BadBody):
     return exc.response
 
 
-def _invalid(errors: dict[str, str]):  # type: ignore[no-untyped-def]
+def _invalid(errors: dict[str, str]):
     return error_response(422, "validation_failed", None, errors)
 
 
-def _not_found():  # type: ignore[no-untyped-def]
+def _not_found():
     return error_response(
         404, "not_found", _("We could not find a case with this reference and verification.")
     )
@@ -94,23 +96,25 @@ def _case(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _verified_ticket(reference: str, verification: Any) -> Ticket | None:
-    if not isinstance(verification, str):
-        return None
+def _verified(reference: str, data: Any) -> tuple[Ticket | None, Any]:
+    """The case ``data``'s verification opens (query, JSON body or form), or the error to answer."""
+    result = validate(Verified, data)
+    if not result.ok:
+        return None, _invalid(result.errors)
     ticket = services.get_by_reference(reference)
-    if ticket is None or not services.verify_requester(ticket, verification):
-        return None
-    return ticket
+    if ticket is None or not services.verify_requester(ticket, result.clean["verification"]):
+        return None, _not_found()
+    return ticket, None
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi():
     return jsonify(document())
 
 
 @bp.post("/v1/complaints")
 @limiter.limit(_complaint_limit)
-def create_complaint():  # type: ignore[no-untyped-def]
+def create_complaint():
     payload = _body()
     data = {name: payload.get(name) for name in schemas.COMPLAINT_FIELDS}
     result = schemas.validate_complaint(data)
@@ -127,13 +131,11 @@ def create_complaint():  # type: ignore[no-untyped-def]
 @bp.get("/v1/complaints/<reference>")
 @limiter.limit(_track_limit, deduct_when=_failed_lookup)
 @limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
-def get_complaint(reference: str):  # type: ignore[no-untyped-def]
-    verification = request.args.get("verification", "")
-    if not verification.strip():
-        return _invalid({"verification": _("Enter the birth date (YYYY-MM-DD) or the phone number on file.")})
-    ticket = _verified_ticket(reference, verification)
-    if ticket is None:
-        return _not_found()
+def get_complaint(reference: str):
+    ticket, problem = _verified(reference, request.args)
+    if problem is not None:
+        return problem
+    assert ticket is not None
     response = jsonify(_case(ticket))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -142,42 +144,30 @@ def get_complaint(reference: str):  # type: ignore[no-untyped-def]
 @bp.get("/v1/complaints/<reference>/attachments/<attachment_id>")
 @limiter.limit(_track_limit, deduct_when=_failed_lookup)
 @limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
-def get_attachment(reference: str, attachment_id: str):  # type: ignore[no-untyped-def]
+def get_attachment(reference: str, attachment_id: str):
     """A file the worker may see on their case (never an internal note's), as a download."""
     if not attachment_id.isdigit() or len(attachment_id) > 12:
         return error_response(404, "not_found", _("This file is not available."))
-    verification = request.args.get("verification", "")
-    if not verification.strip():
-        return _invalid({"verification": _("Enter the birth date (YYYY-MM-DD) or the phone number on file.")})
-    ticket = _verified_ticket(reference, verification)
-    if ticket is None:
-        return _not_found()
+    ticket, problem = _verified(reference, request.args)
+    if problem is not None:
+        return problem
+    assert ticket is not None
     item = services.public_attachment(ticket, int(attachment_id))
     if item is None or not os.path.exists(attachments.path_of(item)):
         return error_response(404, "not_found", _("This file is not available."))
     return attachments.send(item)
 
 
-def _verified_from_body(reference: str, payload: dict[str, Any]) -> tuple[Ticket | None, Any]:
-    verification = payload.get("verification")
-    if not isinstance(verification, str) or not verification.strip():
-        return None, _invalid(
-            {"verification": _("Enter the birth date (YYYY-MM-DD) or the phone number on file.")}
-        )
-    ticket = _verified_ticket(reference, verification)
-    if ticket is None:
-        return None, _not_found()
-    return ticket, None
 
 
 @bp.post("/v1/complaints/<reference>/replies")
 @limiter.limit(_track_limit, deduct_when=_failed_lookup)
 @limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
 @limiter.limit(_complaint_limit)
-def create_reply(reference: str):  # type: ignore[no-untyped-def]
+def create_reply(reference: str):
     payload = _body()
     result = schemas.validate_reply(payload)
-    ticket, problem = _verified_from_body(reference, payload)
+    ticket, problem = _verified(reference, payload)
     if problem is not None:
         return problem
     assert ticket is not None
@@ -199,10 +189,10 @@ def create_reply(reference: str):  # type: ignore[no-untyped-def]
 @bp.post("/v1/complaints/<reference>/rating")
 @limiter.limit(_track_limit, deduct_when=_failed_lookup)
 @limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
-def create_rating(reference: str):  # type: ignore[no-untyped-def]
+def create_rating(reference: str):
     payload = _body()
     result = schemas.validate_rating(payload)
-    ticket, problem = _verified_from_body(reference, payload)
+    ticket, problem = _verified(reference, payload)
     if problem is not None:
         return problem
     assert ticket is not None
@@ -223,16 +213,14 @@ def create_rating(reference: str):  # type: ignore[no-untyped-def]
 @limiter.limit(_track_limit, deduct_when=_failed_lookup)
 @limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
 @limiter.limit(_complaint_limit)
-def create_attachments(reference: str):  # type: ignore[no-untyped-def]
+def create_attachments(reference: str):
     """Photos/PDFs for a case (multipart: ``verification`` + ``files``), checked by magic bytes."""
     if not request.mimetype == "multipart/form-data":
         return error_response(415, "unsupported_media_type", _("Send the files as multipart/form-data."))
-    verification = request.form.get("verification", "")
-    if not verification.strip():
-        return _invalid({"verification": _("Enter the birth date (YYYY-MM-DD) or the phone number on file.")})
-    ticket = _verified_ticket(reference, verification)
-    if ticket is None:
-        return _not_found()
+    ticket, problem = _verified(reference, request.form)
+    if problem is not None:
+        return problem
+    assert ticket is not None
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if not files:
         return _invalid({"files": _("Attach at least one file.")})

@@ -22,7 +22,8 @@ from sqlalchemy import delete, select
 from app.core.crypto import blind_index
 from app.core.dates import zone_for_country
 from app.core.jobs import record_intent
-from app.core.phone import PhoneError, parse_phone
+from app.core.phone import parse_phone
+from app.core.schemas import validate
 from app.extensions import db
 from app.telephony import integration
 from app.telephony.models import (
@@ -34,12 +35,10 @@ from app.telephony.models import (
     CallRequest,
 )
 from app.telephony.prompts import language_or_default, text
-from app.tickets.models import CATEGORIES
+from app.telephony.schemas import CallbackCreate, VoiceTokenCreate
+from app.telephony.schemas import phone_problem as phone_problem  # noqa: F401  (services imports it from here)
 
 log = logging.getLogger(__name__)
-
-ALLOWED_KINDS = frozenset({"mobile", "fixed", "fixed_or_mobile"})
-TOPICS = CATEGORIES  # the IVR/call-back topics are the ticket categories (docs/call-flow.md)
 
 
 class CallbackRefused(ValueError):
@@ -57,31 +56,6 @@ def _now() -> datetime:
     return services.now()
 
 
-def phone_problem(raw: str | None) -> str | None:
-    """Why a number may not be dialled (toll-fraud guard), or None when it may."""
-    text_ = (raw or "").strip()
-    if not text_.startswith("+"):
-        return "not_e164"
-    try:
-        phone = parse_phone(text_)
-    except PhoneError as exc:
-        return exc.code
-    if phone.kind in ("premium_rate", "shared_cost"):
-        return phone.kind
-    if phone.kind not in ALLOWED_KINDS:
-        return "number_type_not_allowed"
-    if phone.country not in current_app.config["PLACEMENT_COUNTRIES"]:
-        return "country_not_served"
-    return None
-
-
-def _hhmm(value: Any) -> str | None:
-    try:
-        return time.fromisoformat(str(value)).strftime("%H:%M")
-    except ValueError:
-        return None
-
-
 def timezone_for(country: str | None, given: str | None = None) -> str:
     if given:
         try:
@@ -94,46 +68,22 @@ def timezone_for(country: str | None, given: str | None = None) -> str:
 
 def validate_callback(payload: dict[str, Any]) -> dict[str, Any]:
     """Check an API callback request; raises :class:`CallbackRefused` with a reason per field."""
-    errors: dict[str, str] = {}
-    phone = str(payload.get("phone") or "")
-    problem = phone_problem(phone)
-    if problem:
-        errors["phone"] = problem
-    language = payload.get("language") or "id"
-    if language not in ("id", "en"):
-        errors["language"] = "unsupported_language"
-    topic = payload.get("topic") or "other"
-    if topic not in TOPICS:
-        errors["topic"] = "unknown_topic"
-    kpj = payload.get("kpj")
-    if kpj not in (None, "") and not (isinstance(kpj, str) and len(kpj) == 11 and kpj.isdigit()):
-        errors["kpj"] = "invalid_kpj"
-    nik = payload.get("nik")
-    if nik not in (None, "") and not (isinstance(nik, str) and len(nik) == 16 and nik.isdigit()):
-        errors["nik"] = "invalid_nik"
-    window = payload.get("preferred_window") or {}
-    start = end = None
-    if window:
-        if not isinstance(window, dict):
-            errors["preferred_window"] = "invalid_window"
-        else:
-            start, end = _hhmm(window.get("start")), _hhmm(window.get("end"))
-            if not start or not end or start == end:
-                errors["preferred_window"] = "invalid_window"
-    if errors:
-        raise CallbackRefused(errors)
-    parsed = parse_phone(phone)
-    tz = timezone_for(parsed.country, window.get("timezone") if isinstance(window, dict) else None)
+    result = validate(CallbackCreate, payload)
+    if not result.ok:
+        raise CallbackRefused(result.errors)
+    checked: CallbackCreate = result.model
+    parsed = parse_phone(checked.phone)
+    window = checked.preferred_window
     return {
         "phone": parsed.e164,
         "country": parsed.country,
-        "language": language,
-        "topic": topic,
-        "kpj": kpj or None,
-        "nik": nik or None,
-        "window_start": start,
-        "window_end": end,
-        "timezone": tz,
+        "language": checked.language,
+        "topic": checked.topic,
+        "kpj": checked.kpj,
+        "nik": checked.nik,
+        "window_start": window.start if window else None,
+        "window_end": window.end if window else None,
+        "timezone": timezone_for(parsed.country, window.timezone if window else None),
     }
 
 
@@ -382,18 +332,11 @@ def sms_body(callback: CallbackRequest) -> str:
 
 
 def create_call_request(payload: dict[str, Any], ip: str | None) -> CallRequest:
-    errors: dict[str, str] = {}
-    language = payload.get("language") or "id"
-    if language not in ("id", "en"):
-        errors["language"] = "unsupported_language"
-    topic = payload.get("topic") or "other"
-    if topic not in TOPICS:
-        errors["topic"] = "unknown_topic"
-    kpj = payload.get("kpj")
-    if kpj not in (None, "") and not (isinstance(kpj, str) and len(kpj) == 11 and kpj.isdigit()):
-        errors["kpj"] = "invalid_kpj"
-    if errors:
-        raise CallbackRefused(errors)
+    result = validate(VoiceTokenCreate, payload)
+    if not result.ok:
+        raise CallbackRefused(result.errors)
+    checked: VoiceTokenCreate = result.model
+    language, topic, kpj = checked.language, checked.topic, checked.kpj
     ttl = int(current_app.config["VOICE_TOKEN_TTL_SECONDS"])
     request_ = CallRequest(
         identity=f"worker:{uuid.uuid4().hex}",
