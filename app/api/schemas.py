@@ -33,7 +33,7 @@ class Verified(Schema):
 
     verification: Verification
 
-    messages = {"verification": {"*": VERIFICATION_MESSAGE}}
+    messages = {"verification": {"string_too_short": VERIFICATION_MESSAGE, "text_type": VERIFICATION_MESSAGE}}
 
 
 class ReplyCreate(Reply, Verified):

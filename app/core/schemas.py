@@ -49,10 +49,14 @@ def text_of(message: Message) -> str:
     return str(message)
 
 
-def fail(message: Message, code: str = "invalid") -> NoReturn:
-    """Reject the value being validated with ``message`` (kept lazy until it is shown)."""
+def fail(message: Message, code: str = "invalid", *, field: str | None = None) -> NoReturn:
+    """Reject the value being validated with ``message`` (kept lazy until it is shown).
+
+    ``field`` files the error under another field (a rule about several fields, such as "at
+    least one day has opening hours", shown by the first of them).
+    """
     # The template has no "{…}" so pydantic does not format (and so translate) it now.
-    raise PydanticCustomError(code, "invalid", {"message": message})
+    raise PydanticCustomError(code, "invalid", {"message": message, "field": field})
 
 
 def text(empty: Any = "") -> BeforeValidator:
@@ -101,7 +105,7 @@ class Schema(BaseModel):
     """Base of every input model: strict types (no silent coercion), unknown keys ignored.
 
     ``messages`` maps a field to {pydantic error type: message}; ``"*"`` is any other error of
-    that field. Errors raised with :func:`fail` carry their own message.
+    that field not raised with :func:`fail` (those carry their own message).
     """
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
@@ -128,10 +132,10 @@ def _message(model: type[Schema], name: str, error: Mapping[str, Any]) -> Messag
     kind = str(error["type"])
     if kind in known:
         return known[kind]
-    if "*" in known:
-        return known["*"]
     if context.get("message"):
         return context["message"]
+    if "*" in known:
+        return known["*"]
     if kind in _TYPE_ERRORS:
         return _l("Must be text.")
     limit = next((context[key] for key in _LIMITS if key in context), None)
@@ -144,7 +148,7 @@ def errors_of(model: type[Schema], exc: ValidationError) -> dict[str, str]:
     """The first error of each field, as the message a person reads."""
     errors: dict[str, str] = {}
     for error in exc.errors(include_url=False, include_input=False):
-        name = str(error["loc"][0]) if error["loc"] else "__all__"
+        name = (error.get("ctx") or {}).get("field") or (str(error["loc"][0]) if error["loc"] else "__all__")
         if name not in errors:
             errors[name] = text_of(_message(model, name, error))
     return errors
@@ -156,16 +160,18 @@ def validate(
     *,
     fields: Iterable[str] | None = None,
     read: Callable[[Mapping[str, Any], str], Any] | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> Result:
     """Validate ``data`` against ``model``; a missing field is read as ``None`` (blank).
 
     ``read(data, name)`` reads one field (e.g. a form's ``getlist`` for a multi-select).
+    Validators find ``data`` itself and ``context`` in ``info.context``.
     """
     names = list(fields) if fields is not None else list(model.model_fields)
     reader = read or (lambda values, name: values.get(name))
     raw = {name: reader(data, name) for name in names}
     try:
-        instance = model.model_validate(raw, context={"data": data})
+        instance = model.model_validate(raw, context={**(context or {}), "data": data})
     except ValidationError as exc:
         return Result(errors=errors_of(model, exc))
     return Result(clean=instance.model_dump(exclude_none=True), model=instance)
