@@ -154,6 +154,15 @@ def errors_of(model: type[Schema], exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+def field_errors(model: type[Schema], exc: ValidationError) -> list[tuple[str, str, str]]:
+    """Every error as (field, code, message), in the order the fields were checked."""
+    found = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = (error.get("ctx") or {}).get("field") or (str(error["loc"][0]) if error["loc"] else "__all__")
+        found.append((name, str(error["type"]), text_of(_message(model, name, error))))
+    return found
+
+
 def validate(
     model: type[Schema],
     data: Mapping[str, Any],
