@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from app.api.openapi import document
-from app.api.schemas import Verified
+from app.api.schemas import ATTACHMENT_ID_MAX, Verified
 from app.core.errors import error_response
 from app.core.schemas import validate
 from app.extensions import db, limiter
@@ -146,7 +146,8 @@ def get_complaint(reference: str):
 @limiter.limit(_track_limit, key_func=_reference_key, deduct_when=_failed_lookup)
 def get_attachment(reference: str, attachment_id: str):
     """A file the worker may see on their case (never an internal note's), as a download."""
-    if not attachment_id.isdigit() or len(attachment_id) > 12:
+    # ASCII digits within the column's range ("²" is a digit to str.isdigit, not to int()).
+    if not (attachment_id.isascii() and attachment_id.isdigit()) or int(attachment_id) > ATTACHMENT_ID_MAX:
         return error_response(404, "not_found", _("This file is not available."))
     ticket, problem = _verified(reference, request.args)
     if problem is not None:

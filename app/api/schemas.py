@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from app.core.schemas import OneOf, Schema, text
+from app.core.schemas import MAX_ID, OneOf, Schema, text
 from app.tickets.models import CATEGORIES, STATUSES
 from app.tickets.schemas import Rating, Reply
 
@@ -55,8 +55,11 @@ class CasePath(BaseModel):
     reference: Reference
 
 
+ATTACHMENT_ID_MAX = MAX_ID
+
+
 class AttachmentPath(CasePath):
-    attachment_id: Annotated[int, Field(ge=0, lt=10**12)]
+    attachment_id: Annotated[int, Field(ge=0, le=ATTACHMENT_ID_MAX)]
 
 
 # --- responses -----------------------------------------------------------------------------------

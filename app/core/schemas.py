@@ -36,6 +36,10 @@ from pydantic_core import PydanticCustomError, core_schema
 
 Message: TypeAlias = str | LazyString
 
+# The largest id a row can have (an INTEGER primary key on PostgreSQL): a larger one is no row,
+# and asking the database for it would fail the request.
+MAX_ID = 2**31 - 1
+
 # pydantic error types that mean "this is not text" and "this is not a whole number"
 _TYPE_ERRORS = {"string_type", "text_type"}
 _LIMITS = ("max_length", "min_length", "le", "ge", "lt", "gt")

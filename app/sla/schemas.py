@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 
 from app.agents.models import User
-from app.core.schemas import Message, OneOf, Schema, fail, text
+from app.core.schemas import MAX_ID, Message, OneOf, Schema, fail, text
 from app.extensions import db
 from app.sla import targets
 from app.sla.calendar import CalendarError, format_hhmm, parse_windows
@@ -79,7 +79,7 @@ def _row_id(message: Message) -> BeforeValidator:
         raw = str("" if value is None else value).strip()
         if not raw:
             return None
-        if not (raw.isascii() and raw.isdigit()):
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
             fail(message, "unknown_choice")
         return int(raw)
 

@@ -303,3 +303,13 @@ def test_callback_request_from_the_telephony_package_fits_the_document(client, d
     check_response(DOC, "POST", "/api/v1/callbacks", response)
     bad = client.post("/api/v1/callbacks", data="{", content_type="application/json")
     check_response(DOC, "POST", "/api/v1/callbacks", bad)
+
+
+@pytest.mark.parametrize("attachment_id", ["2147483648", "99999999999", "²", "١"])
+def test_an_attachment_id_out_of_range_or_not_ascii_is_404_not_500(client, db, attachment_id):
+    # Found by schemathesis: past PostgreSQL's INTEGER the lookup failed; "²" passed isdigit().
+    reference = _filed(client)
+    response = client.get(
+        f"/api/v1/complaints/{reference}/attachments/{attachment_id}", query_string={"verification": "1990-05-17"}
+    )
+    assert response.status_code == 404
