@@ -1,4 +1,15 @@
-"""Staff forms: sign in, and the administrator's user management (all CSRF-protected)."""
+"""Staff forms: sign in, and the administrator's user management (all CSRF-protected).
+
+Why these stay WTForms while every other input is a pydantic model (:mod:`app.core.schemas`):
+here WTForms is the HTML form itself - it renders the fields and their labels, puts back what
+was typed after an error, and carries the CSRF token - and its checks are only "filled in, not
+too long". The rules about what an account may be (a valid address, a password policy, a role
+that exists) live once, in :mod:`app.agents.services`, which raises for the page to show.
+Rewriting these four forms as pydantic models would replace that rendering with hand-written
+markup and still need Flask-WTF for CSRF: more code, and no rule would move. "One way to
+validate" is kept where it matters: each rule is written once, and everything that reaches a
+service as data (the API, the portal, the SLA forms, imported records) goes through a model.
+"""
 
 from __future__ import annotations
 
