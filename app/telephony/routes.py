@@ -163,7 +163,7 @@ def voice_voicemail_done() -> Response:
 
 
 @bp.post("/voice/recording")
-@twilio_signed
+@twilio_signed(requires="RecordingSid")
 def voice_recording() -> Response:
     """Recording status: a voicemail's, or (``?call=<id>``) a recorded agent call's."""
     raw = request.args.get("call", "")
@@ -181,7 +181,7 @@ def voice_status() -> Response:
 
 
 @bp.post("/messaging/status")
-@twilio_signed
+@twilio_signed(requires=("MessageSid", "SmsSid"))
 def messaging_status() -> Response:
     """Twilio Messaging status callback (the ``StatusCallback`` our SMS are sent with): the raw
     report is committed first, then applied to the worker notification it is about."""
@@ -196,7 +196,7 @@ def messaging_status() -> Response:
 
 
 @bp.post("/voice/conference")
-@twilio_signed
+@twilio_signed(requires="ConferenceSid")
 def voice_conference() -> Response:
     """Conference status callbacks (start, end, join, leave): the agent's leg joining and leaving."""
     services.conference_event(_form())
