@@ -61,7 +61,16 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     register_blueprints(app)
     register_errors(app)
     register_template_helpers(app)
+    connect_signals()
     return app
+
+
+def connect_signals() -> None:
+    """Cross-package reactions (blinker signals), connected here rather than at import time."""
+    from app.telephony import erasure as call_erasure
+    from app.tickets import erasure as ticket_erasure
+
+    ticket_erasure.requester_erased.connect(call_erasure.erase_for_tickets)
 
 
 def _ensure_dev_secrets(app: Flask) -> None:
