@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.telephony import services, twiml, voicemail
@@ -225,6 +226,30 @@ def _fallback_language() -> str | None:
     query = parse_qs(urlsplit(request.form.get("ErrorUrl", "")).query)
     langs = query.get("lang") or []
     return language_or_default(langs[0]) if langs else None
+
+
+# Voice webhooks whose answer is what the caller hears next: with the database unreachable they
+# answer the fallback (apology + voicemail) themselves, as Twilio's Fallback URL would, so the
+# caller is not left to Twilio's error message. Reports (status, recording, conference, SMS)
+# answer 503: there is nothing to say to a caller, and the log shows what was missed.
+_REPORTS = frozenset(
+    {"telephony.voice_status", "telephony.voice_recording", "telephony.voice_conference", "telephony.messaging_status"}
+)
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> Response:
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database is why we are here
+        log.debug("rollback failed while the database is unavailable", exc_info=True)
+    log.error(
+        "database unavailable on webhook %s (CallSid %s): %s",
+        request.path, request.form.get("CallSid"), type(exc.orig).__name__,
+    )
+    if request.endpoint in _REPORTS:
+        return Response(status=503, headers={"Retry-After": "30"})
+    return twiml.xml(twiml.fallback(language_or_default(request.args.get("lang")) if request.args.get("lang") else None))
 
 
 @bp.post("/voice/fallback")
