@@ -44,6 +44,13 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # SQLite in the embedded default: wait for the single writer instead of failing.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    else:
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
+        options.setdefault("pool_recycle", app.config["DATABASE_POOL_RECYCLE_SECONDS"])
+        options.setdefault("pool_pre_ping", app.config["DATABASE_POOL_PRE_PING"])
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
