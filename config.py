@@ -58,7 +58,16 @@ class Config:
     SQLALCHEMY_DATABASE_URI = env(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'halopmi.db'}", normalise_database_url
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Each process's PostgreSQL connection pool (see create_app): keep open as many connections
+    # as gunicorn threads that may use the database at once, or a busy process opens and closes
+    # a connection per request (measured: a fifth of a webhook's time, bench/bench_webhooks.py).
+    DATABASE_POOL_SIZE = env("DATABASE_POOL_SIZE", 20, int)
+    DATABASE_MAX_OVERFLOW = env("DATABASE_MAX_OVERFLOW", 20, int)
+    DATABASE_POOL_RECYCLE_SECONDS = env("DATABASE_POOL_RECYCLE_SECONDS", 1800, int)
+    # A round trip before each checkout; off by default: a connection the server dropped fails one
+    # request (a 503, or the voice fallback), and SQLAlchemy then renews the whole pool.
+    DATABASE_POOL_PRE_PING = env("DATABASE_POOL_PRE_PING", False, _bool)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Redis backs rq, the Socket.IO message queue and the rate limiter.

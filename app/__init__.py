@@ -44,6 +44,13 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # SQLite in the embedded default: wait for the single writer instead of failing.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    else:
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("pool_size", app.config["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DATABASE_MAX_OVERFLOW"])
+        options.setdefault("pool_recycle", app.config["DATABASE_POOL_RECYCLE_SECONDS"])
+        options.setdefault("pool_pre_ping", app.config["DATABASE_POOL_PRE_PING"])
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
@@ -61,7 +68,16 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     register_blueprints(app)
     register_errors(app)
     register_template_helpers(app)
+    connect_signals()
     return app
+
+
+def connect_signals() -> None:
+    """Cross-package reactions (blinker signals), connected here rather than at import time."""
+    from app.telephony import erasure as call_erasure
+    from app.tickets import erasure as ticket_erasure
+
+    ticket_erasure.requester_erased.connect(call_erasure.erase_for_tickets)
 
 
 def _ensure_dev_secrets(app: Flask) -> None:

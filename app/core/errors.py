@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -73,15 +74,36 @@ def register(app: Flask) -> None:
         message = getattr(exc, "message", None)
         return _with_headers(error_response(status, code, str(message) if message else None), exc)
 
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+        """The database cannot be reached (or gave up on this transaction: a deadlock, a
+        failover): nothing was saved, so the person is asked to try again — a 503 with
+        Retry-After, never a 500 and never a trace. Twilio webhooks answer on their own
+        blueprint (the voice fallback, see app.telephony.routes)."""
+        log.error("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        _rollback_quietly()
+        body, status = error_response(
+            503,
+            "database_unavailable",
+            _("We cannot save or show this right now. Nothing was lost on your side: please try again in a few minutes."),
+        )
+        response = make_response(body, status)
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError):  # type: ignore[no-untyped-def]
         original = getattr(exc, "original_exception", None)
         if original is not None:
             log.error("unhandled error", exc_info=original)
-        from app.extensions import db
-
-        try:
-            db.session.rollback()
-        except Exception:  # the database may be why we are here
-            log.exception("rollback after an unhandled error failed")
+        _rollback_quietly()
         return error_response(500, "internal_error")
+
+
+def _rollback_quietly() -> None:
+    from app.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the database may be why we are here
+        log.exception("rollback after a failed request failed")

@@ -194,7 +194,7 @@ class CallbackRequest(db.Model):  # type: ignore[name-defined,misc]
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(EncryptedText)
+    phone: Mapped[str | None] = mapped_column(EncryptedText)  # None once erased
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     country: Mapped[str | None] = mapped_column(String(2))
     language: Mapped[str] = mapped_column(String(8), default="id")

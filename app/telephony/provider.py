@@ -73,6 +73,8 @@ class Provider(Protocol):
 
     def recording_media(self, sid: str) -> Media: ...
 
+    def delete_recording(self, sid: str) -> None: ...
+
 
 def _wrap(exc: Exception) -> ProviderError:
     if isinstance(exc, TwilioRestException):
@@ -158,6 +160,17 @@ class TwilioProvider:
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
         return {"sid": recording.sid, "duration": recording.duration, "status": recording.status}
+
+    def delete_recording(self, sid: str) -> None:
+        """Delete the media at Twilio (erasure); one already gone (404) counts as deleted."""
+        try:
+            self.client.recordings(sid).delete()
+        except TwilioRestException as exc:
+            if int(exc.status) == 404:
+                return
+            raise _wrap(exc) from exc
+        except (TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
 
     def recording_media(self, sid: str) -> Media:
         """The recording's audio (MP3), fetched with our credentials and streamed on."""
@@ -273,6 +286,9 @@ class SimulatorProvider:
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:
         return {"sid": sid, "duration": None, "status": "completed"}
+
+    def delete_recording(self, sid: str) -> None:
+        """The simulator's media is synthesised from the sid: nothing is stored to delete."""
 
     def recording_media(self, sid: str) -> Media:
         data = simulated_wav(sid)

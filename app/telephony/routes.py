@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.telephony import services, twiml, voicemail
@@ -163,7 +164,7 @@ def voice_voicemail_done() -> Response:
 
 
 @bp.post("/voice/recording")
-@twilio_signed
+@twilio_signed(requires="RecordingSid")
 def voice_recording() -> Response:
     """Recording status: a voicemail's, or (``?call=<id>``) a recorded agent call's."""
     raw = request.args.get("call", "")
@@ -181,7 +182,7 @@ def voice_status() -> Response:
 
 
 @bp.post("/messaging/status")
-@twilio_signed
+@twilio_signed(requires=("MessageSid", "SmsSid"))
 def messaging_status() -> Response:
     """Twilio Messaging status callback (the ``StatusCallback`` our SMS are sent with): the raw
     report is committed first, then applied to the worker notification it is about."""
@@ -196,7 +197,7 @@ def messaging_status() -> Response:
 
 
 @bp.post("/voice/conference")
-@twilio_signed
+@twilio_signed(requires="ConferenceSid")
 def voice_conference() -> Response:
     """Conference status callbacks (start, end, join, leave): the agent's leg joining and leaving."""
     services.conference_event(_form())
@@ -225,6 +226,30 @@ def _fallback_language() -> str | None:
     query = parse_qs(urlsplit(request.form.get("ErrorUrl", "")).query)
     langs = query.get("lang") or []
     return language_or_default(langs[0]) if langs else None
+
+
+# Voice webhooks whose answer is what the caller hears next: with the database unreachable they
+# answer the fallback (apology + voicemail) themselves, as Twilio's Fallback URL would, so the
+# caller is not left to Twilio's error message. Reports (status, recording, conference, SMS)
+# answer 503: there is nothing to say to a caller, and the log shows what was missed.
+_REPORTS = frozenset(
+    {"telephony.voice_status", "telephony.voice_recording", "telephony.voice_conference", "telephony.messaging_status"}
+)
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> Response:
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database is why we are here
+        log.debug("rollback failed while the database is unavailable", exc_info=True)
+    log.error(
+        "database unavailable on webhook %s (CallSid %s): %s",
+        request.path, request.form.get("CallSid"), type(exc.orig).__name__,
+    )
+    if request.endpoint in _REPORTS:
+        return Response(status=503, headers={"Retry-After": "30"})
+    return twiml.xml(twiml.fallback(language_or_default(request.args.get("lang")) if request.args.get("lang") else None))
 
 
 @bp.post("/voice/fallback")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -61,18 +62,46 @@ def is_valid_request() -> bool:
     return bool(validator.validate(request_public_url(), request.form, signature))
 
 
-def twilio_signed(view: F) -> F:
-    """Route decorator: 403 unless the request carries a valid Twilio signature."""
+# What Twilio sends as a resource id: two letters and 32 hex digits ("CA…", "CF…", "RE…", "SM…").
+# Kept loose (letters and digits, up to 64) so hand-made test vectors fit; a signed request whose
+# id is missing or unlike one is refused with 400 before any view code reads it.
+SID_SHAPE = re.compile(r"[A-Za-z0-9]{2,64}")
+SID_PARAMETERS = ("CallSid", "ConferenceSid", "RecordingSid", "MessageSid", "SmsSid", "ParentCallSid")
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not is_valid_request():
-            current_app.logger.warning("twilio webhook refused: bad signature on %s", request.path)
-            abort(403)
-        return view(*args, **kwargs)
 
-    wrapper.twilio_signed = True  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+def _parameters_fault(required: tuple[str, ...]) -> str | None:
+    if not any(request.form.get(name) for name in required):
+        return f"missing {' or '.join(required)}"
+    for name in SID_PARAMETERS:
+        value = request.form.get(name)
+        if value is not None and value != "" and not SID_SHAPE.fullmatch(value):
+            return f"malformed {name}"
+    return None
+
+
+def twilio_signed(view: F | None = None, *, requires: str | tuple[str, ...] = "CallSid") -> Any:
+    """Route decorator: 403 unless the request carries a valid Twilio signature, then 400 unless it
+    names what the webhook is about (``requires``: ``CallSid`` for voice webhooks, ``ConferenceSid``
+    for conference events, ``RecordingSid`` for recording reports, ``MessageSid`` for SMS reports)
+    and every resource id in it has a Twilio sid's shape. Usable bare or with arguments."""
+    required = (requires,) if isinstance(requires, str) else tuple(requires)
+
+    def decorate(func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not is_valid_request():
+                current_app.logger.warning("twilio webhook refused: bad signature on %s", request.path)
+                abort(403)
+            fault = _parameters_fault(required)
+            if fault is not None:
+                current_app.logger.warning("twilio webhook refused on %s: %s", request.path, fault)
+                abort(400)
+            return func(*args, **kwargs)
+
+        wrapper.twilio_signed = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(view) if view is not None else decorate
 
 
 def sign(url: str, params: dict[str, Any], token: str) -> str:

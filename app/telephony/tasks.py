@@ -25,6 +25,7 @@ from app.telephony.clicktocall import (
     schedule_retry,
     sms_body,
 )
+from app.telephony.erasure import erase_expired
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.services import (
@@ -86,8 +87,8 @@ def place_callback(work_item_id: int) -> None:
     if item is None or item.kind != "callback":
         return
     callback = db.session.get(CallbackRequest, item.ref_id)
-    if callback is None or callback.status in ("completed", "failed", "cancelled"):
-        return
+    if callback is None or callback.status in ("completed", "failed", "cancelled") or not callback.phone:
+        return  # done, or erased (no number left to ring)
     if db.session.scalar(select(CallbackAttempt.id).where(CallbackAttempt.work_item_id == work_item_id)):
         return  # this acceptance was already dialled (a redelivered job)
     attempt = CallbackAttempt(
@@ -133,7 +134,7 @@ def _dialled(attempt: CallbackAttempt, callback: CallbackRequest, sid: str) -> N
     status callbacks that arrived before the row (kept raw until now)."""
     attempt.status, attempt.call_sid = "dialed", sid
     call = start_call(
-        {"CallSid": sid, "From": callback.phone, "To": caller_number(), "CallStatus": "queued"},
+        {"CallSid": sid, "From": callback.phone or "", "To": caller_number(), "CallStatus": "queued"},
         direction="outbound",
         callback_id=callback.id,
         language=callback.language,
@@ -180,7 +181,7 @@ def recover_stalled_dials(at: datetime | None = None) -> dict[str, int]:
     counts = {"adopted": 0, "retried": 0, "unknown": 0}
     for attempt in stalled:
         callback = db.session.get(CallbackRequest, attempt.callback_id)
-        if callback is None:
+        if callback is None or not callback.phone:
             continue
         try:
             placed = get_provider().find_calls(
@@ -236,6 +237,8 @@ def housekeeping() -> dict[str, int]:
     try:
         counts = recover_stalled_dials()
         counts["quotas_dropped"] = forget_old_quotas((now() - timedelta(days=2)).date())
+        for name, value in erase_expired(now()).items():  # retention of calls no ticket holds
+            counts[f"erased_{name}"] = value
         db.session.commit()
         return counts
     except Exception:
@@ -305,7 +308,7 @@ def schedule_callback(kind: str, ref_id: int, at_iso: str, agent_id: int) -> Non
 
 def send_callback_sms(callback_id: int) -> None:
     callback = db.session.get(CallbackRequest, callback_id)
-    if callback is None:
+    if callback is None or not callback.phone:
         return
     try:
         get_provider().send_sms(

@@ -151,7 +151,7 @@ def callback_view(callback: CallbackRequest, locale: str) -> dict[str, Any]:
         "requested": _local(callback.created_at, callback.timezone, locale),
         "zone": str(get_timezone_name(get_timezone(callback.timezone), "long", locale=locale)),
         "window": (callback.window_start, callback.window_end) if callback.window_start else None,
-        "phone": _masked(callback.phone),
+        "phone": _masked(callback.phone or ""),
         "reference": integration.ticket_reference(callback.ticket_id) if callback.ticket_id else None,
         "cancellable": callback.status in CANCELLABLE,
     }

@@ -12,6 +12,9 @@ closed), SLA due times, the rating score — and staff-written entries of the ti
 The timeline is otherwise append-only; erasure is the one exception, and it adds an ``erased``
 entry plus an audit row saying who erased what and why. Erasing twice changes nothing.
 Tickets merged into the erased one belong to the same requester's case and are erased with it.
+Other packages erase what they hold about the case (the calls and call-back requests:
+:mod:`app.telephony.erasure`) as receivers of :data:`requester_erased`, connected in the
+application factory; what they report joins the audit entry.
 Services never commit: the request (or the housekeeping job, one ticket at a time) does.
 """
 
@@ -21,6 +24,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from blinker import Namespace
 from flask import current_app, has_app_context
 from sqlalchemy import Select, select
 
@@ -32,6 +36,11 @@ from app.tickets.models import Notification, Ticket
 from app.tickets.services import TicketError, _, _get, add_event, save
 
 log = logging.getLogger(__name__)
+
+signals = Namespace()
+# Sent inside the erasing transaction with ``ticket_ids`` (the ticket and those merged into it);
+# a receiver erases what it holds about those cases and returns counts ({name: int}) for the audit.
+requester_erased = signals.signal("requester-erased")
 
 ERASABLE_STATUSES = ("resolved", "closed")
 DEFAULT_RETENTION_DAYS = 1825
@@ -128,6 +137,9 @@ def erase_requester(
     for member in family:
         for key, value in _erase_one(member, now).items():
             totals[key] += value
+    for _receiver, counts in requester_erased.send(ticket, ticket_ids=[t.id for t in family], reason=reason):
+        for key, value in (counts or {}).items():
+            totals[key] = totals.get(key, 0) + int(value)
     summary: dict[str, Any] = {
         "reason": reason,
         "tickets": [t.reference for t in family],

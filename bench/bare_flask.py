@@ -1,0 +1,21 @@
+"""The baseline for bench_webhooks.py: bare Flask answering the same webhook paths with a
+constant TwiML document (no signature check, no database), served by the same gunicorn."""
+
+from flask import Flask, Response
+
+app = Flask(__name__)
+TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="/telephony/voice/language" '
+    'numDigits="1"><Say language="id-ID">Selamat datang. Tekan 1 untuk Bahasa Indonesia.</Say>'
+    "</Gather></Response>"
+)
+
+
+@app.post("/telephony/voice/inbound")
+def inbound() -> Response:
+    return Response(TWIML, mimetype="application/xml")
+
+
+@app.post("/telephony/voice/status")
+def status() -> Response:
+    return Response(status=204)
