@@ -91,6 +91,14 @@ ACTIVE_ITEM_STATUSES = (WAITING, OFFERED_ITEM, CONNECTED)
 HELD_ITEM_STATUSES = (OFFERED_ITEM, CONNECTED)
 
 SKILL_KINDS = ("language", "topic")
+# The languages agents speak with callers (the values of ``language`` skills, and the live
+# queues' names): the UI languages, regional languages of Indonesia and host-country languages.
+# Named in their own language, as in the language switch.
+SKILL_LANGUAGES = {
+    "id": "Bahasa Indonesia", "en": "English", "jv": "Basa Jawa", "su": "Basa Sunda",
+    "sas": "Sasak", "mad": "Madura", "zh-TW": "中文 (臺灣)", "yue": "粵語", "ko": "한국어",
+    "ar": "العربية", "ms": "Bahasa Melayu", "ja": "日本語",
+}  # fmt: skip
 
 
 class AgentPresence(db.Model):  # type: ignore[name-defined,misc]

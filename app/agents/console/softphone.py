@@ -11,21 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, jsonify, request
+from flask import abort, jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.agents import routing
-from app.agents.console import ApiError, bp
+from app.agents.console.api import ApiError, bp, json_body
 from app.agents.policy import require
 from app.core.inputs import MAX_ID
 from app.extensions import db
 from app.telephony import softphone as sim_softphone
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
 
 
 def _sim():  # type: ignore[no-untyped-def]
@@ -48,13 +43,6 @@ def _error(exc: sim_softphone.SoftphoneError) -> ApiError:
     return ApiError(status, exc.code, _messages().get(exc.code, _("The softphone failed.")))
 
 
-def leg_state(agent_id: int) -> dict[str, Any] | None:
-    """The agent's simulator leg for the console's state (None with Twilio or without a leg)."""
-    if not sim_softphone.simulator_active():
-        return None
-    return sim_softphone.view(sim_softphone.get_simulator(), agent_id)
-
-
 def _answer(sim: Any) -> Any:
     return jsonify(softphone=sim_softphone.view(sim, int(current_user.id)))
 
@@ -64,7 +52,7 @@ def _answer(sim: Any) -> Any:
 def softphone_join():  # type: ignore[no-untyped-def]
     """Join the call of a contact the agent holds (after accepting it, or after a reload)."""
     sim = _sim()
-    raw = _body().get("work_item_id")
+    raw = json_body().get("work_item_id")
     valid = not isinstance(raw, bool) and isinstance(raw, int | str) and str(raw).isdigit()
     if not valid or int(str(raw)) > MAX_ID:  # past a database integer no item can exist
         raise ApiError(400, "work_item_id", _("%(name)s must be a number.", name="work_item_id"))
@@ -109,7 +97,7 @@ def softphone_hangup():  # type: ignore[no-untyped-def]
 @require("console.use")
 def softphone_mute():  # type: ignore[no-untyped-def]
     sim = _sim()
-    muted = _body().get("muted")
+    muted = json_body().get("muted")
     if not isinstance(muted, bool):
         raise ApiError(400, "muted", _("Say whether to mute (true or false)."))
     try:
@@ -123,7 +111,7 @@ def softphone_mute():  # type: ignore[no-untyped-def]
 @require("console.use")
 def softphone_digits():  # type: ignore[no-untyped-def]
     sim = _sim()
-    digits = _body().get("digits")
+    digits = json_body().get("digits")
     db.session.commit()
     try:
         sim_softphone.send_digits(sim, int(current_user.id), digits if isinstance(digits, str) else "")
