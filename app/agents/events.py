@@ -98,7 +98,7 @@ def console_sockets(app: Flask) -> _ConsoleSockets:
     registry = app.extensions.get(_REGISTRY_KEY)
     if registry is None:
         registry = app.extensions.setdefault(_REGISTRY_KEY, _ConsoleSockets(app))
-    return registry  # type: ignore[no-any-return]
+    return registry
 
 
 def disconnect_user(user_id: int) -> None:

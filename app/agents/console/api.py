@@ -19,7 +19,7 @@ class ApiError(Exception):
 
 
 @bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+def _api_error(exc: ApiError):
     db.session.rollback()
     return jsonify(error={"code": exc.code, "message": exc.message}), exc.status
 

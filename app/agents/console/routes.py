@@ -30,7 +30,7 @@ from app.tickets.labels import category_choices
 
 @bp.route("/")
 @require("console.use")
-def index():  # type: ignore[no-untyped-def]
+def index():
     return render_template(
         "console/index.html",
         languages=LANGUAGES,
@@ -43,7 +43,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/state")
 @require("console.use")
-def state():  # type: ignore[no-untyped-def]
+def state():
     """Everything the console shows, with versions: re-fetched on (re)connect."""
     data = console_state(current_user)
     db.session.commit()  # get_presence may have created the row
@@ -52,7 +52,7 @@ def state():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/presence", methods=["POST"])
 @require("console.use")
-def set_presence():  # type: ignore[no-untyped-def]
+def set_presence():
     body = json_body()
     try:
         presence = routing.change_state(current_user.id, str(body.get("state", "")), body.get("reason") or None)
@@ -74,7 +74,7 @@ def _item_for_me(work_item_id: int) -> WorkItem:
 
 @bp.route("/api/work/<int:work_item_id>")
 @require("console.use")
-def work_item(work_item_id: int):  # type: ignore[no-untyped-def]
+def work_item(work_item_id: int):
     """The screen pop for an item offered to or handled by the agent."""
     item = _item_for_me(work_item_id)
     return jsonify(screen_pop(item, current_user))
@@ -82,7 +82,7 @@ def work_item(work_item_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/work/<int:work_item_id>/accept", methods=["POST"])
 @require("console.use")
-def accept(work_item_id: int):  # type: ignore[no-untyped-def]
+def accept(work_item_id: int):
     try:
         item = routing.accept(current_user.id, work_item_id)
     except routing.OfferGone:
@@ -93,7 +93,7 @@ def accept(work_item_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/work/<int:work_item_id>/decline", methods=["POST"])
 @require("console.use")
-def decline(work_item_id: int):  # type: ignore[no-untyped-def]
+def decline(work_item_id: int):
     try:
         routing.decline(current_user.id, work_item_id)
     except routing.OfferGone:
@@ -104,7 +104,7 @@ def decline(work_item_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/work/<int:work_item_id>/wrap-up", methods=["POST"])
 @require("console.use")
-def wrap_up(work_item_id: int):  # type: ignore[no-untyped-def]
+def wrap_up(work_item_id: int):
     body = json_body()
     disposition, note = body.get("disposition"), body.get("note")
     if not isinstance(disposition, str) or (note is not None and not isinstance(note, str)):
@@ -146,7 +146,7 @@ def _transfer_error(exc: routing.TransferRefused) -> ApiError:
 
 @bp.route("/api/work/<int:work_item_id>/transfer", methods=["POST"])
 @require("console.use")
-def transfer(work_item_id: int):  # type: ignore[no-untyped-def]
+def transfer(work_item_id: int):
     body = json_body()
     to_agent = int_field(body.get("to_agent_id"), "to_agent_id")
     language, topic = body.get("language") or None, body.get("topic") or None
@@ -164,7 +164,7 @@ def transfer(work_item_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/work/<int:work_item_id>/callback", methods=["POST"])
 @require("console.use")
-def schedule_callback(work_item_id: int):  # type: ignore[no-untyped-def]
+def schedule_callback(work_item_id: int):
     """Promise the worker a call back (see ``routing.schedule_callback``)."""
     item = _item_for_me(work_item_id)
     raw = str(json_body().get("at") or "")
@@ -184,14 +184,14 @@ def schedule_callback(work_item_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/agents")
 @require("routing.manage")
-def agents():  # type: ignore[no-untyped-def]
+def agents():
     """Console users with their state and skills (for supervisors setting up queues)."""
     return jsonify(agents=console_agents(), languages=LANGUAGES, topics=list(routing.CATEGORIES))
 
 
 @bp.route("/api/agents/<int:agent_id>/skills", methods=["POST"])
 @require("routing.manage")
-def set_agent_skills(agent_id: int):  # type: ignore[no-untyped-def]
+def set_agent_skills(agent_id: int):
     """Replace an agent's languages and/or topics (an empty topic list: every topic), by the
     staff page's rule (``skills.change_skills``: validated and audited)."""
     user = db.session.get(User, agent_id)
@@ -212,7 +212,7 @@ def set_agent_skills(agent_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/voice-token", methods=["POST"])
 @require("console.use")
-def voice_token():  # type: ignore[no-untyped-def]
+def voice_token():
     """A Twilio Voice access token for this agent's softphone, identity ``agent:<id>``, with the
     voice grant (outgoing through our TwiML App; incoming allowed, so the Device registers).
 

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.telephony import softphone as sim_softphone
 
 
-def _sim():  # type: ignore[no-untyped-def]
+def _sim():
     if not sim_softphone.simulator_active():
         abort(404)  # with Twilio, the console's Twilio.Device is the softphone
     return sim_softphone.get_simulator()
@@ -49,7 +49,7 @@ def _answer(sim: Any) -> Any:
 
 @bp.route("/api/softphone/join", methods=["POST"])
 @require("console.use")
-def softphone_join():  # type: ignore[no-untyped-def]
+def softphone_join():
     """Join the call of a contact the agent holds (after accepting it, or after a reload)."""
     sim = _sim()
     raw = json_body().get("work_item_id")
@@ -70,7 +70,7 @@ def softphone_join():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/sync", methods=["POST"])
 @require("console.use")
-def softphone_sync():  # type: ignore[no-untyped-def]
+def softphone_sync():
     """The simulated line moves on: deliver the app's requests to the simulated provider (the
     caller moved into the conference) and answer with the leg's state. The console calls it
     about once a second while its leg is live."""
@@ -83,7 +83,7 @@ def softphone_sync():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/hangup", methods=["POST"])
 @require("console.use")
-def softphone_hangup():  # type: ignore[no-untyped-def]
+def softphone_hangup():
     sim = _sim()
     db.session.commit()
     try:
@@ -95,7 +95,7 @@ def softphone_hangup():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/mute", methods=["POST"])
 @require("console.use")
-def softphone_mute():  # type: ignore[no-untyped-def]
+def softphone_mute():
     sim = _sim()
     muted = json_body().get("muted")
     if not isinstance(muted, bool):
@@ -109,7 +109,7 @@ def softphone_mute():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/digits", methods=["POST"])
 @require("console.use")
-def softphone_digits():  # type: ignore[no-untyped-def]
+def softphone_digits():
     sim = _sim()
     digits = json_body().get("digits")
     db.session.commit()
