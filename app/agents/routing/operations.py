@@ -177,6 +177,21 @@ def finish_wrap_up(
         route_safely()
 
 
+def check_transfer(to_agent_id: int | None, language: str | None, topic: str | None) -> None:
+    """Who a contact may be handed to: an agent or a queue (a language and/or a topic); a known
+    language and topic; an agent who is active and works in the console."""
+    if to_agent_id is None and language is None and topic is None:
+        raise TransferRefused("target")
+    if language is not None and language not in SKILL_LANGUAGES:
+        raise TransferRefused("language")
+    if topic is not None and topic not in CATEGORIES:
+        raise TransferRefused("topic")
+    if to_agent_id is not None:
+        target = db.session.get(User, to_agent_id)
+        if target is None or not allowed(target, "console.use") or not target.active:
+            raise TransferRefused("agent")
+
+
 def transfer(
     agent_id: int,
     work_item_id: int,
@@ -223,23 +238,6 @@ def transfer(
     )
     route_safely()
     return item
-
-
-
-
-def check_transfer(to_agent_id: int | None, language: str | None, topic: str | None) -> None:
-    """Who a contact may be handed to: an agent or a queue (a language and/or a topic); a known
-    language and topic; an agent who is active and works in the console."""
-    if to_agent_id is None and language is None and topic is None:
-        raise TransferRefused("target")
-    if language is not None and language not in SKILL_LANGUAGES:
-        raise TransferRefused("language")
-    if topic is not None and topic not in CATEGORIES:
-        raise TransferRefused("topic")
-    if to_agent_id is not None:
-        target = db.session.get(User, to_agent_id)
-        if target is None or not allowed(target, "console.use") or not target.active:
-            raise TransferRefused("agent")
 
 
 def schedule_callback(agent_id: int, item: WorkItem, at: datetime) -> None:
