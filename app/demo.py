@@ -206,7 +206,7 @@ def logins_path() -> Path:
 
 def seed_staff() -> tuple[int, dict[str, str]]:
     """Create the demo staff (once) and return their logins."""
-    from app.agents.presence import set_skills
+    from app.agents.routing.presence import set_skills
     from app.agents.services import create_user
 
     path = logins_path()

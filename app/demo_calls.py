@@ -24,8 +24,8 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.agents import presence
 from app.agents.models import AVAILABLE, AWAY, OFFLINE, ON_CALL, WRAP_UP, User, WorkItem
+from app.agents.routing import presence
 from app.core.realtime import discard_pending
 from app.demo_traffic import (
     MEAN_PATIENCE,

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from app.agents import presence
 from app.agents.models import User
+from app.agents.routing import presence
 from app.records.models import Member
 
 # (country, its zone, share of callers, weekly day off as date.weekday())

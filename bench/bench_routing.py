@@ -53,9 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.agents import presence as presence_svc  # noqa: E402
 from app.agents import routing  # noqa: E402
 from app.agents.models import AgentPresence, AgentSkill, User, WorkItem  # noqa: E402
+from app.agents.routing import presence as presence_svc  # noqa: E402
 from app.core.time import utcnow  # noqa: E402
 from app.extensions import db  # noqa: E402
 from config import TestingConfig  # noqa: E402

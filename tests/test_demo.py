@@ -7,7 +7,7 @@ import json
 from sqlalchemy import func, select
 
 from app.agents.models import User
-from app.agents.presence import agent_languages
+from app.agents.routing.presence import agent_languages
 from app.core.phone import parse_phone
 from app.demo import seed
 from app.records.identifiers import cross_check_nik

@@ -53,7 +53,7 @@ def _skill_message(exc: skills.InvalidSkill) -> str:
     return _("Unknown topic: %(codes)s.", codes=codes)
 
 
-def _page(form: CreateUserForm, error: str | None = None, status: int = 200, open_skills: int | None = None):  # type: ignore[no-untyped-def]
+def _page(form: CreateUserForm, error: str | None = None, status: int = 200, open_skills: int | None = None):
     return (
         render_template(
             "admin/users.html",
@@ -73,7 +73,7 @@ def _page(form: CreateUserForm, error: str | None = None, status: int = 200, ope
     )
 
 
-def _user_or_404(user_id: int):  # type: ignore[no-untyped-def]
+def _user_or_404(user_id: int):
     try:
         return services.get_user(user_id)
     except services.UserNotFound:
@@ -82,14 +82,14 @@ def _user_or_404(user_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/users")
 @require("users.manage")
-def users():  # type: ignore[no-untyped-def]
+def users():
     # ?skills=<id> opens that agent's skills (after saving them).
     return _page(CreateUserForm(), open_skills=request.args.get("skills", type=int))
 
 
 @bp.post("/users")
 @require("users.manage")
-def create_user():  # type: ignore[no-untyped-def]
+def create_user():
     form = CreateUserForm()
     if not form.validate_on_submit():
         return _page(form, status=422)
@@ -116,7 +116,7 @@ def create_user():  # type: ignore[no-untyped-def]
 
 @bp.post("/users/<int:user_id>/role")
 @require("users.manage")
-def change_role(user_id: int):  # type: ignore[no-untyped-def]
+def change_role(user_id: int):
     user = _user_or_404(user_id)
     form = RoleForm()
     if not form.validate_on_submit():
@@ -131,7 +131,7 @@ def change_role(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.users"), code=303)
 
 
-def _set_active(user_id: int, active: bool):  # type: ignore[no-untyped-def]
+def _set_active(user_id: int, active: bool):
     user = _user_or_404(user_id)
     try:
         services.set_active(user.id, active, actor_id=current_user.id)
@@ -148,19 +148,19 @@ def _set_active(user_id: int, active: bool):  # type: ignore[no-untyped-def]
 
 @bp.post("/users/<int:user_id>/deactivate")
 @require("users.manage")
-def deactivate_user(user_id: int):  # type: ignore[no-untyped-def]
+def deactivate_user(user_id: int):
     return _set_active(user_id, False)
 
 
 @bp.post("/users/<int:user_id>/reactivate")
 @require("users.manage")
-def reactivate_user(user_id: int):  # type: ignore[no-untyped-def]
+def reactivate_user(user_id: int):
     return _set_active(user_id, True)
 
 
 @bp.post("/users/<int:user_id>/skills")
 @require("users.manage")
-def change_skills(user_id: int):  # type: ignore[no-untyped-def]
+def change_skills(user_id: int):
     """Replace an agent's languages and topics (no topic ticked: every topic)."""
     user = _user_or_404(user_id)  # the CSRF token is checked for every POST (CSRFProtect)
     try:

@@ -25,6 +25,8 @@ from flask_login import current_user, user_logged_out
 from flask_socketio import Namespace, join_room
 
 from app.agents.policy import allowed
+from app.agents.routing import logged_out
+from app.agents.routing.presence import agent_languages, console_seen, get_presence
 from app.core.realtime import STAFF_NAMESPACE, listen_for_control, on_control, publish_control
 from app.extensions import db, socketio
 
@@ -46,8 +48,6 @@ def rooms_for(user: Any) -> list[str]:
 
 def console_rooms_for(user: Any) -> list[str]:
     """What a console socket joins besides: the queue of each language the agent takes."""
-    from app.agents.presence import agent_languages
-
     return [f"queue:{language}" for language in agent_languages(user.id)]
 
 
@@ -76,8 +76,6 @@ class _ConsoleSockets:
             return sorted(set(self.sids.values()))
 
     def _heartbeat(self) -> None:
-        from app.agents.presence import console_seen
-
         interval = self.app.config.get("CONSOLE_HEARTBEAT_SECONDS", CONSOLE_HEARTBEAT_SECONDS)
         while True:
             socketio.sleep(interval)
@@ -100,7 +98,7 @@ def console_sockets(app: Flask) -> _ConsoleSockets:
     registry = app.extensions.get(_REGISTRY_KEY)
     if registry is None:
         registry = app.extensions.setdefault(_REGISTRY_KEY, _ConsoleSockets(app))
-    return registry  # type: ignore[no-any-return]
+    return registry
 
 
 def disconnect_user(user_id: int) -> None:
@@ -140,8 +138,6 @@ class StaffNamespace(Namespace):
             join_room(room)
         hello: dict[str, Any] = {"user_id": current_user.id, "role": current_user.role, "rooms": rooms}
         if console:
-            from app.agents.presence import console_seen, get_presence
-
             get_presence(current_user.id)
             console_seen([current_user.id])
             db.session.commit()
@@ -167,8 +163,6 @@ def _on_logout(sender: Flask, user: Any) -> None:
     """Signing out ends availability at once: no offers to an agent who has left."""
     if user is None or not getattr(user, "id", None) or not allowed(user, "console.use"):
         return
-    from app.agents.presence import logged_out
-
     try:
         logged_out(user.id)
         db.session.commit()

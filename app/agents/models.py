@@ -27,7 +27,7 @@ from app.extensions import db
 ROLES = ("agent", "supervisor", "admin")
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role"),)
 
@@ -91,9 +91,17 @@ ACTIVE_ITEM_STATUSES = (WAITING, OFFERED_ITEM, CONNECTED)
 HELD_ITEM_STATUSES = (OFFERED_ITEM, CONNECTED)
 
 SKILL_KINDS = ("language", "topic")
+# The languages agents speak with callers (the values of ``language`` skills, and the live
+# queues' names): the UI languages, regional languages of Indonesia and host-country languages.
+# Named in their own language, as in the language switch.
+SKILL_LANGUAGES = {
+    "id": "Bahasa Indonesia", "en": "English", "jv": "Basa Jawa", "su": "Basa Sunda",
+    "sas": "Sasak", "mad": "Madura", "zh-TW": "中文 (臺灣)", "yue": "粵語", "ko": "한국어",
+    "ar": "العربية", "ms": "Bahasa Melayu", "ja": "日本語",
+}  # fmt: skip
 
 
-class AgentPresence(db.Model):  # type: ignore[name-defined,misc]
+class AgentPresence(db.Model):  # type: ignore[name-defined]
     """One row per agent: the current state. Every change also writes an AgentStateEvent."""
 
     __tablename__ = "agent_presence"
@@ -119,7 +127,7 @@ class AgentPresence(db.Model):  # type: ignore[name-defined,misc]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class AgentStateEvent(db.Model):  # type: ignore[name-defined,misc]
+class AgentStateEvent(db.Model):  # type: ignore[name-defined]
     """Append-only log of presence changes (the source of occupancy and state reports)."""
 
     __tablename__ = "agent_state_events"
@@ -140,7 +148,7 @@ class AgentStateEvent(db.Model):  # type: ignore[name-defined,misc]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class AgentSkill(db.Model):  # type: ignore[name-defined,misc]
+class AgentSkill(db.Model):  # type: ignore[name-defined]
     """A language (``id``, ``en``, ``jv``…) or topic (a ticket category) an agent handles."""
 
     __tablename__ = "agent_skills"
@@ -155,7 +163,7 @@ class AgentSkill(db.Model):  # type: ignore[name-defined,misc]
     value: Mapped[str] = mapped_column(String(32))
 
 
-class WorkItem(db.Model):  # type: ignore[name-defined,misc]
+class WorkItem(db.Model):  # type: ignore[name-defined]
     """A call or callback waiting for (or being handled by) an agent."""
 
     __tablename__ = "work_items"
@@ -221,7 +229,7 @@ class WorkItem(db.Model):  # type: ignore[name-defined,misc]
         return self.language
 
 
-class RoutingEvent(db.Model):  # type: ignore[name-defined,misc]
+class RoutingEvent(db.Model):  # type: ignore[name-defined]
     """Append-only log of what happened to work items; its id is the live queue's version."""
 
     __tablename__ = "routing_events"

@@ -15,6 +15,7 @@ from flask import abort, request
 from flask_login import current_user, login_fresh
 
 from app.agents.models import ROLES
+from app.extensions import login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,16 +103,12 @@ def require(permission: str) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 if wants_json():
                     abort(401)
-                from app.extensions import login_manager
-
                 return login_manager.unauthorized()
             if not allowed(current_user, permission):
                 abort(403)
             if permission in FRESH_LOGIN and not login_fresh():
                 if wants_json():
                     abort(401)
-                from app.extensions import login_manager
-
                 return login_manager.needs_refresh()
             return view(*args, **kwargs)
 

@@ -17,7 +17,7 @@ bp = Blueprint("agents", __name__)
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     if current_user.is_authenticated and login_fresh():
         return redirect(url_for("agents.home"))
     # Signed in from a remember-me cookie and sent here by an admin page: ask the password again.
@@ -37,7 +37,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/logout", methods=["POST"])
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     # No login required: a stale session (say, of a deactivated account) can be cleared too.
     # The POST still needs the CSRF token, so no other site can sign a user out.
     if current_user.is_authenticated:
@@ -50,5 +50,5 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.route("/staff/")
 @require("staff.home")
-def home():  # type: ignore[no-untyped-def]
+def home():
     return render_template("agents/home.html")

@@ -13,7 +13,9 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.agents.events import disconnect_user
 from app.agents.models import ROLES, User
+from app.agents.routing import logged_out
 from app.core import audit
 from app.core.time import utcnow
 from app.extensions import db
@@ -127,8 +129,6 @@ def change_role(user_id: int, role: str, *, actor_id: int | None) -> User:
     previous = user.role
     user.role = role
     audit.record("user.role_change", "user", user.id, {"from": previous, "to": role}, actor_id=actor_id)
-    from app.agents.events import disconnect_user
-
     disconnect_user(user.id)  # open sockets keep the old role's rooms until they reconnect
     return user
 
@@ -155,9 +155,6 @@ def set_active(user_id: int, active: bool, *, actor_id: int | None) -> User:
     audit.record("user.reactivate" if active else "user.deactivate", "user", user.id, actor_id=actor_id)
     if not active:
         user.revoke_sessions()  # remember-me cookies too: reactivation does not revive them
-        from app.agents.events import disconnect_user
-        from app.agents.presence import logged_out
-
         logged_out(user.id)
         disconnect_user(user.id)
     return user

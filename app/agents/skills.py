@@ -1,8 +1,9 @@
 """Agent skills edited by administrators: the languages an agent takes calls in and the topics
-they handle (routing reads them, see :mod:`app.agents.routing`).
+they handle (routing reads them, see :mod:`app.agents.routing`). The languages are
+``SKILL_LANGUAGES`` (``app.agents.models``), which the console offers too.
 
 Rules: only accounts that take calls (agents and supervisors) have skills; at least one
-language; every value from the vocabulary below; no topic ticked means every topic. Each change
+language; every value from the vocabulary; no topic ticked means every topic. Each change
 is audited (before and after) in the caller's transaction; the caller commits.
 """
 
@@ -13,21 +14,13 @@ from collections.abc import Iterable
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from app.agents.models import AgentSkill
-from app.agents.presence import set_skills, skills_of
+from app.agents.models import SKILL_LANGUAGES, AgentSkill
+from app.agents.routing.presence import set_skills, skills_of
 from app.agents.services import UserError, get_user
 from app.core import audit
 from app.extensions import db
 from app.tickets.models import CATEGORIES
 
-# The languages agents speak with callers: the UI languages, regional languages of Indonesia and
-# host-country languages. Named in their own language, as in the language switch. The console's
-# skill editor (app.agents.console.LANGUAGES) offers the same codes (tests check they agree).
-SKILL_LANGUAGES = {
-    "id": "Bahasa Indonesia", "en": "English", "jv": "Basa Jawa", "su": "Basa Sunda",
-    "sas": "Sasak", "mad": "Madura", "zh-TW": "中文 (臺灣)", "yue": "粵語", "ko": "한국어",
-    "ar": "العربية", "ms": "Bahasa Melayu", "ja": "日本語",
-}  # fmt: skip
 TAKES_CALLS = ("agent", "supervisor")
 _CLDR_CODES = {"zh-TW": "zh_Hant"}  # how CLDR names the written language of Taiwan
 
@@ -78,13 +71,17 @@ def change_skills(
         raise InvalidSkill("not_an_agent")
     before = skills_of(user.id)
     if languages is not None:
-        unknown = sorted({code for code in languages if code not in SKILL_LANGUAGES})
+        if not isinstance(languages, list):
+            raise InvalidSkill("unknown_language")
+        unknown = sorted({code for code in languages if code not in SKILL_LANGUAGES}, key=str)
         if unknown:
             raise InvalidSkill("unknown_language", unknown)
         if not languages:
             raise InvalidSkill("no_language")
     if topics is not None:
-        unknown = sorted({code for code in topics if code not in CATEGORIES})
+        if not isinstance(topics, list):
+            raise InvalidSkill("unknown_topic")
+        unknown = sorted({code for code in topics if code not in CATEGORIES}, key=str)
         if unknown:
             raise InvalidSkill("unknown_topic", unknown)
     after = {

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.agents import routing
 from app.agents.models import RoutingEvent, WorkItem
 from app.extensions import db
+from app.tickets import services as tickets
 
 DISPOSITIONS = {
     "resolved": _l("Resolved on the call"),
@@ -73,8 +74,6 @@ def finish(agent_id: int, work_item_id: int, disposition: str, note: str | None)
         raise WrapUpError("not_yours")
     routing.finish_wrap_up(agent_id, work_item_id, disposition, note=note)
     if item.ticket_id is not None:
-        from app.tickets import services as tickets
-
         data: dict[str, object] = {"disposition": disposition, "work_item_id": item.id, "contact": item.kind}
         if item.kind == "call":
             data["call_id"] = item.ref_id

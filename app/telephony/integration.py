@@ -41,22 +41,18 @@ RING_ENDS = {"declined": "declined", "no_answer": "timeout"}
 
 
 def subscribe_to_routing() -> None:
-    """Have routing tell the call log about offers, unanswered rings and transfers (called once
-    by the application factory; routing itself never imports telephony)."""
-    from app.agents import routing
+    """Connect the call log to routing's signal: offers, unanswered rings, transfers and
+    wrap-ups (called by the application factory; routing itself never imports telephony)."""
+    from app.agents.routing import has_own_savepoints, routing_event
 
-    # Not isolated: its one write (services.log_event) already runs in its own savepoint, and
+    # No savepoint around it: its one write (services.log_event) already runs in its own, and
     # offers are routing's hot path (see bench/README.md).
-    routing.listen(
-        "telephony.call_log",
-        routing_outcome,
-        kinds=("offered", "transferred", *RING_ENDS),
-        isolated=False,
-    )
-    routing.listen("telephony.wrap_up", wrap_up_outcome, kinds=("disposition",))
+    for kind in ("offered", "transferred", *RING_ENDS):
+        routing_event.connect(has_own_savepoints(routing_outcome), sender=kind)
+    routing_event.connect(wrap_up_outcome, sender="disposition")
 
 
-def wrap_up_outcome(item: Any, event: Any) -> None:
+def wrap_up_outcome(kind: str, *, item: Any, event: Any) -> None:
     """The agent's wrap-up of a call or call-back: its disposition on the call and the call
     log (``wrap_up``, once per routing event), with the agent's note."""
     from sqlalchemy import select
@@ -85,7 +81,7 @@ def wrap_up_outcome(item: Any, event: Any) -> None:
     )
 
 
-def routing_outcome(item: Any, event: Any) -> None:
+def routing_outcome(kind: str, *, item: Any, event: Any) -> None:
     """One routing event, in routing's transaction: the matching call-log fact, if any.
 
     Each fact has a unique key (see ``services.log_event``): an offer is ``offered:<item>.<n>``

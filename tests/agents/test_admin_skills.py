@@ -7,7 +7,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.agents import console, skills
-from app.agents.presence import set_skills, skills_of
+from app.agents.routing.presence import set_skills, skills_of
 from app.extensions import db
 from tests.agents.helpers import audit_events
 from tests.conftest import csrf_token

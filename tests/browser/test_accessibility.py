@@ -131,7 +131,8 @@ def test_agent_console_has_no_serious_accessibility_violation(
     language: str, new_page: Any, axe_script: Path
 ) -> None:
     """The console at rest, then ringing: the offer, the screen pop and a caller in the queue."""
-    from app.agents import presence, routing
+    from app.agents import routing
+    from app.agents.routing import presence
     from app.extensions import db
     from app.tickets import services as tickets
     from tests.factories import make_claim, make_member

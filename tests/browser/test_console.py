@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from app.agents import presence as presence_svc
 from app.agents import routing
+from app.agents.routing import presence as presence_svc
 from app.extensions import db
 from tests.browser.conftest import TIMEOUT_MS, screenshot
 from tests.factories import make_claim, make_member

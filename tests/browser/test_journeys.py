@@ -33,7 +33,7 @@ from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.agents import presence as presence_svc
+from app.agents.routing import presence as presence_svc
 from app.core import jobs
 from app.core.jobs import OutboxIntent, run_intent
 from app.extensions import db

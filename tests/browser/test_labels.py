@@ -15,8 +15,8 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from app.agents import presence as presence_svc
 from app.agents import routing
+from app.agents.routing import presence as presence_svc
 from app.extensions import db
 from app.tickets import services as tickets
 from tests.browser.conftest import TIMEOUT_MS, screenshot

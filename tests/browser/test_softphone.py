@@ -15,8 +15,8 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from app.agents import presence as presence_svc
 from app.agents import routing
+from app.agents.routing import presence as presence_svc
 from app.extensions import db
 from tests.browser.conftest import screenshot
 from tests.live import PASSWORD, staff_user

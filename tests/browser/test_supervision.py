@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.agents import routing
-from app.agents.presence import set_state
+from app.agents.routing.presence import set_state
 from app.core.time import utcnow
 from app.extensions import db
 from app.supervisor.kpis import KpiSettings

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.agents import presence as presence_svc
 from app.agents import routing
 from app.agents.models import AgentPresence, WorkItem
+from app.agents.routing import presence as presence_svc
 from app.core.jobs import OutboxIntent
 from app.extensions import db
 from tests.factories import make_claim, make_member

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.agents import presence as presence_svc
 from app.agents import routing
 from app.agents.events import console_sockets
 from app.agents.models import AgentPresence
+from app.agents.routing import presence as presence_svc
 from app.core.realtime import STAFF_NAMESPACE
 from app.core.time import utcnow
 from app.extensions import db, socketio

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from app.agents import presence as presence_svc
 from app.agents import routing
 from app.agents.models import AgentPresence
+from app.agents.routing import presence as presence_svc
 from app.core.realtime import use_write_only_emitter
 from app.extensions import db
 from tests.live import PASSWORD, USER_AGENT, StaffSocket, WebProcesses, login_session, staff_user

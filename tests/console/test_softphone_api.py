@@ -16,8 +16,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from app.agents import presence as presence_svc
 from app.agents.models import AgentPresence, WorkItem
+from app.agents.routing import presence as presence_svc
 from app.core.jobs import OutboxIntent, run_intent
 from app.extensions import db
 from app.telephony.models import Call, CallEvent

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.agents import presence as presence_svc
 from app.agents.models import AVAILABLE
+from app.agents.routing import presence as presence_svc
 from app.core.time import utcnow
 from app.extensions import db
 from tests.factories import make_user

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.agents import presence as presence_svc
 from app.agents import routing
 from app.agents.models import AgentPresence, AgentStateEvent, RoutingEvent, WorkItem
+from app.agents.routing import presence as presence_svc
 from app.core.jobs import OutboxIntent
 from app.core.realtime import pending
 from app.core.time import utcnow

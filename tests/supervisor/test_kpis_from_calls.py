@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.agents.presence import set_skills, set_state
+from app.agents.routing.presence import set_skills, set_state
 from app.extensions import db
 from app.supervisor import kpis
 from app.telephony.models import Call

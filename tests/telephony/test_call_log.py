@@ -46,9 +46,19 @@ def test_the_new_kinds_are_part_of_the_vocabulary():
     assert {"offered", "ring_no_answer", "transferred"} <= set(EVENT_KINDS)
 
 
-def test_the_call_log_hears_only_the_kinds_it_logs():
-    subscription = routing.LISTENERS["telephony.call_log"]
-    assert subscription.kinds == {"offered", "declined", "no_answer", "transferred"}
+ROUTING_KINDS = (
+    "enqueued", "offered", "accepted", "declined", "no_answer", "logout", "console_lost",
+    "transferred", "disposition", "completed", "cancelled", "callback_scheduled",
+)  # fmt: skip
+
+
+def _heard_by(receiver) -> set[str]:  # type: ignore[no-untyped-def]
+    return {kind for kind in ROUTING_KINDS if receiver in set(routing.routing_event.receivers_for(kind))}
+
+
+def test_the_call_log_hears_only_the_kinds_it_logs(app):
+    assert _heard_by(integration.routing_outcome) == {"offered", "declined", "no_answer", "transferred"}
+    assert _heard_by(integration.wrap_up_outcome) == {"disposition"}
 
 
 def test_each_offer_and_each_unanswered_ring_is_one_call_log_fact(sim, clock):
@@ -123,8 +133,8 @@ def test_replaying_a_routing_event_adds_nothing(sim, clock):
 
     item = _item(call_id)
     item.offers = 1  # as it was when those events were written
-    integration.routing_outcome(item, offered)
-    integration.routing_outcome(item, declined)
+    integration.routing_outcome(offered.kind, item=item, event=offered)
+    integration.routing_outcome(declined.kind, item=item, event=declined)
     db.session.rollback()
     assert [e.key for e in _log(call_id)] == before
 
@@ -138,15 +148,19 @@ def test_call_backs_are_routed_without_call_log_entries(app, clock):
     assert db.session.scalars(select(CallEvent)).all() == []
 
 
-def test_a_failing_listener_does_not_stop_an_agent_ringing(sim, clock, monkeypatch):
-    def broken(item, event):  # type: ignore[no-untyped-def]
+def test_a_failing_listener_does_not_stop_an_agent_ringing(sim, clock):
+    def broken(kind, *, item, event):  # type: ignore[no-untyped-def]
         db.session.add(CallEvent(key="broken", call_id=item.ref_id, kind="offered", data={}))
         raise RuntimeError("call log down")
 
-    monkeypatch.setattr(routing, "LISTENERS", dict(routing.LISTENERS))
-    routing.listen("telephony.call_log", broken)  # isolated: its write goes with its savepoint
-    agent = make_agent()
-    call_id = _queued_call(sim).id
+    # In the call log's place; not marked has_own_savepoints: its write goes with its savepoint.
+    routing.routing_event.disconnect(integration.routing_outcome)
+    try:
+        with routing.routing_event.connected_to(broken):
+            agent = make_agent()
+            call_id = _queued_call(sim).id
+    finally:
+        integration.subscribe_to_routing()
     item = _item(call_id)
     assert item.status == "offered" and item.agent_id == agent.id
     # The broken listener's write was rolled back with its savepoint; nothing else was lost.

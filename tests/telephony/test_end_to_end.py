@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.agents import routing
 from app.agents.models import WorkItem
-from app.agents.presence import set_skills, set_state
+from app.agents.routing.presence import set_skills, set_state
 from app.core.jobs import OutboxIntent, run_intent
 from app.extensions import db
 from app.telephony.models import Call, CallbackAttempt, CallbackRequest, CallEvent

@@ -318,7 +318,7 @@ def make_user_id() -> int:
 def _accepted_by_an_agent(call_id: int):  # type: ignore[no-untyped-def]
     from app.agents import routing
     from app.agents.models import WorkItem
-    from app.agents.presence import set_skills, set_state
+    from app.agents.routing.presence import set_skills, set_state
 
     agent_id = make_user_id()
     set_skills(agent_id, languages=["id", "en"])

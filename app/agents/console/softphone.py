@@ -11,24 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, jsonify, request
+from flask import abort, jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.agents import routing
-from app.agents.console import ApiError, bp
+from app.agents.console.api import ApiError, bp, json_body
 from app.agents.policy import require
 from app.core.inputs import MAX_ID
 from app.extensions import db
 from app.telephony import softphone as sim_softphone
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
-
-
-def _sim():  # type: ignore[no-untyped-def]
+def _sim():
     if not sim_softphone.simulator_active():
         abort(404)  # with Twilio, the console's Twilio.Device is the softphone
     return sim_softphone.get_simulator()
@@ -48,23 +43,16 @@ def _error(exc: sim_softphone.SoftphoneError) -> ApiError:
     return ApiError(status, exc.code, _messages().get(exc.code, _("The softphone failed.")))
 
 
-def leg_state(agent_id: int) -> dict[str, Any] | None:
-    """The agent's simulator leg for the console's state (None with Twilio or without a leg)."""
-    if not sim_softphone.simulator_active():
-        return None
-    return sim_softphone.view(sim_softphone.get_simulator(), agent_id)
-
-
 def _answer(sim: Any) -> Any:
     return jsonify(softphone=sim_softphone.view(sim, int(current_user.id)))
 
 
 @bp.route("/api/softphone/join", methods=["POST"])
 @require("console.use")
-def softphone_join():  # type: ignore[no-untyped-def]
+def softphone_join():
     """Join the call of a contact the agent holds (after accepting it, or after a reload)."""
     sim = _sim()
-    raw = _body().get("work_item_id")
+    raw = json_body().get("work_item_id")
     valid = not isinstance(raw, bool) and isinstance(raw, int | str) and str(raw).isdigit()
     if not valid or int(str(raw)) > MAX_ID:  # past a database integer no item can exist
         raise ApiError(400, "work_item_id", _("%(name)s must be a number.", name="work_item_id"))
@@ -82,7 +70,7 @@ def softphone_join():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/sync", methods=["POST"])
 @require("console.use")
-def softphone_sync():  # type: ignore[no-untyped-def]
+def softphone_sync():
     """The simulated line moves on: deliver the app's requests to the simulated provider (the
     caller moved into the conference) and answer with the leg's state. The console calls it
     about once a second while its leg is live."""
@@ -95,7 +83,7 @@ def softphone_sync():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/hangup", methods=["POST"])
 @require("console.use")
-def softphone_hangup():  # type: ignore[no-untyped-def]
+def softphone_hangup():
     sim = _sim()
     db.session.commit()
     try:
@@ -107,9 +95,9 @@ def softphone_hangup():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/mute", methods=["POST"])
 @require("console.use")
-def softphone_mute():  # type: ignore[no-untyped-def]
+def softphone_mute():
     sim = _sim()
-    muted = _body().get("muted")
+    muted = json_body().get("muted")
     if not isinstance(muted, bool):
         raise ApiError(400, "muted", _("Say whether to mute (true or false)."))
     try:
@@ -121,9 +109,9 @@ def softphone_mute():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/softphone/digits", methods=["POST"])
 @require("console.use")
-def softphone_digits():  # type: ignore[no-untyped-def]
+def softphone_digits():
     sim = _sim()
-    digits = _body().get("digits")
+    digits = json_body().get("digits")
     db.session.commit()
     try:
         sim_softphone.send_digits(sim, int(current_user.id), digits if isinstance(digits, str) else "")

@@ -6,16 +6,18 @@ processes racing to change one agent cannot both win, plus one ``AgentStateEvent
 ``last_idle_since`` is set when the agent becomes free for work; the router offers work to the
 agent idle the longest.
 
-Functions here never commit: the caller (a request, a job, the router tick) does.
+Also the skills the router matches on (languages and topics). Functions here never commit: the
+caller (a request, a job, the router tick) does. Presence knows nothing of work items: what
+takes an offer back when an agent leaves is in ``operations`` and ``tick``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -24,19 +26,14 @@ from app.agents.models import (
     AVAILABLE,
     AWAY,
     OFFLINE,
-    ON_CALL,
     WRAP_UP,
     AgentPresence,
     AgentSkill,
     AgentStateEvent,
-    User,
 )
 from app.core.realtime import publish
 from app.core.time import utcnow
 from app.extensions import db
-
-if TYPE_CHECKING:
-    pass
 
 # States an agent may choose from the console; the others are set by the router.
 MANUAL_STATES = (AVAILABLE, AWAY, OFFLINE)
@@ -188,37 +185,6 @@ def console_seen(agent_ids: list[int], now: datetime | None = None) -> None:
         )
 
 
-def logged_out(agent_id: int) -> None:
-    """Logout ends the agent's availability at once (no grace period)."""
-    from app.agents import routing
-
-    presence = db.session.get(AgentPresence, agent_id)
-    if presence is None:
-        return
-    routing.withdraw_offer(agent_id, reason="logout")
-    transition(agent_id, OFFLINE, "logout", allowed_from=(AVAILABLE, AWAY, WRAP_UP))
-
-
-def expire_lost_consoles(now: datetime | None = None) -> list[int]:
-    """Agents whose consoles have all been gone longer than the grace period go offline."""
-    from app.agents import routing
-
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=setting("PRESENCE_GRACE_SECONDS", 30))
-    rows = db.session.scalars(
-        select(AgentPresence.agent_id).where(
-            AgentPresence.state.not_in((OFFLINE, ON_CALL)),
-            or_(AgentPresence.console_seen_at.is_(None), AgentPresence.console_seen_at < cutoff),
-        )
-    ).all()
-    gone = []
-    for agent_id in rows:
-        routing.withdraw_offer(agent_id, reason="console_lost", now=now)
-        if transition(agent_id, OFFLINE, "console_lost", now=now):
-            gone.append(agent_id)
-    return gone
-
-
 def end_wrap_ups(now: datetime | None = None) -> list[int]:
     """Agents whose wrap-up time is over become available."""
     now = now or utcnow()
@@ -260,6 +226,3 @@ def agent_languages(agent_id: int) -> list[str]:
     """The languages an agent takes calls in: every agent speaks Indonesian unless told otherwise."""
     return skills_of(agent_id)["language"] or ["id"]
 
-
-def is_agent(user: User) -> bool:
-    return user.role in ("agent", "supervisor")

@@ -1,0 +1,204 @@
+"""The contract with telephony: a call or call-back enters the live queue, leaves it, ends, and
+how long its caller will wait (called through ``app.telephony.integration``; see
+docs/call-flow.md). Enqueueing routes at once, in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.agents.models import (
+    ACTIVE_ITEM_STATUSES,
+    AVAILABLE,
+    CANCELLED,
+    COMPLETED,
+    CONNECTED,
+    OFFERED,
+    OFFERED_ITEM,
+    ON_CALL,
+    WAITING,
+    WORK_KINDS,
+    WRAP_UP,
+    AgentPresence,
+    WorkItem,
+)
+from app.agents.routing.presence import transition
+from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, rowcount, topic_priority
+from app.agents.routing.router import route_safely
+from app.core.realtime import publish
+from app.core.time import utcnow
+from app.extensions import db
+
+
+def _active(kind: str, ref_id: int) -> WorkItem | None:
+    return db.session.scalar(
+        select(WorkItem).where(
+            WorkItem.kind == kind, WorkItem.ref_id == ref_id, WorkItem.status.in_(ACTIVE_ITEM_STATUSES)
+        )
+    )
+
+
+def current_item(kind: str, ref_id: int) -> WorkItem | None:
+    """The live (waiting, offered or connected) item of a call or call-back, if any."""
+    return _active(kind, ref_id)
+
+
+def enqueue(
+    kind: str,
+    ref_id: int,
+    *,
+    language: str,
+    topic: str,
+    country: str | None = None,
+    priority: int | None = None,
+    ticket_id: int | None = None,
+    member_id: int | None = None,
+) -> WorkItem:
+    """Put a call or callback in the live queue (idempotent per ``kind``/``ref_id``) and route.
+
+    ``priority`` defaults from the topic (emergency > claims > general). An item already waiting
+    or being handled for the same ``kind``/``ref_id`` is returned unchanged, so a webhook
+    delivered twice enqueues once.
+    """
+    if kind not in WORK_KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    existing = _active(kind, ref_id)
+    if existing is not None:
+        return existing
+    item = WorkItem(
+        kind=kind,
+        ref_id=ref_id,
+        status=WAITING,
+        language=(language or "id").strip() or "id",
+        topic=topic if topic in CATEGORIES else "other",
+        country=(country or None) and country.upper()[:2],
+        priority=topic_priority(topic) if priority is None else priority,
+        ticket_id=ticket_id,
+        member_id=member_id,
+        excluded_agents=[],
+        enqueued_at=utcnow(),
+        version=1,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(item)
+    except IntegrityError:  # the same call enqueued concurrently
+        existing = _active(kind, ref_id)
+        if existing is None:
+            raise
+        return existing
+    queue_changed(item, log_event(item, "enqueued"))
+    route_safely()
+    return item
+
+
+def cancel(kind: str, ref_id: int, reason: str) -> None:
+    """The caller left (hung up, chose voicemail…): take the item out of the queue."""
+    item = _active(kind, ref_id)
+    if item is not None:
+        _end(item, CANCELLED, reason)
+
+
+def complete(kind: str, ref_id: int) -> None:
+    """The call ended: the item is done and its agent goes to wrap-up."""
+    item = _active(kind, ref_id)
+    if item is None:
+        return
+    if item.status == CONNECTED:
+        _end(item, COMPLETED, "completed")
+    else:  # ended before an agent answered
+        _end(item, CANCELLED, "ended_before_answer")
+
+
+def _end(item: WorkItem, status: str, reason: str) -> None:
+    previous, agent_id, now = item.status, item.agent_id, utcnow()
+    changed = rowcount(
+        update(WorkItem)
+        .where(WorkItem.id == item.id, WorkItem.status == previous)
+        .values(
+            status=status,
+            # Who handled a call stays on it; an offer that was never answered names nobody.
+            agent_id=agent_id if previous == CONNECTED else None,
+            ended_at=now,
+            end_reason=reason,
+            offer_expires_at=None,
+            version=WorkItem.version + 1,
+        )
+    )
+    if not changed:  # another process moved it; look again
+        db.session.refresh(item)
+        if item.status in ACTIVE_ITEM_STATUSES:
+            _end(item, status, reason)
+        return
+    db.session.refresh(item)
+    event = log_event(item, status, agent_id, reason=reason, previous=previous)
+    if agent_id is not None and previous == OFFERED_ITEM:
+        publish(
+            "offer.cancelled",
+            {"work_item_id": item.id, "reason": reason, "version": item.version},
+            f"user:{agent_id}",
+        )
+        transition(
+            agent_id,
+            AVAILABLE,
+            "offer_cancelled",
+            allowed_from=(OFFERED,),
+            work_item_id=item.id,
+            keep_idle=True,
+        )
+    elif agent_id is not None and previous == CONNECTED:
+        publish(
+            "call.ended",
+            {"work_item_id": item.id, "reason": reason, "version": item.version},
+            f"user:{agent_id}",
+        )
+        transition(agent_id, WRAP_UP, reason, allowed_from=(ON_CALL,), work_item_id=item.id)
+    queue_changed(item, event)
+    if agent_id is not None and previous == OFFERED_ITEM:
+        route_safely()
+
+
+def position(kind: str, ref_id: int) -> tuple[int, int | None]:
+    """1-based position in the order the router serves, and the estimated wait in seconds.
+
+    The estimate is position × average handle time ÷ agents logged in (not offline), from the
+    last 50 completed calls; None when there is no history or nobody is logged in. An item that
+    is already offered or connected is at position 1 with no wait left. (0, None): not queued.
+    """
+    item = _active(kind, ref_id)
+    if item is None:
+        return 0, None
+    if item.status != WAITING:
+        return 1, 0
+    ahead = db.session.scalar(
+        select(func.count(WorkItem.id)).where(
+            WorkItem.status == WAITING,
+            or_(
+                WorkItem.priority > item.priority,
+                and_(WorkItem.priority == item.priority, WorkItem.enqueued_at < item.enqueued_at),
+                and_(
+                    WorkItem.priority == item.priority,
+                    WorkItem.enqueued_at == item.enqueued_at,
+                    WorkItem.id < item.id,
+                ),
+            ),
+        )
+    )
+    pos = int(ahead or 0) + 1
+    handled = db.session.execute(
+        select(WorkItem.connected_at, WorkItem.ended_at)
+        .where(WorkItem.status == COMPLETED, WorkItem.connected_at.is_not(None))
+        .order_by(WorkItem.ended_at.desc())
+        .limit(50)
+    ).all()
+    staffed = db.session.scalar(
+        select(func.count()).select_from(AgentPresence).where(AgentPresence.state != "offline")
+    )
+    if not handled or not staffed:
+        return pos, None
+    durations = [(ended - connected).total_seconds() for connected, ended in handled if connected and ended]
+    if not durations:
+        return pos, None
+    aht = sum(durations) / len(durations)
+    return pos, int(round(pos * aht / int(staffed)))
+
