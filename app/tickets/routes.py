@@ -15,7 +15,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -39,7 +38,7 @@ from app.records.identifiers import IdentifierError, _
 from app.records.models import Member
 from app.records.services import find_members, member_summary
 from app.sla.services import summary as sla_summary
-from app.tickets import attachments, intake, services
+from app.tickets import attachments, intake, services, settings
 from app.tickets import erasure as erasure_rules
 from app.tickets.labels import category_choices, category_label
 from app.tickets.models import (
@@ -603,7 +602,7 @@ def _erasure_page(reference: str, ticket: Ticket | None, status: int = 200, erro
         statuses=STATUS_LABELS,
         erasable=ticket is not None and ticket.erased_at is None and ticket.status in erasure_rules.ERASABLE_STATUSES,
         error=error,
-        retention_days=int(current_app.config.get("TICKETS_RETENTION_DAYS", erasure_rules.DEFAULT_RETENTION_DAYS)),
+        retention_days=settings.retention_days(),
     ), status
 
 
