@@ -16,6 +16,8 @@ One module per job, each importable on its own; this package names them all, so 
 * :mod:`.notify` — messages to the worker (outbox intents) and the carrier's delivery reports.
 * :mod:`.public` — what the worker sees of her case, and following a case by its reference.
 * :mod:`.search` — the workspace lists and counts.
+* :mod:`.canned` — canned replies.
+* :mod:`.workspace` — the agent workspace's pages, assembled for the routes.
 
 Services never commit (the request or job does), except where the docstring says otherwise;
 realtime ``ticket.updated`` is published after commit.
@@ -25,6 +27,13 @@ from __future__ import annotations
 
 from app.records.identifiers import IdentifierError
 from app.tickets.models import CATEGORIES
+from app.tickets.services.canned import (
+    CANNED_FIELDS,
+    add_canned_reply,
+    canned_replies,
+    canned_reply_errors,
+    toggle_canned_reply,
+)
 from app.tickets.services.errors import Conflict, InvalidTransition, ReplyRefused, TicketError
 from app.tickets.services.lifecycle import (
     TRANSITIONS,
@@ -53,9 +62,24 @@ from app.tickets.services.public import (
 from app.tickets.services.search import VIEWS, SearchQuery, open_counts, search_statement, search_tickets
 from app.tickets.services.tags import TAG_MAX, normalize_tag, tag, tag_names
 from app.tickets.services.timeline import add_event, effective, get_ticket, timeline
+from app.tickets.services.workspace import (
+    REVEALABLE,
+    TicketList,
+    TicketPage,
+    assignment_message,
+    find_ticket,
+    mark_viewing,
+    reveal,
+    search_or_error,
+    ticket_attachment,
+    ticket_list,
+    ticket_page,
+)
 
 __all__ = [
+    "CANNED_FIELDS",
     "CATEGORIES",
+    "REVEALABLE",
     "TAG_MAX",
     "TRANSITIONS",
     "VIEWS",
@@ -65,20 +89,28 @@ __all__ = [
     "ReplyRefused",
     "SearchQuery",
     "TicketError",
+    "TicketList",
+    "TicketPage",
+    "add_canned_reply",
     "add_event",
     "assign",
+    "assignment_message",
     "bulk_assign",
+    "canned_replies",
+    "canned_reply_errors",
     "change_status",
     "changes_since",
     "check_version",
     "close_stale_resolved",
     "effective",
     "find_open_ticket_for",
+    "find_ticket",
     "get_by_reference",
     "get_ticket",
     "link_call",
     "link_claim",
     "link_member",
+    "mark_viewing",
     "member_id_by_kpj",
     "merge",
     "normalize_tag",
@@ -94,12 +126,18 @@ __all__ = [
     "reference_of",
     "reply",
     "requester_reply",
+    "reveal",
     "save",
+    "search_or_error",
     "search_statement",
     "search_tickets",
     "tag",
     "tag_names",
+    "ticket_attachment",
+    "ticket_list",
+    "ticket_page",
     "timeline",
+    "toggle_canned_reply",
     "update_fields",
     "verify_requester",
 ]
