@@ -144,7 +144,7 @@ class TicketPage:
     """What the ticket page shows (see :func:`ticket_page`)."""
 
     ticket: Ticket
-    sla: Any
+    sla: dict[str, Any] | None  # the service promise (app.sla.services.summary)
     # One timeline for staff: ("event", TicketEvent) and ("notification", Notification) by time.
     entries: list[tuple[str, TicketEvent | Notification]]
     seen_event: int
