@@ -19,14 +19,14 @@ from app.tickets.models import Ticket
 
 @bp.get("/erasure")
 @require("tickets.erase")
-def erasure():  # type: ignore[no-untyped-def]
+def erasure():
     """Admin: find a case by reference to erase the requester's personal data from it."""
     reference = (request.args.get("reference") or "").strip()
     ticket = services.get_by_reference(reference) if reference else None
     return _erasure_page(reference, ticket, 404 if reference and ticket is None else 200)
 
 
-def _erasure_page(reference: str, ticket: Ticket | None, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _erasure_page(reference: str, ticket: Ticket | None, status: int = 200, error: str | None = None):
     return render_template(
         "tickets/erasure.html",
         reference=reference,
@@ -41,7 +41,7 @@ def _erasure_page(reference: str, ticket: Ticket | None, status: int = 200, erro
 
 @bp.post("/<int:ticket_id>/erase")
 @require("tickets.erase")
-def erase(ticket_id: int):  # type: ignore[no-untyped-def]
+def erase(ticket_id: int):
     """Erase the requester's data; the admin confirms by typing the reference again."""
     ticket = services.find_ticket(ticket_id)
     if ticket is None:
@@ -66,7 +66,7 @@ def erase(ticket_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/canned")
 @require("tickets.work")
-def canned():  # type: ignore[no-untyped-def]
+def canned():
     return render_template(
         "tickets/canned.html",
         replies=services.canned_replies(active_first=True),
@@ -78,7 +78,7 @@ def canned():  # type: ignore[no-untyped-def]
 
 @bp.post("/canned")
 @require("tickets.canned")
-def canned_create():  # type: ignore[no-untyped-def]
+def canned_create():
     values = {name: (request.form.get(name) or "").strip() for name in services.CANNED_FIELDS}
     errors = services.canned_reply_errors(values)
     if errors:
@@ -97,7 +97,7 @@ def canned_create():  # type: ignore[no-untyped-def]
 
 @bp.post("/canned/<int:reply_id>/toggle")
 @require("tickets.canned")
-def canned_toggle(reply_id: int):  # type: ignore[no-untyped-def]
+def canned_toggle(reply_id: int):
     if services.toggle_canned_reply(reply_id) is None:
         abort(404)
     db.session.commit()

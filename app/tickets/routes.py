@@ -47,7 +47,7 @@ def _int(value: Any) -> int | None:
 
 @bp.get("/")
 @require("tickets.work")
-def index():  # type: ignore[no-untyped-def]
+def index():
     args = request.args
     view = args.get("view") or "mine"
     if view not in services.VIEWS:
@@ -117,7 +117,7 @@ def _row(ticket: Ticket) -> dict[str, Any]:
 
 @bp.post("/bulk-assign")
 @require("tickets.work")
-def bulk_assign():  # type: ignore[no-untyped-def]
+def bulk_assign():
     ids = [i for i in (_int(v) for v in request.form.getlist("ticket_ids")) if i]
     raw = request.form.get("assignee_id", "")
     assignee_id = current_user.id if raw == "me" else _int(raw)
@@ -148,7 +148,7 @@ def _page(
     conflict: services.Conflict | None = None,
     revealed: dict[str, str] | None = None,
     draft: str = "",
-):  # type: ignore[no-untyped-def]
+):
     page = services.ticket_page(ticket, current_user.id, conflict=conflict)
     return render_template(
         "tickets/ticket.html",
@@ -163,7 +163,7 @@ def _page(
 
 @bp.get("/<int:ticket_id>")
 @require("tickets.work")
-def show(ticket_id: int):  # type: ignore[no-untyped-def]
+def show(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     page = _page(ticket)
     services.mark_viewing(ticket, current_user)
@@ -171,7 +171,7 @@ def show(ticket_id: int):  # type: ignore[no-untyped-def]
     return page
 
 
-def _conflict(ticket_id: int, exc: services.Conflict):  # type: ignore[no-untyped-def]
+def _conflict(ticket_id: int, exc: services.Conflict):
     db.session.rollback()
     if wants_json():
         return jsonify(
@@ -232,7 +232,7 @@ def _refusals_answered(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.post("/<int:ticket_id>/reply")
 @require("tickets.work")
 @_refusals_answered
-def reply(ticket_id: int):  # type: ignore[no-untyped-def]
+def reply(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     public = request.form.get("kind", "public_reply") == "public_reply"
     set_status = request.form.get("set_status") or None
@@ -261,7 +261,7 @@ def reply(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/status")
 @require("tickets.work")
 @_refusals_answered
-def status(ticket_id: int):  # type: ignore[no-untyped-def]
+def status(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     old = ticket.status
     services.change_status(
@@ -282,7 +282,7 @@ def status(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/assign")
 @require("tickets.work")
 @_refusals_answered
-def assign(ticket_id: int):  # type: ignore[no-untyped-def]
+def assign(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     raw = request.form.get("assignee_id", "")
     assignee_id = current_user.id if raw == "me" else _int(raw)
@@ -294,7 +294,7 @@ def assign(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/fields")
 @require("tickets.work")
 @_refusals_answered
-def fields(ticket_id: int):  # type: ignore[no-untyped-def]
+def fields(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     services.update_fields(
         ticket,
@@ -309,7 +309,7 @@ def fields(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/tags")
 @require("tickets.tag")
 @_refusals_answered
-def tags(ticket_id: int):  # type: ignore[no-untyped-def]
+def tags(ticket_id: int):
     """Add the tags typed (comma-separated) and/or remove the one named by ``remove``."""
     ticket = _ticket_or_404(ticket_id)
     typed = [part for part in (request.form.get("add") or "").split(",") if part.strip()]
@@ -323,7 +323,7 @@ def tags(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/member")
 @require("tickets.work")
 @_refusals_answered
-def link_member(ticket_id: int):  # type: ignore[no-untyped-def]
+def link_member(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     member_id: int | None = None
     if request.form.get("action") != "unlink":
@@ -343,7 +343,7 @@ def link_member(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/claim")
 @require("tickets.work")
 @_refusals_answered
-def link_claim(ticket_id: int):  # type: ignore[no-untyped-def]
+def link_claim(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     services.link_claim(ticket, _int(request.form.get("claim_id")), actor_id=current_user.id, **_versions())
     return _done(ticket_id)
@@ -352,7 +352,7 @@ def link_claim(ticket_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:ticket_id>/merge")
 @require("tickets.work")
 @_refusals_answered
-def merge(ticket_id: int):  # type: ignore[no-untyped-def]
+def merge(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     target = services.get_by_reference(request.form.get("target", ""))
     if target is None:
@@ -365,7 +365,7 @@ def merge(ticket_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:ticket_id>/reveal")
 @require("pii.reveal")
-def reveal(ticket_id: int):  # type: ignore[no-untyped-def]
+def reveal(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     field = request.form.get("field", "")
     if field not in services.REVEALABLE:
@@ -378,7 +378,7 @@ def reveal(ticket_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/<int:ticket_id>/attachments/<int:attachment_id>")
 @require("tickets.work")
-def attachment(ticket_id: int, attachment_id: int):  # type: ignore[no-untyped-def]
+def attachment(ticket_id: int, attachment_id: int):
     item = services.ticket_attachment(ticket_id, attachment_id)
     if item is None:
         abort(404)

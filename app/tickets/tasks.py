@@ -85,7 +85,7 @@ def get_messenger() -> Messenger:
     if path:
         module_name, _sep, attr = str(path).partition(":")
         factory = getattr(importlib.import_module(module_name), attr)
-        return factory(current_app.config)  # type: ignore[no-any-return]
+        return factory(current_app.config)
     _messenger = LogMessenger()
     return _messenger
 
