@@ -25,17 +25,15 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_app_context
 from sqlalchemy import or_, select
 
 from app.core.jobs import record_intent
 from app.extensions import db
 from app.telephony.models import Call, CallbackRequest, CallRequest, RawWebhook, Recording
 from app.telephony.provider import get_provider
+from app.tickets.settings import retention_batch, retention_days
 
 DELETED = "deleted"
-DEFAULT_RETENTION_DAYS = 1825  # as tickets (TICKETS_RETENTION_DAYS)
-DEFAULT_BATCH = 200
 
 
 def _blank_call(call: Call) -> dict[str, int]:
@@ -104,21 +102,15 @@ def erase_for_tickets(sender: Any, ticket_ids: list[int], **_ignored: Any) -> di
     return erase_calls(calls, callbacks)
 
 
-def _setting(name: str, default: int) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, default))
-    return default
-
-
 def erase_expired(now: datetime, batch: int | None = None) -> dict[str, int]:
     """Retention for call records no ticket holds: those made more than
     ``TICKETS_RETENTION_DAYS`` ago lose the caller's data (at most one batch of each per pass;
     a record already blank is never picked again)."""
-    days = _setting("TICKETS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    days = retention_days()
     if days <= 0:
         return {"calls": 0, "callbacks": 0, "recordings": 0, "webhooks": 0}
     cutoff = now - timedelta(days=days)
-    limit = batch if batch is not None else _setting("TICKETS_RETENTION_BATCH", DEFAULT_BATCH)
+    limit = batch if batch is not None else retention_batch()
     calls = db.session.scalars(
         select(Call)
         .where(

@@ -19,6 +19,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.records.identifiers import _
 from app.tickets.models import Attachment
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -76,8 +77,6 @@ def _safe_name(name: str) -> str:
 
 def read_upload(stream: IO[bytes], filename: str, field: str = "attachments") -> Upload:
     """Read at most the size limit (+1 byte to notice more) and check the type by magic bytes."""
-    from app.records.identifiers import _
-
     limit = max_bytes()
     data = stream.read(limit + 1)
     if len(data) > limit:
@@ -101,8 +100,6 @@ def read_upload(stream: IO[bytes], filename: str, field: str = "attachments") ->
 def read_uploads(files: Iterable[FileStorage], field: str = "attachments") -> list[Upload]:
     """The files of one form field, each checked (413 for too many or too large, 415 for a
     type that is not an image or PDF); empty file inputs are ignored."""
-    from app.records.identifiers import _
-
     chosen = [f for f in files if f and f.filename]
     if len(chosen) > max_files():
         raise UploadError(413, field, _("At most %(n)d files can be attached.", n=max_files()))

@@ -25,15 +25,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from blinker import Namespace
-from flask import current_app, has_app_context
 from sqlalchemy import Select, select
 
 from app.core import audit
 from app.core.time import utcnow
 from app.extensions import db
+from app.records.identifiers import _
 from app.tickets import attachments
 from app.tickets.models import Notification, Ticket
-from app.tickets.services import TicketError, _, _get, add_event, save
+from app.tickets.services.errors import TicketError
+from app.tickets.services.locking import save
+from app.tickets.services.timeline import add_event, get_ticket, timeline
+from app.tickets.settings import retention_batch, retention_days
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,6 @@ signals = Namespace()
 requester_erased = signals.signal("requester-erased")
 
 ERASABLE_STATUSES = ("resolved", "closed")
-DEFAULT_RETENTION_DAYS = 1825
-DEFAULT_RETENTION_BATCH = 200
 REASONS = ("request", "retention")
 
 # Attributes set to None (the hashes follow through the model's validators).
@@ -68,12 +69,6 @@ _LINK_EVENTS = ("member_linked", "claim_linked")
 
 class ErasureRefused(TicketError):
     code = "erasure_refused"
-
-
-def _setting(name: str, default: int) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, default))
-    return default
 
 
 def _family(ticket: Ticket) -> list[Ticket]:
@@ -124,7 +119,7 @@ def erase_requester(
     Raises :class:`ErasureRefused` while the case is still being handled."""
     if reason not in REASONS:
         raise ValueError(f"unknown erasure reason {reason!r}")
-    ticket = _get(ticket_id)
+    ticket = get_ticket(ticket_id)
     if ticket.erased_at is not None:
         return None
     if ticket.status not in ERASABLE_STATUSES:
@@ -152,7 +147,7 @@ def erase_requester(
 
 def retention_cutoff(now: datetime | None = None) -> datetime | None:
     """Closed before this, a ticket's requester data is erased; None when kept forever."""
-    days = _setting("TICKETS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    days = retention_days()
     if days <= 0:
         return None
     return (now or utcnow()) - timedelta(days=days)
@@ -163,7 +158,7 @@ def expired_ticket_ids(now: datetime | None = None, limit: int | None = None) ->
     cutoff = retention_cutoff(now)
     if cutoff is None:
         return []
-    batch = limit if limit is not None else _setting("TICKETS_RETENTION_BATCH", DEFAULT_RETENTION_BATCH)
+    batch = limit if limit is not None else retention_batch()
     return list(db.session.scalars(expired_statement(cutoff, batch)))
 
 
@@ -175,3 +170,19 @@ def expired_statement(cutoff: datetime, batch: int) -> Select[Any]:
         .order_by(Ticket.closed_at, Ticket.id)
         .limit(max(0, batch))
     )
+
+
+def erasable(ticket: Ticket) -> bool:
+    """Whether the requester's data can be erased from this ticket now."""
+    return ticket.erased_at is None and ticket.status in ERASABLE_STATUSES
+
+
+def erasure_facts(ticket: Ticket) -> dict[str, Any]:
+    """What erasing would remove, for the admin to see first: the worker's messages, the
+    attachments, and the tickets merged into this one (erased with it)."""
+    events = timeline(ticket)
+    return {
+        "messages": sum(1 for e in events if e.by_requester and e.body),
+        "attachments": len(ticket.attachments),
+        "merged": [e.data.get("from_reference") for e in events if e.kind == "merged" and e.data.get("from")],
+    }

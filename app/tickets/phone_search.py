@@ -21,7 +21,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import and_, or_, select
 
 from app.core.crypto import blind_index
-from app.core.phone import DEFAULT_REGION, phone_readings
+from app.core.phone import DEFAULT_REGION, PhoneError, normalize_phone, phone_readings
 from app.extensions import db
 from app.records.models import Member
 from app.tickets.models import Ticket
@@ -35,6 +35,17 @@ class PhoneMatch:
 
     e164: str
     country: str | None = None
+
+
+def normal_phone(phone: str | None) -> str | None:
+    """``phone`` in E.164 as tickets store it, or None when empty or unreadable (machine input
+    such as a caller ID: an unusable value simply matches nothing)."""
+    if not phone:
+        return None
+    try:
+        return normalize_phone(phone)
+    except PhoneError:
+        return None
 
 
 def placement_countries() -> tuple[str, ...]:

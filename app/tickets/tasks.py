@@ -23,7 +23,9 @@ from app.core.jobs import periodic, record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.extensions import db
+from app.tickets.erasure import erase_requester, expired_ticket_ids
 from app.tickets.models import Notification, Ticket
+from app.tickets.services.lifecycle import close_stale_resolved
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class Messenger(Protocol):
     A messenger whose provider reports delivery later (SMS status callbacks) may also have a
     ``delivery_replay`` attribute: the dotted name of a job, called with the provider's message
     id once the sending transaction has committed, that re-applies reports which arrived before
-    the message id was on record (:func:`app.tickets.services.record_delivery`).
+    the message id was on record (:func:`app.tickets.services.notify.record_delivery`).
     """
 
     name: str
@@ -83,7 +85,7 @@ def get_messenger() -> Messenger:
     if path:
         module_name, _sep, attr = str(path).partition(":")
         factory = getattr(importlib.import_module(module_name), attr)
-        return factory(current_app.config)  # type: ignore[no-any-return]
+        return factory(current_app.config)
     _messenger = LogMessenger()
     return _messenger
 
@@ -170,9 +172,6 @@ def housekeeping(now: datetime | None = None) -> dict[str, int]:
     personal data from closed tickets older than ``TICKETS_RETENTION_DAYS`` (at most one batch
     per pass, each ticket in its own transaction, so one failure costs one ticket; an erased
     ticket is never picked again)."""
-    from app.tickets.erasure import erase_requester, expired_ticket_ids
-    from app.tickets.services import close_stale_resolved
-
     result = {"closed": 0, "erased": 0, "erase_failed": 0}
     try:
         result["closed"] = close_stale_resolved(now)

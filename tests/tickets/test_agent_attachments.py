@@ -38,7 +38,7 @@ def ticket(db):
 
 
 def _post_reply(client, ticket_id, *, body, kind, files):
-    db_ticket = services._get(ticket_id)
+    db_ticket = services.get_ticket(ticket_id)
     token = csrf_token(client, f"/tickets/{ticket_id}")
     data = {
         "csrf_token": token,

@@ -1,0 +1,84 @@
+"""Messages to the worker (SMS/email) and what the carrier reported about them.
+
+Each message is an outbox intent (``app.tickets.tasks.notify_worker``) with a unique key, so a
+reply is never announced twice, however often it is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.core.jobs import OutboxIntent, record_intent
+from app.core.time import utcnow
+from app.extensions import db
+from app.tickets.models import CARRIER_STATUS_RANK, Notification, Ticket
+
+
+def notify(ticket: Ticket, kind: str, key_suffix: str) -> None:
+    """Promise a message to the worker, one intent per channel: each job then has a single
+    effect at a provider, so a failing email can be retried without sending the SMS again.
+    The keys make it once-only even if recorded again."""
+    for channel, destination in (("sms", ticket.requester_phone), ("email", ticket.requester_email)):
+        if not destination:
+            continue
+        key = f"ticket-notify:{ticket.id}:{kind}:{key_suffix}:{channel}"
+        # Autoflush makes intents recorded earlier in this transaction visible to the query too.
+        if db.session.scalar(select(OutboxIntent.id).where(OutboxIntent.key == key)) is not None:
+            continue
+        record_intent(
+            "app.tickets.tasks.notify_worker",
+            ticket.id,
+            kind,
+            key_suffix,
+            channel,
+            queue="notifications",
+            key=key,
+        )
+
+
+def notify_created(ticket: Ticket) -> None:
+    """Tell the worker their reference number (SMS/email), as an outbox intent."""
+    notify(ticket, "created", key_suffix="0")
+
+
+def notify_callback_requested(ticket_id: int, callback_id: int) -> None:
+    """Confirm a call-back request to the worker (SMS/email), once per request."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is not None:
+        notify(ticket, "callback", key_suffix=str(callback_id))
+
+
+def record_delivery(
+    provider_id: str, status: str, *, error_code: str | None = None, at: datetime | None = None
+) -> bool | None:
+    """What the carrier reported about a message we sent (an SMS status callback).
+
+    Order-tolerant and idempotent: the status only moves forward along
+    :data:`~app.tickets.models.CARRIER_STATUS_RANK` (a late "sent" never undoes "delivered";
+    the first final outcome stays). Returns None when no notification carries this provider id
+    (yet: the callback can overtake the commit of the job that sent the message; the telephony
+    edge replays its stored reports afterwards), else whether anything changed.
+    """
+    if not provider_id or status not in CARRIER_STATUS_RANK:
+        return False
+    note = db.session.scalar(select(Notification).where(Notification.provider_id == provider_id))
+    if note is None:
+        return None
+    code = (error_code or "").strip()[:16] or None
+    current = note.carrier_status
+    if current is not None:
+        old_rank, new_rank = CARRIER_STATUS_RANK.get(current, -1), CARRIER_STATUS_RANK[status]
+        if new_rank < old_rank or (new_rank == old_rank and status != current):
+            return False
+        if status == current:
+            if code and not note.carrier_error_code:
+                note.carrier_error_code = code  # a replay that carries the code the first lacked
+                return True
+            return False
+    note.carrier_status = status
+    note.carrier_status_at = at or utcnow()
+    if code:
+        note.carrier_error_code = code
+    return True
