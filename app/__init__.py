@@ -190,7 +190,9 @@ def register_blueprints(app: Flask) -> None:
     from app.api.routes import bp as api_bp
     from app.core.cli import jobs_cli, pii_cli
     from app.core.routes import bp as core_bp
-    from app.portal.routes import bp as portal_bp
+    from app.portal import calls as portal_calls  # noqa: F401 - Click-to-Call pages join the portal blueprint
+    from app.portal import routes as portal_routes  # noqa: F401 - complaints and the case
+    from app.portal.blueprint import bp as portal_bp
     from app.records.cli import cli as records_cli
     from app.records.routes import bp as records_bp
     from app.sla.cli import cli as sla_cli
@@ -198,8 +200,10 @@ def register_blueprints(app: Flask) -> None:
     from app.sla.routes import bp as sla_bp
     from app.supervisor.rollup import cli as supervision_cli
     from app.supervisor.routes import bp as supervisor_bp
+    from app.telephony import routes as telephony_routes  # noqa: F401 - the Twilio webhooks
+    from app.telephony import simulator_routes  # noqa: F401 - the simulator and the agents' voice token
     from app.telephony.api import bp as telephony_api_bp
-    from app.telephony.routes import bp as telephony_bp
+    from app.telephony.blueprint import bp as telephony_bp
     from app.tickets.routes import bp as tickets_bp
 
     blueprints = (

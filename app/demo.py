@@ -18,13 +18,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
-import phonenumbers
 from flask import Blueprint, current_app
-from phonenumbers import PhoneNumberType
 from sqlalchemy import func, select
 
 from app.agents.models import User
 from app.core.time import utcnow
+from app.demo_calls import seed_calls
+from app.demo_history import seed_history
+from app.demo_people import EMAIL_DOMAIN, mobile_number
 from app.extensions import db
 from app.records.models import CLAIM_STATUSES, Claim, Member
 
@@ -68,7 +69,6 @@ STAFF = [("admin", "Admin Sistem", "admin"), ("supervisor", "Dewi Supervisor", "
 # Languages each demo agent takes calls in (regional and host-country languages included).
 SKILLS = {"supervisor": ["id", "en"], "agent1": ["id", "en"], "agent2": ["id", "jv"],
           "agent3": ["id", "en", "yue"], "agent4": ["id", "su"]}
-EMAIL_DOMAIN = "halopmi.local"
 
 
 @dataclass
@@ -78,26 +78,6 @@ class SeedReport:
     staff: int = 0
     tickets: int = 0
     calls: int = 0
-
-
-def mobile_number(rng: random.Random, region: str) -> str:
-    """A valid mobile number of ``region``, varied from the library's example number."""
-    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
-    if example is None:
-        example = phonenumbers.example_number(region)
-    if example is None:
-        raise ValueError(f"no example number for region {region}")
-    national = str(example.national_number)
-    for _ in range(200):
-        tail = "".join(rng.choice("0123456789") for _ in range(min(5, len(national) - 2)))
-        candidate = national[: len(national) - len(tail)] + tail
-        number = phonenumbers.parse("+" + str(example.country_code) + candidate, None)
-        if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
-            PhoneNumberType.MOBILE,
-            PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        ):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
 def make_nik(rng: random.Random, province: str, birth: date, sex: str) -> str:
@@ -239,8 +219,6 @@ def seed(
     report.staff, _ = seed_staff()
     db.session.commit()
     if history_days:
-        from app.demo_calls import seed_calls
-        from app.demo_history import seed_history
         from app.sla.sweep import sweep
 
         report.tickets = seed_history(rng, days=history_days, now=now)

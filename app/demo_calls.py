@@ -27,6 +27,8 @@ from sqlalchemy import select
 from app.agents.models import AVAILABLE, AWAY, OFFLINE, ON_CALL, WRAP_UP, User, WorkItem
 from app.agents.routing import presence
 from app.core.realtime import discard_pending
+from app.demo_history import live_ticket
+from app.demo_people import EMAIL_DOMAIN
 from app.demo_traffic import (
     MEAN_PATIENCE,
     SHIFTS,
@@ -70,8 +72,6 @@ def seed_calls(rng: random.Random, now: datetime, days: int = 28) -> tuple[int, 
     """
     if days <= 0 or demo_calls_exist():
         return 0, 0
-    from app.demo import EMAIL_DOMAIN
-
     users = {
         u.email.split("@")[0]: u
         for u in db.session.scalars(
@@ -239,8 +239,6 @@ def _work_item(
 
 def _ticket(state: SeedState, call: Call, caller: Caller, at: datetime, agent: User | None) -> int:
     """The ticket ``ensure_ticket`` would give this call: the caller's open one, or a new one."""
-    from app.demo_history import live_ticket
-
     keys = [f"m{call.member_id}"] if call.member_id else []
     if call.from_number and call.from_number.startswith("+"):
         keys.append(f"p{call.from_number}")

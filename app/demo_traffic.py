@@ -21,6 +21,7 @@ from flask import current_app
 
 from app.agents.models import User
 from app.agents.routing import presence
+from app.demo_people import mobile_number
 from app.records.models import Member
 
 # (country, its zone, share of callers, weekly day off as date.weekday())
@@ -167,6 +168,4 @@ def _new_caller(state: Traffic, country: str, zone: str) -> Caller:
     if candidates and rng.random() < 0.75:
         member = rng.choice(candidates)
         return Caller(country, zone, member.phone_abroad, member, browser)
-    from app.demo import mobile_number
-
     return Caller(country, zone, mobile_number(rng, country), None, browser)

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 
 from app.core.errors import error_response
 from app.extensions import db, limiter
-from app.portal.routes import bp
+from app.portal.blueprint import bp
 from app.records.routes import country_name
 from app.telephony import simulator_worker, worker_calls
 from app.telephony.clicktocall import (

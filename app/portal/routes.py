@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -28,13 +27,13 @@ from app import vocabulary
 from app.core import dates
 from app.extensions import db, limiter
 from app.portal import services as portal_services
+from app.portal.blueprint import bp
 from app.records.identifiers import _
 from app.records.routes import country_name
 from app.tickets import attachments, intake, schemas, services
 from app.tickets.labels import category_choices, category_label
 from app.tickets.models import Ticket
 
-bp = Blueprint("portal", __name__)
 ZONE_COOKIE = "tz"  # the worker's browser zone (IANA name), set by the case page's script
 
 SESSION_KEY = "tracked_cases"
@@ -252,5 +251,3 @@ def case_rating(reference: str):  # type: ignore[no-untyped-def]
     db.session.commit()
     return redirect(url_for("portal.case", reference=found.reference))
 
-
-from app.portal import calls  # noqa: E402,F401 - registers the Click-to-Call pages on this blueprint

@@ -25,7 +25,8 @@ from app.core.jobs import record_intent
 from app.core.phone import parse_phone
 from app.core.schemas import validate
 from app.extensions import db
-from app.telephony import integration
+from app.telephony import calllog, integration
+from app.telephony.calllog import log_event, seconds
 from app.telephony.models import (
     TERMINAL_STATUSES,
     Call,
@@ -36,7 +37,6 @@ from app.telephony.models import (
 )
 from app.telephony.prompts import language_or_default, text
 from app.telephony.schemas import CallbackCreate, VoiceTokenCreate
-from app.telephony.schemas import phone_problem as phone_problem  # noqa: F401  (services imports it from here)
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,7 @@ class CallbackRefused(ValueError):
 
 
 def _now() -> datetime:
-    from app.telephony import services
-
-    return services.now()
+    return calllog.now()
 
 
 def timezone_for(country: str | None, given: str | None = None) -> str:
@@ -262,8 +260,6 @@ def callback_leg_ended(call: Call, status: str) -> None:
     if callback is None:
         return
     attempt = db.session.scalar(select(CallbackAttempt).where(CallbackAttempt.call_sid == call.call_sid))
-    from app.telephony.services import _seconds, log_event
-
     if call.answered_at is not None:
         if attempt is not None:
             attempt.status = "answered"
@@ -273,7 +269,7 @@ def callback_leg_ended(call: Call, status: str) -> None:
             "completed",
             at=call.ended_at,
             agent_id=call.agent_id,
-            talk_seconds=_seconds(call.answered_at, call.ended_at),
+            talk_seconds=seconds(call.answered_at, call.ended_at),
         )
         integration.complete("callback", callback.id)
         return

@@ -9,30 +9,33 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from app.agents import routing
+from app.agents.models import WorkItem
+from app.agents.routing import has_own_savepoints, routing_event
+from app.extensions import db
+from app.telephony.calllog import log_event
+from app.telephony.models import Call
+from app.tickets import services as tickets
+from app.tickets.titles import call_title
+
 log = logging.getLogger(__name__)
 
 
 def enqueue(kind: str, ref_id: int, **kwargs: Any) -> Any:
-    from app.agents import routing
-
     return routing.enqueue(kind, ref_id, **kwargs)
 
 
 def cancel(kind: str, ref_id: int, reason: str) -> None:
-    from app.agents import routing
-
     routing.cancel(kind, ref_id, reason)
 
 
 def complete(kind: str, ref_id: int) -> None:
-    from app.agents import routing
-
     routing.complete(kind, ref_id)
 
 
 def position(kind: str, ref_id: int) -> tuple[int, int | None]:
-    from app.agents import routing
-
     return routing.position(kind, ref_id)  # type: ignore[no-any-return]
 
 
@@ -43,9 +46,7 @@ RING_ENDS = {"declined": "declined", "no_answer": "timeout"}
 def subscribe_to_routing() -> None:
     """Connect the call log to routing's signal: offers, unanswered rings, transfers and
     wrap-ups (called by the application factory; routing itself never imports telephony)."""
-    from app.agents.routing import has_own_savepoints, routing_event
-
-    # No savepoint around it: its one write (services.log_event) already runs in its own, and
+    # No savepoint around it: its one write (calllog.log_event) already runs in its own, and
     # offers are routing's hot path (see bench/README.md).
     for kind in ("offered", "transferred", *RING_ENDS):
         routing_event.connect(has_own_savepoints(routing_outcome), sender=kind)
@@ -55,12 +56,6 @@ def subscribe_to_routing() -> None:
 def wrap_up_outcome(kind: str, *, item: Any, event: Any) -> None:
     """The agent's wrap-up of a call or call-back: its disposition on the call and the call
     log (``wrap_up``, once per routing event), with the agent's note."""
-    from sqlalchemy import select
-
-    from app.extensions import db
-    from app.telephony import services
-    from app.telephony.models import Call
-
     if item.kind == "call":
         call = db.session.get(Call, item.ref_id)
     else:
@@ -71,7 +66,7 @@ def wrap_up_outcome(kind: str, *, item: Any, event: Any) -> None:
     if call is None or not disposition:
         return
     call.disposition = disposition
-    services.log_event(
+    log_event(
         call,
         "wrap_up",
         suffix=str(event.id),
@@ -84,23 +79,19 @@ def wrap_up_outcome(kind: str, *, item: Any, event: Any) -> None:
 def routing_outcome(kind: str, *, item: Any, event: Any) -> None:
     """One routing event, in routing's transaction: the matching call-log fact, if any.
 
-    Each fact has a unique key (see ``services.log_event``): an offer is ``offered:<item>.<n>``
+    Each fact has a unique key (see ``calllog.log_event``): an offer is ``offered:<item>.<n>``
     (the item's n-th offer) and its unanswered end ``ring_no_answer:<item>.<n>``, a transfer
     ``transferred:<item>.<version>``. Call-backs are routed before their call exists, so only
     calls (``kind == "call"``) are logged here.
     """
     if item.kind != "call" or event.kind not in ("offered", "transferred", *RING_ENDS):
         return
-    from app.extensions import db
-    from app.telephony import services
-    from app.telephony.models import Call
-
     call = db.session.get(Call, item.ref_id)
     if call is None:
         return
     offer = f"{item.id}.{item.offers}"
     if event.kind == "offered":
-        services.log_event(
+        log_event(
             call,
             "offered",
             suffix=offer,
@@ -112,7 +103,7 @@ def routing_outcome(kind: str, *, item: Any, event: Any) -> None:
         ring_ms = (
             max(0, int((event.at - item.offered_at).total_seconds() * 1000)) if item.offered_at else None
         )
-        services.log_event(
+        log_event(
             call,
             "ring_no_answer",
             suffix=offer,
@@ -121,7 +112,7 @@ def routing_outcome(kind: str, *, item: Any, event: Any) -> None:
             data={"work_item_id": item.id, "reason": RING_ENDS[event.kind], "ring_ms": ring_ms},
         )
     else:
-        services.log_event(
+        log_event(
             call,
             "transferred",
             suffix=f"{item.id}.{item.version}",
@@ -138,16 +129,11 @@ def routing_outcome(kind: str, *, item: Any, event: Any) -> None:
 
 def current_item(kind: str, ref_id: int) -> Any:
     """The live routing item of a call or call-back (waiting, offered or connected), or None."""
-    from app.agents import routing
-
     return routing.current_item(kind, ref_id)
 
 
 def work_item(work_item_id: int) -> Any:
     """The routing WorkItem (kind, ref_id, agent_id) an accept job was recorded for."""
-    from app.agents.models import WorkItem
-    from app.extensions import db
-
     return db.session.get(WorkItem, work_item_id)
 
 
@@ -169,8 +155,6 @@ def open_or_reuse_ticket(
     NIK) the member is a claim: the call never joins that member's open case, only one from the
     same phone, and a new ticket links the member as "probable" for an agent to confirm.
     """
-    from app.tickets import services as tickets
-
     if not identity_proven:
         member_id = None
     existing = (
@@ -194,14 +178,10 @@ def open_or_reuse_ticket(
 
 def ticket_title(channel: str, topic: str | None, country: str | None) -> str:
     """The human title of the ticket a call, call-back or voicemail opens."""
-    from app.tickets.titles import call_title
-
     return call_title(channel, topic, country)
 
 
 def link_call(ticket_id: int, call_id: int, summary: str | None = None) -> None:
-    from app.tickets import services as tickets
-
     tickets.link_call(ticket_id, call_id, summary=summary)
 
 
@@ -209,14 +189,10 @@ def conversation_started(ticket_id: int | None, at: datetime, agent_id: int | No
     """An agent and the worker are talking: the ticket's first response (tickets decide)."""
     if ticket_id is None:
         return
-    from app.tickets import services as tickets
-
     tickets.record_conversation(ticket_id, at=at, actor_id=agent_id)
 
 
 def ticket_note(ticket_id: int, kind: str, data: dict[str, Any]) -> None:
-    from app.tickets import services as tickets
-
     tickets.add_event(ticket_id, kind, data)
 
 
@@ -224,12 +200,8 @@ def message_delivered(
     provider_id: str, status: str, *, error_code: str | None, at: Any
 ) -> bool | None:
     """A carrier's delivery report for a worker notification (None: no such message yet)."""
-    from app.tickets import services as tickets
-
     return tickets.record_delivery(provider_id, status, error_code=error_code, at=at)
 
 
 def ticket_reference(ticket_id: int) -> str | None:
-    from app.tickets import services as tickets
-
     return tickets.reference_of(ticket_id)

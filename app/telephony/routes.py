@@ -14,19 +14,19 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Response, abort, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.telephony import services, twiml, voicemail
+from app.telephony import calllog, services, twiml, voicemail
+from app.telephony.blueprint import bp
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest
 from app.telephony.prompts import language_or_default
 from app.telephony.signature import twilio_signed
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("telephony", __name__, url_prefix="/telephony")
 
 AGENT_IDENTITY = re.compile(r"^client:agent:(\d+)$")
 WORKER_IDENTITY = re.compile(r"^client:(worker:[0-9a-f]{32})$")
@@ -294,7 +294,7 @@ def voice_client() -> Response:
 
 def _worker_leg(identity: str, form: dict[str, str]) -> Response:
     call_request = db.session.scalar(select(CallRequest).where(CallRequest.identity == identity))
-    if call_request is None or call_request.expires_at < services.now():
+    if call_request is None or call_request.expires_at < calllog.now():
         return twiml.xml(twiml.not_allowed())
     if call_request.call_id is not None:
         existing = db.session.get(Call, call_request.call_id)
@@ -375,5 +375,3 @@ def voice_callback_answer() -> Response:
     )
     return _answer(document)
 
-
-from app.telephony import simulator_routes  # noqa: E402,F401 - registers the simulator and agent token

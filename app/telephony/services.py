@@ -19,84 +19,22 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.core.masking import mask_phone
 from app.core.phone import PhoneError, parse_phone
-from app.core.time import utcnow
 from app.extensions import db
-from app.telephony import integration
+from app.telephony import calllog, integration
+from app.telephony.calllog import log_event, seconds, store_raw
+from app.telephony.clicktocall import callback_leg_ended, create_callback
 from app.telephony.models import (
     TERMINAL_STATUSES,
     Call,
-    CallEvent,
     RawWebhook,
 )
 from app.telephony.prompts import TOPIC_KEYS
+from app.telephony.schemas import phone_problem
 
 log = logging.getLogger(__name__)
 
-PHONE_FIELDS = ("From", "To", "Caller", "Called", "ForwardedFrom")
 CHANNEL_BY_DIRECTION = {"inbound": "phone", "browser": "browser_call", "outbound": "callback"}
-
-
-def now() -> datetime:
-    """The clock of the call path (tests replace it to give calls a duration)."""
-    return utcnow()
-
-
-# --- raw events and the call log ------------------------------------------------------------
-
-
-def masked_payload(form: Mapping[str, str]) -> dict[str, str]:
-    """The webhook as received, with phone numbers masked (the raw log is not a PII store)."""
-    return {
-        key: (mask_phone(value) if key in PHONE_FIELDS and value.startswith("+") else value)
-        for key, value in form.items()
-    }
-
-
-def store_raw(kind: str, key: str, form: Mapping[str, str], sid: str | None = None) -> bool:
-    """Store a provider event under its idempotency key; False if it was seen before.
-
-    ``sid`` is the provider's id of the call or message it is about (default ``CallSid``).
-    """
-    if db.session.scalar(select(RawWebhook.id).where(RawWebhook.key == key)) is not None:
-        return False
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                RawWebhook(
-                    key=key,
-                    kind=kind,
-                    call_sid=sid or form.get("CallSid"),
-                    payload=masked_payload(form),
-                )
-            )
-    except IntegrityError:  # the same event delivered concurrently
-        return False
-    return True
-
-
-def log_event(
-    call: Call, kind: str, *, suffix: str = "", at: datetime | None = None, **fields: Any
-) -> CallEvent | None:
-    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there.
-
-    The unique key decides (no look-up first): a fact is new far more often than replayed."""
-    key = f"{call.id}:{kind}" + (f":{suffix}" if suffix else "")
-    data = fields.pop("data", None) or {}
-    event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
-    try:
-        with db.session.begin_nested():
-            db.session.add(event)
-    except IntegrityError:
-        return None
-    return event
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, int(round((end - start).total_seconds())))
 
 
 # --- calls ------------------------------------------------------------------------------------
@@ -161,7 +99,7 @@ def business_hours(at: datetime | None = None) -> bool:
     in TELEPHONY_TIMEZONE.
     """
     config = current_app.config
-    at = at or now()
+    at = at or calllog.now()
     name = str(config.get("TELEPHONY_CALENDAR") or "")
     if name:
         from app.sla.services import calendar_named
@@ -272,7 +210,7 @@ def queue_call(call: Call) -> None:
         return
     ensure_ticket(call)
     if call.enqueued_at is None:
-        call.enqueued_at = now()
+        call.enqueued_at = calllog.now()
     integration.enqueue(
         "call",
         call.id,
@@ -289,7 +227,7 @@ def wait_state(form: Mapping[str, str]) -> tuple[Call, int | None, int | None, b
     """For the hold TwiML: position, estimated wait, and whether the maximum wait is past."""
     call = require_call(form)
     position, estimate = integration.position("call", call.id)
-    waited = _seconds(call.enqueued_at, now()) or 0
+    waited = seconds(call.enqueued_at, calllog.now()) or 0
     too_long = waited >= int(current_app.config["TELEPHONY_MAX_WAIT_SECONDS"])
     if too_long and call.exit_reason is None:
         call.exit_reason = "max_wait"
@@ -299,8 +237,6 @@ def wait_state(form: Mapping[str, str]) -> tuple[Call, int | None, int | None, b
 def callback_possible(call: Call) -> bool:
     if not call.from_number or not call.from_number.startswith("+"):
         return False
-    from app.telephony.clicktocall import phone_problem
-
     return phone_problem(call.from_number) is None
 
 
@@ -313,8 +249,6 @@ def request_callback_from_queue(form: Mapping[str, str]) -> bool:
         return False
     if call.status in TERMINAL_STATUSES or call.exit_reason is not None:
         return False  # a replayed key press after the call ended, or after it left the queue
-    from app.telephony.clicktocall import create_callback
-
     call.exit_reason = "callback"
     assert call.from_number is not None
     create_callback(
@@ -335,7 +269,7 @@ def abandon(call: Call, reason: str, at: datetime) -> None:
     if call.answered_at is not None or call.enqueued_at is None:
         return
     if log_event(
-        call, "abandoned", at=at, wait_seconds=_seconds(call.enqueued_at, at), data={"reason": reason}
+        call, "abandoned", at=at, wait_seconds=seconds(call.enqueued_at, at), data={"reason": reason}
     ):
         integration.cancel("call", call.id, reason)
 
@@ -348,7 +282,7 @@ def left_for_callback(call: Call, at: datetime) -> bool:
         "abandoned",
         suffix="callback",
         at=at,
-        wait_seconds=_seconds(call.enqueued_at, at),
+        wait_seconds=seconds(call.enqueued_at, at),
         data={"reason": "callback"},
     ):
         integration.cancel("call", call.id, "callback")
@@ -363,8 +297,8 @@ def log_completed(call: Call, at: datetime, agent_id: int | None, data: dict[str
         "completed",
         at=at,
         agent_id=agent_id,
-        talk_seconds=_seconds(call.answered_at, at),
-        wait_seconds=_seconds(call.enqueued_at, call.answered_at),
+        talk_seconds=seconds(call.answered_at, at),
+        wait_seconds=seconds(call.enqueued_at, call.answered_at),
         data=data,
     )
 
@@ -377,7 +311,7 @@ def queue_exit(form: Mapping[str, str]) -> str:
     """
     call = require_call(form)
     result = form.get("QueueResult") or ""
-    at = now()
+    at = calllog.now()
     if (
         result in ("redirected", "redirected-from-bridged")
         and call.status not in TERMINAL_STATUSES
@@ -406,7 +340,7 @@ def left_queue(call: Call, reason: str, at: datetime) -> None:
     now, as Asterisk's EXITWITHTIMEOUT counts it, not when her message ends minutes later."""
     if call.answered_at is not None or call.enqueued_at is None:
         return
-    log_event(call, "left_queue", at=at, wait_seconds=_seconds(call.enqueued_at, at), data={"reason": reason})
+    log_event(call, "left_queue", at=at, wait_seconds=seconds(call.enqueued_at, at), data={"reason": reason})
 
 
 def apply_status(form: Mapping[str, str]) -> bool:
@@ -431,7 +365,7 @@ def apply_status(form: Mapping[str, str]) -> bool:
 def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
     if not call.move_to(status):
         return
-    at = now()
+    at = calllog.now()
     if status == "in-progress" and call.direction == "outbound" and call.answered_at is None:
         call.answered_at = at
         log_event(call, "answered", at=at, agent_id=call.agent_id)
@@ -440,8 +374,6 @@ def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
         return
     call.ended_at = at
     if call.callback_id is not None:
-        from app.telephony.clicktocall import callback_leg_ended
-
         callback_leg_ended(call, status)
         return
     if call.answered_at is not None:
@@ -465,10 +397,10 @@ def replay_raw(call: Call) -> None:
 def agent_joined(call: Call, agent_id: int, at: datetime | None = None) -> None:
     """The agent's softphone reached the call's conference: the call is answered."""
     if call.answered_at is None:
-        at = at or now()
+        at = at or calllog.now()
         call.answered_at = at
         call.agent_id = agent_id
-        log_event(call, "answered", at=at, agent_id=agent_id, wait_seconds=_seconds(call.enqueued_at, at))
+        log_event(call, "answered", at=at, agent_id=agent_id, wait_seconds=seconds(call.enqueued_at, at))
         integration.conversation_started(call.ticket_id, at, agent_id)
 
 
@@ -496,7 +428,7 @@ def store_message_status(form: Mapping[str, str]) -> tuple[str, str]:
 def apply_message_status(sid: str, status: str, error_code: str | None, at: datetime | None = None) -> bool:
     """Hand one delivery report to the notification it is about (order-tolerant over there).
     False when no notification carries this message id yet (see :func:`replay_message_status`)."""
-    return integration.message_delivered(sid, status, error_code=error_code, at=at or now()) is not None
+    return integration.message_delivered(sid, status, error_code=error_code, at=at or calllog.now()) is not None
 
 
 def replay_message_status(sid: str) -> int:
@@ -558,7 +490,7 @@ def conference_event(form: Mapping[str, str]) -> bool:
     agent = AGENT_LABEL.match(form.get("ParticipantLabel") or "")
     if call is None or agent is None or not leg:
         return True
-    agent_id, at = int(agent.group(1)), now()
+    agent_id, at = int(agent.group(1)), calllog.now()
     data = {"call_sid": leg, "conference_sid": conference_sid, "conference": form.get("FriendlyName")}
     if event == "participant-join":
         log_event(call, "agent_joined", suffix=leg, at=at, agent_id=agent_id, data=data)

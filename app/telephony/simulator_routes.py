@@ -14,9 +14,9 @@ from flask_login import current_user
 from app.agents.policy import require
 from app.extensions import csrf, db
 from app.telephony import playback
+from app.telephony.blueprint import bp
 from app.telephony.models import Recording
 from app.telephony.provider import ProviderError
-from app.telephony.routes import bp
 from app.telephony.simulator import Leg, Simulator, SimulatorError
 from app.telephony.softphone import SIMULATOR_KEY, get_simulator, simulator_active
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from app.core.jobs import periodic, record_intent
 from app.extensions import db
-from app.telephony import integration, services, twiml
+from app.telephony import calllog, integration, twiml
 from app.telephony.clicktocall import (
     _enqueue,
     create_callback,
@@ -30,7 +30,6 @@ from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, Callb
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.services import (
     ensure_ticket,
-    now,
     replay_message_status,
     replay_raw,
     should_record,
@@ -170,7 +169,7 @@ def recover_stalled_dials(at: datetime | None = None) -> dict[str, int]:
     The decision is a conditional UPDATE on ``status = 'dialing'``, so two housekeeping
     processes cannot both act on one attempt.
     """
-    at = at or services.now()
+    at = at or calllog.now()
     cutoff = at - timedelta(seconds=int(current_app.config.get("CALLBACK_DIAL_GRACE_SECONDS", 120)))
     stalled = db.session.scalars(
         select(CallbackAttempt)
@@ -212,7 +211,7 @@ def recover_stalled_dials(at: datetime | None = None) -> dict[str, int]:
 
 
 def _created(call: dict[str, Any]) -> datetime:
-    return call.get("created_at") or datetime.max.replace(tzinfo=services.now().tzinfo)
+    return call.get("created_at") or datetime.max.replace(tzinfo=calllog.now().tzinfo)
 
 
 def _claim(attempt: CallbackAttempt, outcome: str) -> bool:
@@ -236,8 +235,8 @@ def housekeeping() -> dict[str, int]:
     per-number call-back counters of days before yesterday)."""
     try:
         counts = recover_stalled_dials()
-        counts["quotas_dropped"] = forget_old_quotas((now() - timedelta(days=2)).date())
-        for name, value in erase_expired(now()).items():  # retention of calls no ticket holds
+        counts["quotas_dropped"] = forget_old_quotas((calllog.now() - timedelta(days=2)).date())
+        for name, value in erase_expired(calllog.now()).items():  # retention of calls no ticket holds
             counts[f"erased_{name}"] = value
         db.session.commit()
         return counts
@@ -331,7 +330,7 @@ def fetch_recording(recording_id: int) -> None:
     if info.get("duration") not in (None, ""):
         recording.duration = int(info["duration"])
     recording.status = str(info.get("status") or recording.status)
-    recording.fetched_at = now()
+    recording.fetched_at = calllog.now()
 
 
 def replay_message_statuses(message_sid: str) -> None:

@@ -11,13 +11,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.telephony import services
+from app.telephony import calllog
 from app.telephony.signature import sign, webhook_token
 from app.telephony.simulator import Simulator
 
 
 class Clock:
-    """The call path's clock (``services.now``), moved by hand; starts inside business hours."""
+    """The call path's clock (``calllog.now``), moved by hand; starts inside business hours."""
 
     def __init__(self) -> None:
         self.current = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta, a Monday
@@ -32,7 +32,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(services, "now", clock.now)
+    monkeypatch.setattr(calllog, "now", clock.now)
     return clock
 
 
