@@ -265,7 +265,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["mask"] = mask
 
-    from app import vocabulary
+    from app.core import vocabulary
     from app.core.dates import format_when, reader_zone
 
     def local(value: object, style: str = "datetime", zone: str | None = None) -> str:

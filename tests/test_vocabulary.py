@@ -1,7 +1,7 @@
 """Labels, not codes: the main pages, rendered with demo data in both languages, show no stored
 code (``active``, ``paid``, ``SA``, ``pending_worker``…) as text.
 
-The codes come from :mod:`app.vocabulary` (every key of every table, plus the countries the demo
+The codes come from :mod:`app.core.vocabulary` (every key of every table, plus the countries the demo
 places workers in), so a new code with a label is checked as soon as it is added. Only text a
 person reads is checked: text nodes outside scripts, styles and attributes.
 """
@@ -20,15 +20,46 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from app import vocabulary
-from app.agents.models import User
+from app.agents.models import AGENT_STATES, ROLES, WORK_KINDS, User
+from app.core import vocabulary
 from app.demo import COUNTRIES, seed
 from app.extensions import db as _db
-from app.records.models import Claim, Member
-from app.sla.models import BusinessCalendar
+from app.records.models import CLAIM_STATUSES, MEMBERSHIP_STATUSES, PHASES, PROGRAMS, SCHEMES, Claim, Member
+from app.sla.models import TARGETS, BusinessCalendar
 from app.tickets import services as tickets
-from app.tickets.models import Ticket, TicketEvent
+from app.tickets.models import (
+    CATEGORIES,
+    CHANNELS,
+    EVENT_KINDS,
+    MATCH_CONFIDENCES,
+    PRIORITIES,
+    STATUSES,
+    Ticket,
+    TicketEvent,
+)
 from tests.conftest import RequestScopedClient, csrf_token
+
+# The stored vocabularies each table must cover: the vocabulary (app.core) knows no domain
+# package, so the check that a new stored code got its label lives here.
+COVERS = {
+    "ticket_status": STATUSES,
+    "ticket_status_public": STATUSES,
+    "priority": PRIORITIES,
+    "channel": CHANNELS,
+    "event": EVENT_KINDS,
+    "category": CATEGORIES,
+    "category_public": CATEGORIES,
+    "membership": MEMBERSHIP_STATUSES,
+    "claim_status": CLAIM_STATUSES,
+    "phase": PHASES,
+    "program": PROGRAMS,
+    "scheme": SCHEMES,
+    "confidence": MATCH_CONFIDENCES,
+    "agent_state": AGENT_STATES,
+    "work_kind": WORK_KINDS,
+    "role": ROLES,
+    "sla_target": TARGETS,
+}
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +130,7 @@ def codes_shown(html: str, codes: set[str], words: bool = True) -> list[tuple[st
 
 
 def test_every_stored_code_has_a_label_that_is_not_the_code(app) -> None:  # type: ignore[no-untyped-def]
-    for kind, stored in vocabulary.COVERS.items():
+    for kind, stored in COVERS.items():
         assert set(stored) <= set(vocabulary.VOCABULARY[kind]), kind
     with app.test_request_context():
         for language in ("id", "en"):

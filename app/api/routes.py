@@ -19,9 +19,9 @@ from werkzeug.wrappers import Response
 from app.api.openapi import document
 from app.api.schemas import ATTACHMENT_ID_MAX, Verified
 from app.core.errors import error_response
+from app.core.i18n import _
 from app.core.schemas import validate
 from app.extensions import db, limiter
-from app.records.identifiers import _
 from app.tickets import attachments, intake, schemas, services
 from app.tickets.models import Ticket
 

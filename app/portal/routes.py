@@ -23,12 +23,11 @@ from flask import (
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
-from app import vocabulary
-from app.core import dates
+from app.core import dates, vocabulary
+from app.core.i18n import _
 from app.extensions import db, limiter
 from app.portal import services as portal_services
 from app.portal.blueprint import bp
-from app.records.identifiers import _
 from app.records.routes import country_name
 from app.tickets import attachments, intake, schemas, services
 from app.tickets.labels import category_choices, category_label
@@ -39,7 +38,7 @@ ZONE_COOKIE = "tz"  # the worker's browser zone (IANA name), set by the case pag
 SESSION_KEY = "tracked_cases"
 SESSION_TTL = 3600
 
-STATUS_LABELS = vocabulary.TICKET_STATUS_PUBLIC  # kept for imports; the table is in app/vocabulary.py
+STATUS_LABELS = vocabulary.TICKET_STATUS_PUBLIC  # kept for imports; the table is in app/core/vocabulary.py
 
 
 def _track_limit() -> str:

@@ -16,11 +16,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
-from flask import has_request_context
-from flask_babel import gettext
-
+from app.core.i18n import _
 from app.core.phone import PhoneError, parse_phone
 
 KPJ_RE = re.compile(r"^[0-9A-Z]{11}$")
@@ -40,17 +37,6 @@ NIK_PROVINCES = frozenset(
     | {"61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
     | {"81", "82", "91", "92", "93", "94", "95", "96"}
 )
-
-
-def _(message: str, /, **variables: Any) -> str:
-    """Translate ``message`` for the current request; the English source text elsewhere.
-
-    Imports and jobs run without a request, where the app's locale selector cannot answer, so
-    they fall back to the source language instead of failing. Extraction sees ``_("…")``.
-    """
-    if has_request_context():
-        return str(gettext(message, **variables))
-    return message % variables if variables else message
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from app.records.identifiers import _
+from app.core.i18n import _
 from app.records.sync import (
     DEFAULT_BATCH_SIZE,
     SAMPLE_SIZE,

@@ -17,11 +17,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app import vocabulary
 from app.agents.policy import require, wants_json
+from app.core import vocabulary
+from app.core.i18n import _
 from app.extensions import db
 from app.records import services
-from app.records.identifiers import IdentifierError, _
+from app.records.identifiers import IdentifierError
 from app.records.schemas import parse_date
 
 bp = Blueprint("records", __name__, url_prefix="/records")

@@ -22,11 +22,11 @@ from sqlalchemy import or_, select
 
 from app.core import audit
 from app.core.crypto import blind_index
+from app.core.i18n import _
 from app.extensions import db
 from app.records.identifiers import (
     IdentifierError,
     QueryKind,
-    _,
     classify_query,
     name_key,
     normalize_kpj,

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from app.records.identifiers import _
+from app.core.i18n import _
 from app.records.schemas import CLAIM_COLUMNS, CLAIM_REQUIRED, MEMBER_COLUMNS, MEMBER_REQUIRED
 
 KINDS = ("members", "claims")

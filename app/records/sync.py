@@ -39,9 +39,10 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from app.core.crypto import configure as configure_cipher
 from app.core.crypto import get_cipher
+from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import IdentifierWarning, _
+from app.records.identifiers import IdentifierWarning
 from app.records.models import Claim, Member, identifier_hashes
 from app.records.schemas import ParsedRow, RowError, parse_claim, parse_member
 from app.records.sources import KINDS, FileSource, MembershipSource, SourceError, SourceRow

@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import vocabulary
 from app.agents.models import User
 from app.agents.policy import require
+from app.core import vocabulary
 from app.extensions import db
 from app.sla import config, services, targets
 from app.sla.calendar import WEEKDAYS, CalendarError

@@ -7,7 +7,8 @@ A test checks that every prompt exists in both languages.
 
 from __future__ import annotations
 
-LANGUAGES = ("id", "en")
+from app.core.i18n import LANGUAGES
+
 DEFAULT_LANGUAGE = "id"
 
 # Twilio <Say> language and voice per caller language.

@@ -14,13 +14,13 @@ from zoneinfo import available_timezones
 from flask import current_app
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from app.core.i18n import LANGUAGES
 from app.core.phone import PhoneError, parse_phone
 from app.core.schemas import OneOf, Schema, fail
 from app.tickets.models import CATEGORIES
 
 ALLOWED_KINDS = frozenset({"mobile", "fixed", "fixed_or_mobile"})
 TOPICS = CATEGORIES  # the IVR/call-back topics are the ticket categories (docs/call-flow.md)
-LANGUAGES = ("id", "en")
 HHMM = r"^[0-2][0-9]:[0-5][0-9]$"
 
 

@@ -8,8 +8,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.agents.policy import require
+from app.core.i18n import _
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets import erasure as erasure_rules
 from app.tickets import services, settings
 from app.tickets.blueprint import STATUS_LABELS, bp

@@ -18,8 +18,8 @@ from flask import abort, current_app, send_file
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
+from app.core.i18n import _
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets.models import Attachment
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024

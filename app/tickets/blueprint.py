@@ -8,7 +8,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from app import vocabulary
+from app.core import vocabulary
 from app.tickets.labels import category_label
 from app.tickets.sentences import event_sentence
 from app.tickets.titles import display_title
@@ -26,7 +26,7 @@ VIEW_LABELS = {
     "open": _l("All open"),
     "all": _l("All"),
 }
-# The tables live in the one vocabulary (app/vocabulary.py); these names stay for imports.
+# The tables live in the one vocabulary (app/core/vocabulary.py); these names stay for imports.
 STATUS_LABELS = vocabulary.TICKET_STATUS
 PRIORITY_LABELS = vocabulary.PRIORITY
 EVENT_LABELS = vocabulary.EVENT

@@ -28,9 +28,9 @@ from blinker import Namespace
 from sqlalchemy import Select, select
 
 from app.core import audit
+from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets import attachments
 from app.tickets.models import Notification, Ticket
 from app.tickets.services.errors import TicketError

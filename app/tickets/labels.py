@@ -1,4 +1,4 @@
-"""Category labels (kept importable here; the tables live in :mod:`app.vocabulary`).
+"""Category labels (kept importable here; the tables live in :mod:`app.core.vocabulary`).
 
 Each category has two phrasings, translated like any other text: ``staff`` for the agent
 workspace, the console and canned replies ("JKK claim (work accident)"), and ``public`` for
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from app.core.vocabulary import CATEGORY, CATEGORY_PUBLIC, label
 from app.tickets.models import CATEGORIES
-from app.vocabulary import CATEGORY, CATEGORY_PUBLIC, label
 
 
 class CategoryLabel(NamedTuple):

@@ -15,12 +15,12 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app import vocabulary
 from app.agents.policy import require, wants_json
+from app.core import vocabulary
+from app.core.i18n import _
 from app.core.masking import mask
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets import admin_routes, attachments, intake, services
 from app.tickets.blueprint import (
     PRIORITY_LABELS,

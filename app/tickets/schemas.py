@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
 
+from app.core.i18n import LANGUAGES
 from app.core.phone import PhoneError, parse_phone
 from app.core.schemas import OneOf, Result, Schema, fail, text, validate
 from app.records.identifiers import (
@@ -46,7 +47,6 @@ DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 5000
 REPLY_MAX = 5000
 COMMENT_MAX = 2000
-LANGUAGES = ("id", "en")
 
 
 def countries() -> tuple[str, ...]:

@@ -29,12 +29,12 @@ from app.agents.routing import current_seq, item_payload
 from app.agents.routing import presence as presence_svc
 from app.core.dates import zone_for_country
 from app.core.time import utcnow
+from app.core.vocabulary import TICKET_STATUS
 from app.extensions import db
 from app.records.models import Member
 from app.records.services import member_summary
 from app.telephony import softphone as sim_softphone
 from app.tickets.models import Ticket
-from app.vocabulary import TICKET_STATUS
 
 # The languages the console offers (queues, transfers, skills): the skill languages.
 LANGUAGES = SKILL_LANGUAGES

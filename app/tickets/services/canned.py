@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from sqlalchemy import select
 
+from app.core.i18n import _
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets.models import CATEGORIES, CannedReply
 
 CANNED_FIELDS = ("title", "body", "language", "category")

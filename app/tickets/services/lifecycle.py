@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.agents.models import User
+from app.core.i18n import _
 from app.core.time import utcnow
+from app.core.vocabulary import label
 from app.extensions import db
-from app.records.identifiers import _
 from app.sla import services as sla
 from app.tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
 from app.tickets.services.errors import InvalidTransition, ReplyRefused, TicketError
@@ -29,7 +30,6 @@ from app.tickets.services.locking import check_version, save
 from app.tickets.services.notify import notify
 from app.tickets.services.timeline import add_event, effective, get_ticket
 from app.tickets.settings import reopen_days
-from app.vocabulary import label
 
 # The one table of allowed status moves. "resolved → open" is a reopen; "closed" is final
 # (a merged ticket is closed too).

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import _
 from app.records.models import Claim, Member
 from app.records.services import Match, find_members
 from app.tickets.models import Ticket, TicketEvent

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 
 from app.core.crypto import blind_index
+from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import _, name_key
+from app.records.identifiers import name_key
 from app.sla import services as sla
 from app.tickets.models import CATEGORIES, CHANNELS, OPEN_STATUSES, PRIORITIES, Ticket
 from app.tickets.phone_search import normal_phone

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets.models import Tag, Ticket, ticket_tags
 from app.tickets.services.errors import TicketError
 from app.tickets.services.locking import check_version, save

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core import realtime
+from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import _
 from app.tickets.models import EVENT_KINDS, Ticket, TicketEvent
 from app.tickets.services.errors import TicketError
 

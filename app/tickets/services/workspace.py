@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from app.agents.models import User
 from app.core import audit, realtime
+from app.core.i18n import _
 from app.core.masking import mask
 from app.core.time import utcnow
 from app.extensions import db
-from app.records.identifiers import IdentifierError, _
+from app.records.identifiers import IdentifierError
 from app.records.models import Member
 from app.records.services import Match, MemberSummary, member_summary
 from app.sla.services import summary as sla_summary

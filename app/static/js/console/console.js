@@ -18,7 +18,7 @@
   function t(key) { return i18n[key] || key; }
   // A topic or ticket category by its label (the server sends the one label table).
   function category(code) { return (i18n.categories && i18n.categories[code]) || code || ""; }
-  /* Labels, never codes: the vocabulary's tables come in the page's i18n block (app/vocabulary.py). */
+  /* Labels, never codes: the vocabulary's tables come in the page's i18n block (app/core/vocabulary.py). */
   function label(kind, code) {
     if (code === null || code === undefined || code === "") return "";
     var table = (i18n.labels || {})[kind] || {};

@@ -20,11 +20,7 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from app.agents.models import AGENT_STATES, ROLES, WORK_KINDS
 from app.core import dates
-from app.records.models import CLAIM_STATUSES, MEMBERSHIP_STATUSES, PHASES, PROGRAMS, SCHEMES
-from app.sla.models import TARGETS
-from app.tickets.models import CATEGORIES, CHANNELS, EVENT_KINDS, MATCH_CONFIDENCES, PRIORITIES, STATUSES
 
 TICKET_STATUS = {
     "new": _l("New"),
@@ -227,27 +223,6 @@ VOCABULARY: dict[str, Mapping[str, Any]] = {
     "carrier_status": CARRIER_STATUS,
     "language": LANGUAGE,
 }
-# The stored vocabularies each table must cover (checked by tests/test_vocabulary.py).
-COVERS: dict[str, Iterable[str]] = {
-    "ticket_status": STATUSES,
-    "ticket_status_public": STATUSES,
-    "priority": PRIORITIES,
-    "channel": CHANNELS,
-    "event": EVENT_KINDS,
-    "category": CATEGORIES,
-    "category_public": CATEGORIES,
-    "membership": MEMBERSHIP_STATUSES,
-    "claim_status": CLAIM_STATUSES,
-    "phase": PHASES,
-    "program": PROGRAMS,
-    "scheme": SCHEMES,
-    "confidence": MATCH_CONFIDENCES,
-    "agent_state": AGENT_STATES,
-    "work_kind": WORK_KINDS,
-    "role": ROLES,
-    "sla_target": TARGETS,
-}
-
 # Queue priorities of the router (app.agents.routing: emergency 100, claims 50, the rest 10)
 # read as words: the highest threshold a number reaches names it.
 QUEUE_PRIORITY = ((100, _l("Emergency")), (50, _l("High")), (0, _l("Normal")))
