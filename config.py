@@ -248,7 +248,6 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     LOG_FORMAT = "text"
     LOG_LEVEL = "WARNING"
-    OUTBOX_DISPATCH_ON_COMMIT = False
 
 
 class ProductionConfig(Config):
