@@ -53,7 +53,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
 
     inputs.install(app)  # before any blueprint adds an <int:…> rule
     configure_logging(app)
-    crypto.configure(app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
+    crypto.init_app(app)
     register_extensions(app)
     from app.core import headers
 
@@ -151,7 +151,9 @@ def register_extensions(app: Flask) -> None:
             return None
         return user
 
-    from app.agents import events  # noqa: F401 - the /staff namespace, before init_app (see there)
+    from app.agents import events  # the /staff namespace, before init_app (see there)
+
+    events.init_app(app)  # its control messages (disconnect a user's sockets everywhere)
 
     # init_app keeps a message-queue manager from an earlier app in server_options: drop it so
     # each app gets the queue its own configuration names.
