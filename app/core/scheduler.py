@@ -158,9 +158,12 @@ class Scheduler:
             self._loop(job, step, self.period_of(job))
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Ask every job to stop and wait up to ``timeout`` seconds in all for runs under way
+        (the threads are daemons: a run still going then ends with the process)."""
         self.stop_event.set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads.values():
-            thread.join(timeout=timeout)
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
 
     def _loop(self, job: PeriodicJob, step: Step, period: float) -> None:
         due = self.clock.now()
