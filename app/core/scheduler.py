@@ -32,7 +32,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -126,7 +127,9 @@ class Scheduler:
         self.stop_event = stop or threading.Event()
         self.threads: dict[str, threading.Thread] = {}
         self.runs: Counter[str] = Counter()  # completed runs by job name (failed ones too)
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._running = 0  # runs under way
+        self._paused = False
 
     def start(self, without: Iterable[str] = ()) -> list[str]:
         """Start every job not named in ``without``; returns the names started here."""
@@ -174,7 +177,37 @@ class Scheduler:
             due = max(due, now)  # overran: the next run at once, missed ones are not made up
             self.clock.wait(self.stop_event, due - now)
 
+    def pause(self) -> None:
+        """Wait until no run is under way; runs that come due wait for :meth:`resume`.
+
+        The worker forks (rq's work horses, its scheduler of delayed jobs) between the two: a
+        child forked while a job's thread holds a database connection would, when it drops its
+        copy of that thread, roll back on the socket it shares with the parent (seen on
+        PostgreSQL as "server closed the connection unexpectedly" in the parent). So a periodic
+        job must never fork itself (it would wait for its own end).
+        """
+        with self._cond:
+            self._paused = True
+            self._cond.wait_for(lambda: self._running == 0)
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        """No run is under way inside this block (see :meth:`pause`)."""
+        self.pause()
+        try:
+            yield
+        finally:
+            self.resume()
+
     def run_once(self, job: PeriodicJob, step: Step) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._paused)
+            self._running += 1
         try:
             if job.app_context:
                 with self.app.app_context():  # its teardown removes the database session
@@ -184,5 +217,7 @@ class Scheduler:
         except Exception:  # noqa: BLE001 - the schedule must outlive any one failure
             log.exception("periodic job %s failed", job.name)
         finally:
-            with self._lock:
+            with self._cond:
+                self._running -= 1
                 self.runs[job.name] += 1
+                self._cond.notify_all()

@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 
 from flask import Flask
@@ -113,6 +114,22 @@ def run(
         log.warning("rq worker %s stopped unexpectedly; starting again once Redis answers", worker.name)
 
 
+def _fork_between_runs(scheduler: Scheduler) -> None:
+    """Every fork of this process (rq's work horses, its scheduler of delayed jobs) waits until
+    no periodic job is running and none starts before the fork is done (Scheduler.pause)."""
+    ref = weakref.ref(scheduler)
+
+    def before() -> None:
+        if (alive := ref()) is not None:
+            alive.pause()
+
+    def after_in_parent() -> None:
+        if (alive := ref()) is not None:
+            alive.resume()
+
+    os.register_at_fork(before=before, after_in_parent=after_in_parent)
+
+
 def serve(
     app: Flask,
     queue_names: Sequence[str],
@@ -133,6 +150,7 @@ def serve(
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     connection = redis_connection(app)
     scheduler = Scheduler(app, clock=clock, stop=stop)
+    _fork_between_runs(scheduler)
     scheduler.start(without=without)
     if on_started is not None:
         on_started(scheduler)
