@@ -41,6 +41,12 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _weights(value: str) -> dict[str, int]:
+    """``topic=weight,topic=weight`` (``*`` = every other topic)."""
+    pairs = (item.partition("=") for item in _csv(value))
+    return {name.strip(): int(weight) for name, _, weight in pairs}
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the common ``postgres://`` spellings and pick the psycopg 3 driver."""
     if url.startswith("postgres://"):
@@ -75,7 +81,18 @@ class Config:
     SOCKETIO_CHANNEL = env("SOCKETIO_CHANNEL", "halopmi")
     SOCKETIO_CORS_ORIGINS = env("SOCKETIO_CORS_ORIGINS", [], _csv)
     RQ_QUEUES = ("telephony", "notifications", "default")
-    OUTBOX_POLL_SECONDS = env("OUTBOX_POLL_SECONDS", 1.0, float)
+
+    # Periodic work: every `flask jobs worker` runs each job of app/schedule.py at the period
+    # (seconds) named here (app/core/scheduler.py).
+    OUTBOX_POLL_SECONDS = env("OUTBOX_POLL_SECONDS", 1.0, float)  # recorded intents → rq
+    OUTBOX_RECOVERY_SECONDS = env("OUTBOX_RECOVERY_SECONDS", 60.0, float)  # rq jobs that vanished
+    ROUTER_TICK_SECONDS = env("ROUTER_TICK_SECONDS", 2.0, float)  # offer time-outs, wrap-up, relaxation
+    SLA_SWEEP_SECONDS = env("SLA_SWEEP_SECONDS", 30.0, float)  # SLA warnings, breaches, escalations
+    TICKETS_HOUSEKEEPING_SECONDS = env("TICKETS_HOUSEKEEPING_SECONDS", 600.0, float)  # close, retention
+    TELEPHONY_HOUSEKEEPING_SECONDS = env("TELEPHONY_HOUSEKEEPING_SECONDS", 60.0, float)  # stalled dials
+    TELEPHONY_SIMULATOR_SECONDS = env("TELEPHONY_SIMULATOR_SECONDS", 1.0, float)  # simulated SMS reports
+    SUPERVISOR_WALLBOARD_SECONDS = env("SUPERVISOR_WALLBOARD_SECONDS", 3.0, float)  # snapshot push check
+    SUPERVISOR_ROLLUP_SECONDS = env("SUPERVISOR_ROLLUP_SECONDS", 600.0, float)  # roll finished days up
 
     # PII at rest: comma-separated Fernet keys (the first encrypts, all decrypt: rotation),
     # and a separate key for the keyed hashes ("blind index") used for exact lookups.
@@ -112,6 +129,8 @@ class Config:
 
     LOG_LEVEL = env("LOG_LEVEL", "INFO")
     LOG_FORMAT = env("LOG_FORMAT", "json")  # json | text
+    # `flask demo seed` writes the demo staff's passwords here (default: instance/demo-logins.txt).
+    DEMO_LOGINS_FILE = env("DEMO_LOGINS_FILE")
 
     DEFAULT_PHONE_REGION = "ID"
     # ISO 3166 codes of the placement countries the centre serves (SPEC §2), plus Indonesia.
@@ -148,6 +167,8 @@ class Config:
     CALLBACK_RATE_LIMIT = env("CALLBACK_RATE_LIMIT", "10 per hour")  # per IP address
     VOICE_TOKEN_RATE_LIMIT = env("VOICE_TOKEN_RATE_LIMIT", "20 per hour")  # per IP address
     VOICE_TOKEN_TTL_SECONDS = env("VOICE_TOKEN_TTL_SECONDS", 600, int)
+    # Per IP and endpoint: the Click-to-Call page's status polls and simulator keys.
+    PORTAL_CALL_RATE_LIMIT = env("PORTAL_CALL_RATE_LIMIT", "120 per minute")
 
     # Live queue and routing (seconds).
     ROUTING_OFFER_TIMEOUT = env("ROUTING_OFFER_TIMEOUT", 20, int)  # unanswered offer → next agent
@@ -155,22 +176,25 @@ class Config:
     ROUTING_RELAX_ANY_AFTER = env("ROUTING_RELAX_ANY_AFTER", 180, int)  # any agent
     ROUTING_WRAP_UP_SECONDS = env("ROUTING_WRAP_UP_SECONDS", 30, int)
     PRESENCE_GRACE_SECONDS = env("PRESENCE_GRACE_SECONDS", 30, int)  # console gone → offline
-    ROUTER_TICK_SECONDS = env("ROUTER_TICK_SECONDS", 2.0, float)
+    CONSOLE_HEARTBEAT_SECONDS = env("CONSOLE_HEARTBEAT_SECONDS", 10.0, float)  # open consoles → still seen
+    ROUTING_SCAN_LIMIT = env("ROUTING_SCAN_LIMIT", 2000, int)  # waiting items one routing pass looks at
+    # Queue order by topic (higher first); "*" for every other topic (default 10).
+    ROUTING_TOPIC_PRIORITY = env(
+        "ROUTING_TOPIC_PRIORITY", {"emergency": 100, "claim_jkk": 50, "claim_jkm": 50, "claim_jht": 50}, _weights
+    )
+    AGENT_VOICE_TOKEN_TTL = env("AGENT_VOICE_TOKEN_TTL", 3600, int)  # agents' softphone tokens (seconds)
 
     # Supervision: call KPIs, wallboard, staffing (docs/supervision.md).
     SUPERVISOR_ANSWER_TARGET_SECONDS = env("SUPERVISOR_ANSWER_TARGET_SECONDS", 20, int)  # T of "80/20"
     SUPERVISOR_TARGET_SERVICE_LEVEL = env("SUPERVISOR_TARGET_SERVICE_LEVEL", 0.8, float)  # the 80 of "80/20"
     SUPERVISOR_SHORT_ABANDON_SECONDS = env("SUPERVISOR_SHORT_ABANDON_SECONDS", 5, int)  # shorter: not counted
     SUPERVISOR_TIMEZONE = env("SUPERVISOR_TIMEZONE", "")  # report intervals; empty: TELEPHONY_TIMEZONE
-    SUPERVISOR_WALLBOARD_SECONDS = env("SUPERVISOR_WALLBOARD_SECONDS", 3.0, float)  # snapshot push period
-    SUPERVISOR_ROLLUP_SECONDS = env("SUPERVISOR_ROLLUP_SECONDS", 600.0, float)  # roll finished days up
     STAFFING_WEEKS = env("STAFFING_WEEKS", 4, int)  # same weekday over this many past weeks
     STAFFING_MAX_OCCUPANCY = env("STAFFING_MAX_OCCUPANCY", 0.85, float)
     STAFFING_SHRINKAGE = env("STAFFING_SHRINKAGE", 0.3, float)  # breaks, training, absence
     STAFFING_MAX_ABANDON = env("STAFFING_MAX_ABANDON", 0.05, float)  # Erlang A cap
 
     # Tickets and complaints.
-    SLA_SWEEP_SECONDS = env("SLA_SWEEP_SECONDS", 30.0, float)  # how often warnings/breaches are swept
     TICKETS_REOPEN_DAYS = env("TICKETS_REOPEN_DAYS", 7, int)  # a worker's reply reopens a resolved case
     TICKETS_REUSE_DAYS = env("TICKETS_REUSE_DAYS", 7, int)  # a new call joins a recent open ticket
     TICKETS_TRACK_RATE_LIMIT = env("TICKETS_TRACK_RATE_LIMIT", "10 per hour")  # failed look-ups
@@ -233,7 +257,6 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     LOG_FORMAT = "text"
     LOG_LEVEL = "WARNING"
-    OUTBOX_DISPATCH_ON_COMMIT = False
 
 
 class ProductionConfig(Config):

@@ -60,7 +60,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
 
     inputs.install(app)  # before any blueprint adds an <int:…> rule
     configure_logging(app)
-    crypto.configure(app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
+    crypto.init_app(app)
     register_extensions(app)
     from app.core import headers
 
@@ -167,7 +167,9 @@ def register_extensions(app: Flask) -> None:
             return None
         return user
 
-    from app.agents import events  # noqa: F401 - the /staff namespace, before init_app (see there)
+    from app.agents import events  # the /staff namespace, before init_app (see there)
+
+    events.init_app(app)  # its control messages (disconnect a user's sockets everywhere)
 
     # init_app keeps a message-queue manager from an earlier app in server_options: drop it so
     # each app gets the queue its own configuration names.
@@ -223,30 +225,10 @@ def register_blueprints(app: Flask) -> None:
 
     subscribe_to_routing()  # the call log hears of offers, unanswered rings and transfers
 
-    from app.agents.tasks import run_router_loop
-    from app.core.jobs import register_loop
+    from app.core import scheduler
+    from app.schedule import PERIODIC_JOBS
 
-    # Offer time-outs, wrap-up ends, lost consoles and skill relaxation: every worker ticks the
-    # router (each step is a conditional UPDATE, so several workers are safe).
-    register_loop("router", run_router_loop)
-    from app.tickets.tasks import run_housekeeping_loop
-
-    register_loop("tickets", run_housekeeping_loop)  # resolved → closed after the reopen period
-    from app.sla.sweep import run_sweep_loop
-
-    register_loop("sla", run_sweep_loop)  # SLA warnings, breaches and escalations
-    from app.telephony.simulator import run_simulator_loop
-
-    register_loop("telephony-simulator", run_simulator_loop)  # SMS delivery reports without Twilio
-    from app.telephony.tasks import run_housekeeping_loop as run_telephony_housekeeping
-
-    register_loop("telephony", run_telephony_housekeeping)  # call-back dials cut short by a crash
-    from app.supervisor.wallboard import run_wallboard_loop
-
-    register_loop("wallboard", run_wallboard_loop)  # supervisors' wallboard, pushed when it changes
-    from app.supervisor.rollup import run_rollup_loop
-
-    register_loop("supervision-rollup", run_rollup_loop)  # finished days → call_facts for long reports
+    scheduler.init_app(app, PERIODIC_JOBS)  # run by every `flask jobs worker`
 
     from app.demo import demo_cli
 

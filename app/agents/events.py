@@ -118,7 +118,9 @@ def _disconnect_user_here(app: Flask, data: dict[str, Any]) -> None:
         server.disconnect(sid, namespace=STAFF_NAMESPACE, ignore_queue=True)
 
 
-on_control("disconnect_user", _disconnect_user_here)
+def init_app(app: Flask) -> None:
+    """What the web processes of ``app`` do on control messages (called by the factory)."""
+    on_control(app, "disconnect_user", _disconnect_user_here)
 
 
 class StaffNamespace(Namespace):

@@ -1,81 +1,59 @@
-"""``flask jobs …`` (rq worker with scheduler and outbox dispatcher) and ``flask pii …``."""
+"""``flask jobs …`` (rq worker with the periodic jobs and outbox dispatcher) and ``flask pii …``."""
 
 from __future__ import annotations
 
-import os
-import threading
-
 import click
 from flask import Blueprint, current_app
-from rq import Queue, SimpleWorker, Worker
+from rq import Queue
 
-from app.core import jobs
+from app.core import jobs, scheduler
 from app.core import worker as rq_worker
-from app.core.realtime import use_write_only_emitter
 from app.extensions import db
 
 jobs_cli = Blueprint("jobs_cli", __name__, cli_group="jobs")
 pii_cli = Blueprint("pii_cli", __name__, cli_group="pii")
 
 
+OUTBOX_JOBS = ("outbox", "outbox-recovery")
+
+
 @jobs_cli.cli.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--no-dispatcher", is_flag=True, help="Do not run the outbox dispatcher here.")
+@click.option("--no-dispatcher", is_flag=True, help="Do not run the outbox dispatcher (and its recovery) here.")
 @click.option(
     "--without",
     "without",
     multiple=True,
-    help="Do not run this background loop here (see `flask jobs loops`); repeatable.",
+    help="Do not run this periodic job here (see `flask jobs loops`); repeatable.",
 )
 def worker(queues: tuple[str, ...], burst: bool, no_dispatcher: bool, without: tuple[str, ...]) -> None:
-    """Run an rq worker (with the scheduler), the outbox dispatcher and the background loops."""
+    """Run an rq worker (with rq's scheduler of delayed jobs) and every periodic job."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    use_write_only_emitter(app)
-    engine = db.engine
-    # The work horse is a fork: it must not share the parent's pooled connections.
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-    connection = jobs.redis_connection(app)
-    stop = threading.Event()
-    loops = {"outbox": jobs.run_dispatcher, **jobs.BACKGROUND_LOOPS}
-    skipped = set(without) | ({"outbox"} if no_dispatcher else set())
-    threads = []
-    for name, loop in loops.items():
-        if name in skipped:
-            continue
-        thread = threading.Thread(target=loop, args=(app, stop), name=f"loop-{name}", daemon=True)
-        thread.start()
-        threads.append(thread)
-    # SQLite keeps its file locks' state inside the process: a work horse forked while a loop
-    # thread (the outbox dispatcher, the simulator's SMS reports) was inside a transaction
-    # inherits a lock that nobody holds and waits for it until "database is locked". On SQLite
-    # (the embedded default) jobs therefore run in this process, one at a time, without a fork.
-    worker_class = SimpleWorker if engine.dialect.name == "sqlite" else Worker
-    try:
-        rq_worker.run(connection, queues or jobs.QUEUES, burst=burst, stop=stop, worker_class=worker_class)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=5)
+    skipped = set(without) | (set(OUTBOX_JOBS) if no_dispatcher else set())
+    rq_worker.serve(app, queues or jobs.QUEUES, burst=burst, without=skipped)
 
 
 @jobs_cli.cli.command("loops")
 def loops() -> None:
-    """List the background loops a worker runs besides rq."""
-    click.echo("outbox\tmoves recorded intents into rq")
-    for name, loop in jobs.BACKGROUND_LOOPS.items():
-        click.echo(f"{name}\t{(loop.__doc__ or '').strip().splitlines()[0] if loop.__doc__ else ''}")
+    """List the periodic jobs a worker runs besides rq, with their periods."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for name, job in scheduler.periodic_jobs(app).items():
+        click.echo(f"{name}\tevery {job.period(app):g} s ({job.setting})\t{job.summary}")
 
 
 @jobs_cli.cli.command("dispatcher")
 def dispatcher() -> None:
-    """Run only the outbox dispatcher (for deployments that scale it separately)."""
+    """Run only the outbox dispatcher and its recovery (for deployments that scale it separately)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    stop = threading.Event()
+    table = scheduler.periodic_jobs(app)
+    runner = scheduler.Scheduler(app, [table[name] for name in OUTBOX_JOBS])
+    runner.start()
     try:
-        jobs.run_dispatcher(app, stop)
+        while not runner.stop_event.wait(3600):
+            pass
     except KeyboardInterrupt:
-        stop.set()
+        runner.stop()
 
 
 @jobs_cli.cli.command("status")

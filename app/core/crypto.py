@@ -6,6 +6,10 @@
 * ``blind_index(kind, value)`` is an HMAC-SHA256 of the normalised value under ``PII_HASH_KEY``,
   stored beside the ciphertext so that "find the member with this NIK" is an indexed equality
   lookup without decrypting anything. ``kind`` keeps equal strings of different kinds apart.
+
+The cipher belongs to the application: :func:`init_app` (called by the factory) builds it from
+the app's keys into ``app.extensions``, and :func:`get_cipher` finds it through ``current_app``,
+so two apps with different keys in one process never share one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -49,7 +54,7 @@ class PIICipher:
         return hmac.new(self.hash_key, message, hashlib.sha256).hexdigest()
 
 
-_cipher: PIICipher | None = None
+_EXTENSION_KEY = "halopmi.pii_cipher"
 
 
 def build_cipher(keys: list[str], hash_key: str | None) -> PIICipher:
@@ -67,17 +72,23 @@ def build_cipher(keys: list[str], hash_key: str | None) -> PIICipher:
     return PIICipher(MultiFernet(fernets), fernets[0], hash_key.encode("utf-8"))
 
 
-def configure(keys: list[str], hash_key: str | None) -> PIICipher:
-    """Install the process-wide cipher (called by the application factory)."""
-    global _cipher
-    _cipher = build_cipher(keys, hash_key)
-    return _cipher
+def init_app(app: Flask, keys: list[str] | None = None, hash_key: str | None = None) -> PIICipher:
+    """Give ``app`` its cipher, from its ``PII_ENCRYPTION_KEYS`` and ``PII_HASH_KEY`` unless
+    other keys are given (a key rotation in a test, a worker process's copy)."""
+    cipher = build_cipher(
+        app.config["PII_ENCRYPTION_KEYS"] if keys is None else keys,
+        app.config["PII_HASH_KEY"] if hash_key is None else hash_key,
+    )
+    app.extensions[_EXTENSION_KEY] = cipher
+    return cipher
 
 
 def get_cipher() -> PIICipher:
-    if _cipher is None:
-        raise PIIKeyError("PII cipher not configured: create the app first")
-    return _cipher
+    """The current application's cipher."""
+    cipher = current_app.extensions.get(_EXTENSION_KEY) if has_app_context() else None
+    if cipher is None:
+        raise PIIKeyError("PII cipher not configured: no application context, or the app has no keys")
+    return cipher  # type: ignore[no-any-return]
 
 
 def generate_key() -> str:

@@ -2,8 +2,8 @@
 
 A service that wants work done later calls :func:`record_intent` inside its own database
 transaction. The intent row commits or rolls back with the change that caused it, so a Redis
-outage can delay work but never lose it. The dispatcher (:func:`dispatch_pending`, run in a loop
-by ``flask jobs worker`` or ``flask jobs dispatcher``) moves pending intents into rq; the job
+outage can delay work but never lose it. The dispatcher (:class:`OutboxDispatcher`, a periodic
+job of ``flask jobs worker`` or ``flask jobs dispatcher``) moves pending intents into rq; the job
 (:func:`run_intent`) claims its intent and runs the target function in one transaction, so a
 job delivered twice (a retry, a re-dispatch after Redis lost its data) has its effect once.
 
@@ -34,6 +34,7 @@ from sqlalchemy import JSON, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.masking import mask_text
+from app.core.scheduler import PeriodicJob, Scheduler
 from app.core.time import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -298,32 +299,6 @@ def _record_failure(intent_id: int, exc: Exception) -> None:
         db.session.rollback()
 
 
-# Periodic loops that domain packages ask every worker to run beside rq (registered by the
-# application factory, so core imports no domain): name → loop(app, stop_event).
-BACKGROUND_LOOPS: dict[str, Callable[[Flask, threading.Event], None]] = {}
-
-
-def register_loop(name: str, loop: Callable[[Flask, threading.Event], None]) -> None:
-    BACKGROUND_LOOPS[name] = loop
-
-
-def periodic(step: Callable[[], object], interval: float, what: str) -> Callable[[Flask, threading.Event], None]:
-    """A background loop that runs ``step`` (which commits or rolls back itself) every
-    ``interval`` seconds in an app context, and outlives any one failure (database outages)."""
-
-    def loop(app: Flask, stop: threading.Event) -> None:
-        with app.app_context():
-            while not stop.is_set():
-                try:
-                    step()
-                except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                    log.exception("%s failed", what)
-                stop.wait(interval)
-
-    loop.__doc__ = f"{what} every {interval:g} s (a `flask jobs worker` loop)."
-    return loop
-
-
 def redis_run_id(connection: Redis) -> str | None:
     """The Redis server's ``run_id``: it changes when the server restarts (and may have lost
     what it held), or None while it cannot be reached."""
@@ -333,33 +308,46 @@ def redis_run_id(connection: Redis) -> str | None:
         return None
 
 
-def run_dispatcher(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
-    """Dispatch loop for a background thread: survives Redis and database outages.
+class OutboxDispatcher:
+    """The periodic step of the outbox (job ``outbox``, every ``OUTBOX_POLL_SECONDS``): moves
+    pending intents into rq; survives Redis and database outages (the scheduler logs and goes on).
 
-    Every minute it re-enqueues intents whose job vanished more than five minutes ago; when the
-    Redis server itself restarted (its ``run_id`` changed) it does so at once, whatever their
-    age, so jobs lost inside Redis run again within a tick of its return.
+    When the Redis server itself restarted (its ``run_id`` changed) it first re-enqueues every
+    dispatched intent whose job is gone, whatever its age, so jobs lost inside Redis run again
+    within a period of its return. Jobs lost otherwise are found by :func:`recover_lost`, the
+    job ``outbox-recovery`` (every ``OUTBOX_RECOVERY_SECONDS``).
     """
-    interval = interval if interval is not None else app.config.get("OUTBOX_POLL_SECONDS", 1.0)
+
+    def __init__(self, app: Flask) -> None:
+        self.connection = redis_connection(app)
+        self.known_run_id = redis_run_id(self.connection)
+
+    def __call__(self) -> int:
+        run_id = redis_run_id(self.connection)
+        if run_id is not None and run_id != self.known_run_id:  # restarted, or back after an outage
+            log.warning("Redis restarted: re-enqueueing dispatched jobs it may have lost")
+            recover_lost(self.connection, older_than=timedelta(0))
+        if run_id is not None:
+            self.known_run_id = run_id
+        return dispatch_pending(self.connection)
+
+
+def outbox_recovery(app: Flask) -> Callable[[], int]:
+    """The periodic step that re-enqueues intents whose rq job vanished (job ``outbox-recovery``)."""
     connection = redis_connection(app)
-    ticks = 0
-    known_run_id = redis_run_id(connection)
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                run_id = redis_run_id(connection)
-                if run_id is not None and run_id != known_run_id:  # restarted, or back after an outage
-                    log.warning("Redis restarted: re-enqueueing dispatched jobs it may have lost")
-                    recover_lost(connection, older_than=timedelta(0))
-                if run_id is not None:
-                    known_run_id = run_id
-                dispatch_pending(connection)
-                ticks += 1
-                if ticks % 60 == 0:
-                    recover_lost(connection)
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                log.exception("outbox dispatcher iteration failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-            stop.wait(interval)
+    return lambda: recover_lost(connection)
+
+
+def periodic(step: Callable[[], object], interval: float, what: str) -> Callable[[Flask, threading.Event], None]:
+    """``loop(app, stop)`` running ``step`` every ``interval`` seconds on the scheduler's clock.
+
+    Not how the worker schedules (it runs :mod:`app.schedule`'s table); kept for modules that
+    still define a loop of their own (``app.tickets.tasks.run_housekeeping_loop``).
+    """
+
+    def loop(app: Flask, stop: threading.Event) -> None:
+        job = PeriodicJob(what, "", what, step=step)
+        Scheduler(app, [job], stop=stop, periods={what: interval}).run_forever(job)
+
+    loop.__doc__ = f"{what} every {interval:g} s."
+    return loop

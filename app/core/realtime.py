@@ -14,7 +14,8 @@ entity versions so stale events can be ignored.
 Control messages (:func:`publish_control`) are for the web processes themselves, not for
 clients: "disconnect this user's sockets". Each web process that serves sockets listens on
 ``<SOCKETIO_CHANNEL>:control`` (:func:`listen_for_control`, started with its first socket) and
-runs the handler registered for the message (:func:`on_control`) on the sockets it holds.
+runs the app's handler for the message on the sockets it holds. Handlers belong to the app
+(``app.extensions``): the factory gives them with :func:`on_control`.
 Like events, a control message leaves only when the transaction that caused it commits.
 """
 
@@ -42,8 +43,7 @@ _PENDING_KEY = "halopmi_realtime_pending"
 _EMITTER_KEY = "halopmi_emitter"
 _CONTROL_ROOM = "\x00control"  # a pending "event" for the web processes, not for a room
 _CONTROL_LISTENER_KEY = "halopmi_control_listener"
-# op → handler(app, data), registered by domain packages at import (core imports none of them).
-CONTROL_HANDLERS: dict[str, Callable[[Flask, dict[str, Any]], None]] = {}
+_CONTROL_HANDLERS_KEY = "halopmi.control_handlers"  # op → handler(app, data), per app
 
 
 class _Pending(NamedTuple):
@@ -146,9 +146,13 @@ def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> No
 # --- control messages for every web process ----------------------------------------------
 
 
-def on_control(op: str, handler: Callable[[Flask, dict[str, Any]], None]) -> None:
-    """Run ``handler(app, data)`` in every web process that receives control message ``op``."""
-    CONTROL_HANDLERS[op] = handler
+def on_control(app: Flask, op: str, handler: Callable[[Flask, dict[str, Any]], None]) -> None:
+    """Run ``handler(app, data)`` in every web process of ``app`` that receives control message
+    ``op`` (given by the application factory; one handler per message)."""
+    handlers = app.extensions.setdefault(_CONTROL_HANDLERS_KEY, {})
+    if op in handlers and handlers[op] is not handler:
+        raise ValueError(f"control message {op!r} already has a handler")
+    handlers[op] = handler
 
 
 def publish_control(op: str, data: dict[str, Any], session: Session | None = None) -> None:
@@ -180,7 +184,7 @@ def send_control(op: str, data: dict[str, Any]) -> None:
 
 
 def _dispatch(app: Flask, op: str, data: dict[str, Any]) -> None:
-    handler = CONTROL_HANDLERS.get(op)
+    handler = app.extensions.get(_CONTROL_HANDLERS_KEY, {}).get(op)
     if handler is None:
         return
     try:

@@ -1,13 +1,17 @@
-"""The rq worker of ``flask jobs worker``: it rides out a Redis outage and takes its children along.
+"""The process of ``flask jobs worker``: rq's work loop beside the periodic jobs (:func:`serve`).
+
+The periodic jobs (``app/schedule.py``) run in threads of this process on
+:class:`app.core.scheduler.Scheduler`; rq runs the outbox's jobs. The rq worker rides out a Redis
+outage and takes its children along:
 
 rq's ``Worker.work()`` retries a lost connection only while it waits for a job; an error anywhere
 else in its loop (maintenance, heartbeat, a Redis timeout) makes it log "unhandled exception,
 quitting" and return. On a production-like server the whole worker then exited 0.8 s after
 Redis stopped, and with it the outbox dispatcher and every housekeeping loop. Here the work loop
-is started again once Redis answers (waiting with capped exponential back-off), while the loops
-in their threads go on; only a stop asked for (signal, burst mode done) ends it.
+is started again once Redis answers (waiting with capped exponential back-off), while the
+periodic jobs in their threads go on; only a stop asked for (signal, burst mode done) ends it.
 
-The scheduler (and a job's work horse) are forked children: a ``kill -9`` of the worker used to
+rq's scheduler of delayed jobs (and a job's work horse) are forked children: a ``kill -9`` of the worker used to
 leave its scheduler running alone. Children forked here ask the kernel to end them when their
 parent dies (Linux ``PR_SET_PDEATHSIG``).
 """
@@ -21,12 +25,19 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 
+from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.worker import BaseWorker
+
+from app.core.jobs import redis_connection
+from app.core.realtime import use_write_only_emitter
+from app.core.scheduler import Clock, Scheduler
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +112,54 @@ def run(
             return
         # rq returned on its own: an error it could not ride out (it logged it). Start again.
         log.warning("rq worker %s stopped unexpectedly; starting again once Redis answers", worker.name)
+
+
+def _fork_between_runs(scheduler: Scheduler) -> None:
+    """Every fork of this process (rq's work horses, its scheduler of delayed jobs) waits until
+    no periodic job is running and none starts before the fork is done (Scheduler.pause)."""
+    ref = weakref.ref(scheduler)
+
+    def before() -> None:
+        if (alive := ref()) is not None:
+            alive.pause()
+
+    def after_in_parent() -> None:
+        if (alive := ref()) is not None:
+            alive.resume()
+
+    os.register_at_fork(before=before, after_in_parent=after_in_parent)
+
+
+def serve(
+    app: Flask,
+    queue_names: Sequence[str],
+    *,
+    burst: bool = False,
+    without: Iterable[str] = (),
+    stop: threading.Event | None = None,
+    clock: Clock | None = None,
+    on_started: Callable[[Scheduler], None] | None = None,
+) -> None:
+    """``flask jobs worker``: the periodic jobs (all but ``without``) in threads, and rq's work
+    loop here until asked to stop (a signal, ``stop``, or ``burst`` with the queues empty)."""
+    stop = stop or threading.Event()
+    use_write_only_emitter(app)
+    with app.app_context():
+        engine = db.engine
+    # The work horse is a fork: it must not share the parent's pooled connections.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    connection = redis_connection(app)
+    scheduler = Scheduler(app, clock=clock, stop=stop)
+    _fork_between_runs(scheduler)
+    scheduler.start(without=without)
+    if on_started is not None:
+        on_started(scheduler)
+    # SQLite keeps its file locks' state inside the process: a work horse forked while a
+    # periodic job (the outbox dispatcher, the simulator's SMS reports) was inside a transaction
+    # inherits a lock that nobody holds and waits for it until "database is locked". On SQLite
+    # (the embedded default) jobs therefore run in this process, one at a time, without a fork.
+    worker_class = SimpleWorker if engine.dialect.name == "sqlite" else Worker
+    try:
+        run(connection, queue_names, burst=burst, stop=stop, worker_class=worker_class)
+    finally:
+        scheduler.stop()

@@ -33,12 +33,12 @@ from datetime import date
 from itertools import islice
 from typing import Any, NamedTuple
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from app.core.crypto import configure as configure_cipher
 from app.core.crypto import get_cipher
+from app.core.crypto import init_app as init_cipher
 from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
@@ -336,7 +336,11 @@ def _prepare_chunk(kind: str, records: list[SourceRow]) -> list[_Prepared]:
 
 
 def _init_worker(keys: list[str], hash_key: str) -> None:
-    configure_cipher(keys, hash_key)
+    """A spawned worker has no application: a bare one, whose context stays pushed for the
+    process's life, carries the cipher that the keyed hashes need."""
+    holder = Flask(__name__)
+    init_cipher(holder, keys, hash_key)
+    holder.app_context().push()
 
 
 def _prepared(records: Iterable[SourceRow], kind: str, workers: int) -> Iterator[_Prepared]:

@@ -22,13 +22,11 @@ one that starts meanwhile returns at once (``skipped``). The unique key is what 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -57,7 +55,6 @@ from app.tickets.models import PRIORITIES, Ticket, TicketEvent
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x5A1A  # pg_advisory_xact_lock key for "the SLA sweep"
-SWEEP_SECONDS = 30.0
 BATCH_SIZE = 5000
 ALERT_LIMIT = 50
 _FAR_FUTURE = "9999-12-31 23:59:59.999999"
@@ -353,23 +350,21 @@ def _alert(result: SweepResult, now: datetime) -> None:
         realtime.publish("sla.mine", {"items": items}, room=f"user:{user_id}")
 
 
-def run_sweep_loop(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
-    """The periodic sweep (a `flask jobs worker` loop); survives database outages."""
-    interval = interval if interval is not None else float(app.config.get("SLA_SWEEP_SECONDS", SWEEP_SECONDS))
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                result = sweep()
-                db.session.commit()
-                while result.full and not stop.is_set():  # a backlog: keep going
-                    result = sweep()
-                    db.session.commit()
-                if result.breaches or result.warnings:
-                    log.info("sla sweep: %d breaches, %d warnings, %d escalated",
-                             result.breaches, result.warnings, result.escalated)
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                log.exception("sla sweep failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-            stop.wait(interval)
+def sweep_due() -> SweepResult:
+    """The periodic job ``sla`` (every ``SLA_SWEEP_SECONDS``): sweep until nothing more is due,
+    one committed batch at a time; returns the last batch's result."""
+    try:
+        result = sweep()
+        db.session.commit()
+        while result.full:  # a backlog: keep going
+            result = sweep()
+            db.session.commit()
+        if result.breaches or result.warnings:
+            log.info("sla sweep: %d breaches, %d warnings, %d escalated",
+                     result.breaches, result.warnings, result.escalated)
+        return result
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()

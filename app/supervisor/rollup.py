@@ -9,19 +9,18 @@ crash leaves a day either as it was or complete. Two workers rolling the same da
 second one's insert collides on the primary keys and is rolled back; nothing is counted twice.
 
 ``flask supervision rollup`` runs it by hand (``--rebuild-from`` to redo days after a late
-import); ``flask jobs worker`` runs :func:`run_rollup_loop` (every ten minutes, a month of days
+import); ``flask jobs worker`` runs :func:`roll_up_pass` (every ten minutes, a month of days
 per pass at most, so the first pass over a long history does not hold a worker for long).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Blueprint, Flask
+from flask import Blueprint
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +36,6 @@ log = logging.getLogger(__name__)
 EARLY = timedelta(hours=2)
 SETTLE = LOOKAHEAD + timedelta(hours=12)
 DAYS_PER_PASS = 31
-ROLLUP_SECONDS = 600
 UTC_SLOTS = Grid(SLOT_SECONDS, 0, ZoneInfo("UTC"))
 
 cli = Blueprint("supervision", __name__, cli_group="supervision")
@@ -147,25 +145,12 @@ def rebuild(since: date, now: datetime | None = None) -> int:
     return count
 
 
-def run_rollup_loop(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
-    """Rolls finished days of the call and presence logs up for the long reports."""
-    interval = (
-        interval
-        if interval is not None
-        else float(app.config.get("SUPERVISOR_ROLLUP_SECONDS", ROLLUP_SECONDS))
-    )
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                days = roll_up()
-                if days:
-                    log.info("rolled up %d day(s) up to %s", len(days), days[-1])
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                log.exception("supervision roll-up failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-            stop.wait(interval)
+def roll_up_pass() -> list[date]:
+    """The periodic job ``supervision-rollup`` (every ``SUPERVISOR_ROLLUP_SECONDS``)."""
+    days = roll_up()
+    if days:
+        log.info("rolled up %d day(s) up to %s", len(days), days[-1])
+    return days
 
 
 @cli.cli.command("rollup")

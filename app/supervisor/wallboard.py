@@ -1,4 +1,4 @@
-"""The wallboard snapshot, and the loop that pushes it to supervisors when it changes.
+"""The wallboard snapshot, and the periodic step that pushes it to supervisors when it changes.
 
 One snapshot answers everything the big screen shows: calls waiting per queue and since when,
 agents by state, today's service level, ASA, AHT and abandonment (the definitions of
@@ -6,7 +6,7 @@ agents by state, today's service level, ASA, AHT and abandonment (the definition
 the time the oldest call entered the queue, not as an age, so the snapshot only changes when
 something happens; the page counts the seconds itself.
 
-Delivery: :func:`run_wallboard_loop` (a background loop of ``flask jobs worker``) builds the
+Delivery: :func:`wallboard_step` (a periodic job of ``flask jobs worker``) builds the
 snapshot every ``SUPERVISOR_WALLBOARD_SECONDS`` and emits ``wallboard.snapshot`` to the
 ``supervisors`` room only when its fingerprint changed — a burst of call events becomes one
 push. With several workers, the last fingerprint is kept in Redis so only one of them pushes a
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -188,19 +188,7 @@ class Publisher:
         return True
 
 
-def run_wallboard_loop(app: Flask, stop: threading.Event, interval: float | None = None) -> None:
-    """Pushes the wallboard snapshot to supervisors when it changes (every few seconds)."""
-    interval = (
-        interval if interval is not None else float(app.config.get("SUPERVISOR_WALLBOARD_SECONDS", 3.0))
-    )
-    publisher = Publisher(app)
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                publisher.tick()
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-                log.exception("wallboard snapshot failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-            stop.wait(interval)
+def wallboard_step(app: Flask) -> Callable[[], bool]:
+    """The periodic job ``wallboard`` (every ``SUPERVISOR_WALLBOARD_SECONDS``): push the
+    snapshot to supervisors when it changed."""
+    return Publisher(app).tick

@@ -4,7 +4,7 @@ It sends *signed* requests (same token and URL rules as Twilio) and interprets t
 returns: Say, Play, Pause, Gather, Enqueue (+ waitUrl, Leave, action), Dial (Client, Queue,
 Conference, Number), Record, Redirect, Hangup, Reject. REST requests that the app sends to the
 simulator provider (redirect a call, dial out, SMS) are picked up by :meth:`Simulator.poll`;
-SMS delivery reports are also sent by :func:`run_simulator_loop` in the worker, so the embedded
+SMS delivery reports are also sent by :func:`sms_status_step` in the worker, so the embedded
 default records "delivered" without anyone watching the simulator page.
 
 Used by end-to-end tests and, through ``/telephony/simulator``, by people trying the call path
@@ -581,23 +581,14 @@ class Leg:
         )
 
 
-SIMULATOR_LOOP_SECONDS = 1.0
-
-
-def run_simulator_loop(app: Flask, stop: Any, interval: float = SIMULATOR_LOOP_SECONDS) -> None:
+def sms_status_step(app: Flask) -> Callable[[], int] | None:
     """Without a Twilio account (the embedded default), play Twilio's asynchronous part: deliver
-    the SMS status callbacks of messages the app sent (run by `flask jobs worker`)."""
-    import logging
-
+    the SMS status callbacks of messages the app sent (the periodic job ``telephony-simulator``
+    of `flask jobs worker`, every ``TELEPHONY_SIMULATOR_SECONDS``). None where Twilio is
+    configured, and in production. Its requests get an application context each: run it
+    outside one."""
     from app.telephony.signature import twilio_configured
 
     if twilio_configured(app) or app.config.get("NAME") == "production":
-        return
-    # Requests get their own application context each (no context is held around them).
-    sim = Simulator(app, app.test_client())
-    while not stop.is_set():
-        try:
-            sim.deliver_sms_statuses()
-        except Exception:  # noqa: BLE001 - the loop must outlive any one failure
-            logging.getLogger(__name__).exception("simulated SMS status delivery failed")
-        stop.wait(interval)
+        return None
+    return Simulator(app, app.test_client()).deliver_sms_statuses

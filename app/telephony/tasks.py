@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 
-from app.core.jobs import periodic, record_intent
+from app.core.jobs import record_intent
 from app.extensions import db
 from app.telephony import calllog, integration, twiml
 from app.telephony.clicktocall import (
@@ -227,12 +227,10 @@ def _claim(attempt: CallbackAttempt, outcome: str) -> bool:
     return True
 
 
-HOUSEKEEPING_SECONDS = 60
-
-
 def housekeeping() -> dict[str, int]:
     """One pass of telephony upkeep in its own transaction (stalled call-back dials, and the
-    per-number call-back counters of days before yesterday)."""
+    per-number call-back counters of days before yesterday): the periodic job ``telephony``,
+    every ``TELEPHONY_HOUSEKEEPING_SECONDS``."""
     try:
         counts = recover_stalled_dials()
         counts["quotas_dropped"] = forget_old_quotas((calllog.now() - timedelta(days=2)).date())
@@ -245,10 +243,6 @@ def housekeeping() -> dict[str, int]:
         raise
     finally:
         db.session.remove()
-
-
-# Every worker runs it (`flask jobs worker`); each pass commits or rolls back by itself.
-run_housekeeping_loop = periodic(housekeeping, HOUSEKEEPING_SECONDS, "telephony housekeeping")
 
 
 def retry_callback(callback_id: int) -> None:

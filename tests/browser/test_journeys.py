@@ -13,7 +13,7 @@ embedded default in simulator mode (no Twilio account), with nothing injected in
 (c) A supervisor signs in: the wallboard and the call report count these calls as answered.
 
 The only help from the test is what production runs beside the web process: ``flask jobs
-worker``'s background loops (router tick, wallboard, …) and its rq jobs (the outbox intents, run
+worker``'s periodic jobs (router tick, wallboard, …) and its rq jobs (the outbox intents, run
 as the worker runs them). Screenshots of every step go to test-artifacts/screenshots/journey-*.
 """
 
@@ -34,8 +34,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.agents.routing import presence as presence_svc
-from app.core import jobs
 from app.core.jobs import OutboxIntent, run_intent
+from app.core.scheduler import Scheduler, periodic_jobs
 from app.extensions import db
 from app.telephony.models import Call
 from app.telephony.prompts import text as prompt
@@ -132,7 +132,7 @@ def open_hours() -> Iterator[None]:
 
 @pytest.fixture
 def jobs_worker(app: Flask, open_hours: None) -> Iterator[None]:
-    """What ``flask jobs worker`` runs beside the web process: its background loops (router
+    """What ``flask jobs worker`` runs beside the web process: its periodic jobs (router
     tick, wallboard, housekeeping, …) and the jobs recorded in the outbox (run one at a time,
     as its SimpleWorker does on SQLite)."""
     stop = threading.Event()
@@ -149,14 +149,13 @@ def jobs_worker(app: Flask, open_hours: None) -> Iterator[None]:
                 stop.wait(0.2)
 
     threads = [threading.Thread(target=run_jobs, name="jobs", daemon=True)]
-    threads += [
-        threading.Thread(target=loop, args=(app, stop), name=f"loop-{name}", daemon=True)
-        for name, loop in jobs.BACKGROUND_LOOPS.items()
-    ]
     for thread in threads:
         thread.start()
+    periodic = [job for name, job in periodic_jobs(app).items() if not name.startswith("outbox")]
+    scheduler = Scheduler(app, periodic, stop=stop)
+    scheduler.start()
     yield
-    stop.set()
+    scheduler.stop(timeout=10)
     for thread in threads:
         thread.join(timeout=10)
 

@@ -9,7 +9,6 @@ test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -18,10 +17,10 @@ from playwright.sync_api import expect
 
 from app.agents import routing
 from app.agents.routing.presence import set_state
+from app.core.scheduler import Scheduler, periodic_jobs
 from app.core.time import utcnow
 from app.extensions import db
 from app.supervisor.kpis import KpiSettings
-from app.supervisor.wallboard import run_wallboard_loop
 from app.telephony.models import CallbackRequest
 from app.tickets.models import Ticket
 from tests.browser.conftest import TIMEOUT_MS, screenshot
@@ -90,9 +89,9 @@ def _today_so_far() -> None:
 def test_wallboard_updates_live_and_reports_open(page: Any, browser: Any, live_server, app):
     _today_so_far()
     supervisor = staff_user("supervisor", name="Ratna Supervisor")
-    stop = threading.Event()
-    loop = threading.Thread(target=run_wallboard_loop, args=(app, stop, 0.3), daemon=True)
-    loop.start()
+    app.config["SUPERVISOR_WALLBOARD_SECONDS"] = 0.3
+    scheduler = Scheduler(app, [periodic_jobs(app)["wallboard"]])
+    scheduler.start()
     try:
         page.set_viewport_size({"width": 1920, "height": 1080})
         _sign_in(page, supervisor.email)
@@ -132,8 +131,7 @@ def test_wallboard_updates_live_and_reports_open(page: Any, browser: Any, live_s
             screenshot(page, f"reports-{name}")
         expect(page.locator("#staffing")).to_be_visible()
     finally:
-        stop.set()
-        loop.join(timeout=10)
+        scheduler.stop(timeout=10)
 
 
 def test_an_agent_is_refused_the_wallboard(page: Any):

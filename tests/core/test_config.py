@@ -1,12 +1,16 @@
-"""Production refuses to start without its secrets, and names each one that is missing."""
+"""Production refuses to start without its secrets, and names each one that is missing; every
+setting is declared (with its default) in config.py and listed in the README."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import types
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from flask import Flask
 
 import config
 from app import ConfigurationError, create_app
@@ -94,6 +98,38 @@ def test_postgres_urls_use_the_psycopg3_driver():
     assert config.normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert config.normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert config.normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# current_app.config["X"], app.config.get("X", …), presence.setting("X", …)
+_READ = re.compile(r"""(?:config(?:\.get)?[\[(]|\bsetting\()\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def _settings_read_by_the_app() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "app").rglob("*.py"):
+        names.update(_READ.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_setting_the_app_reads_is_declared_with_its_default_in_config(app):
+    flask_defaults = set(Flask.default_config)
+    declared = {name for cls in config.CONFIGS.values() for name in dir(cls) if name.isupper()}
+    undeclared = sorted(_settings_read_by_the_app() - declared - flask_defaults)
+    assert not undeclared, f"read by app/ but not declared in config.py: {undeclared}"
+
+
+def test_every_environment_setting_is_in_the_readme_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration") : readme.index("## Common tasks")]
+    declared = {
+        value.name
+        for cls in config.CONFIGS.values()
+        for value in vars(cls).values()
+        if isinstance(value, config.env)
+    }
+    missing = sorted(name for name in declared if f"`{name}`" not in table)
+    assert not missing, f"settings missing from the README's configuration table: {missing}"
 
 
 def test_a_postgresql_process_keeps_a_pool_as_large_as_its_threads(monkeypatch):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
+from app import create_app
 from app.core import crypto
 from app.core.crypto import PIIKeyError, build_cipher
 from app.extensions import db
@@ -17,12 +20,6 @@ KEY_A = TestingConfig.PII_ENCRYPTION_KEYS[0]
 HASH_KEY = TestingConfig.PII_HASH_KEY
 NIK = "3201015705900001"
 PHONE = "+85291234567"
-
-
-@pytest.fixture
-def restore_cipher(monkeypatch):  # type: ignore[no-untyped-def]
-    """Tests that install other keys put the process-wide cipher back afterwards."""
-    monkeypatch.setattr(crypto, "_cipher", crypto.get_cipher())
 
 
 def raw_columns(member_id: int) -> dict[str, str | None]:
@@ -65,9 +62,9 @@ def test_wrong_key_raises_pii_key_error():
         other.decrypt(token)
 
 
-def test_reading_a_row_without_its_key_raises_pii_key_error(app, restore_cipher):
+def test_reading_a_row_without_its_key_raises_pii_key_error(app):
     member = make_member(nik=NIK)
-    crypto.configure([Fernet.generate_key().decode()], HASH_KEY)
+    crypto.init_app(app, [Fernet.generate_key().decode()], HASH_KEY)
     db.session.expire_all()
     with pytest.raises(PIIKeyError):
         db.session.get(Member, member.id).nik  # noqa: B018 - the load is the test
@@ -86,14 +83,14 @@ def test_missing_or_malformed_keys_raise_pii_key_error(keys, hash_key):
 # --- rotation -------------------------------------------------------------------------------
 
 
-def test_flask_pii_rotate_moves_every_value_to_the_new_key(app, restore_cipher):
+def test_flask_pii_rotate_moves_every_value_to_the_new_key(app):
     members = [make_member(nik=f"32010157059000{i:02d}", phone_abroad=PHONE) for i in range(3)]
     key_b = Fernet.generate_key().decode()
     only_a = build_cipher([KEY_A], HASH_KEY)
     only_b = build_cipher([key_b], HASH_KEY)
     assert only_a.decrypt(raw_columns(members[0].id)["nik"]) == members[0].nik
 
-    crypto.configure([key_b, KEY_A], HASH_KEY)  # B first: encrypts; A kept: still decrypts
+    crypto.init_app(app, [key_b, KEY_A], HASH_KEY)  # B first: encrypts; A kept: still decrypts
     result = app.test_cli_runner().invoke(args=["pii", "rotate"])
     assert result.exit_code == 0, result.output
     assert "rotated 6 values" in result.output
@@ -105,19 +102,19 @@ def test_flask_pii_rotate_moves_every_value_to_the_new_key(app, restore_cipher):
         with pytest.raises(PIIKeyError):
             only_a.decrypt(raw["nik"])
 
-    crypto.configure([key_b], HASH_KEY)  # old key removed: everything still readable
+    crypto.init_app(app, [key_b], HASH_KEY)  # old key removed: everything still readable
     db.session.expire_all()
     assert [db.session.get(Member, m.id).nik for m in members] == [m.nik for m in members]
 
 
-def test_rotation_recomputes_hashes_after_a_hash_key_change(app, restore_cipher):
+def test_rotation_recomputes_hashes_after_a_hash_key_change(app):
     from app.core.pii import rotate_all
 
     member = make_member(nik=NIK, phone_abroad=PHONE)
     old_hash = raw_columns(member.id)["nik_hash"]
     assert old_hash == build_cipher([KEY_A], HASH_KEY).blind_index("nik", NIK)
 
-    crypto.configure([KEY_A], "a-new-hash-key")
+    crypto.init_app(app, [KEY_A], "a-new-hash-key")
     report = rotate_all()
     assert (report.values, report.hashes) == (2, 2)
 
@@ -157,3 +154,26 @@ def test_model_keeps_the_hash_in_step_with_the_value(app):
     member.nik = "3201015705900099"
     db.session.commit()
     assert raw_columns(member.id)["nik_hash"] == crypto.blind_index("nik", "3201015705900099")
+
+
+def test_each_app_has_its_own_cipher_and_none_exists_outside_an_app(app):
+    other_key = Fernet.generate_key().decode()
+    other = create_app(TestingConfig, PII_ENCRYPTION_KEYS=[other_key], PII_HASH_KEY="another")
+    with other.app_context():
+        theirs = crypto.get_cipher()
+    assert crypto.get_cipher() is not theirs  # this test's app kept its own
+    assert theirs.blind_index("nik", NIK) == build_cipher([other_key], "another").blind_index("nik", NIK)
+    assert crypto.get_cipher().blind_index("nik", NIK) == build_cipher([KEY_A], HASH_KEY).blind_index("nik", NIK)
+
+    errors: list[Exception] = []
+
+    def outside() -> None:  # a thread starts without any application context
+        try:
+            crypto.get_cipher()
+        except PIIKeyError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=outside)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1

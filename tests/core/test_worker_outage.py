@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from rq.job import Job
 
 from app.core import jobs
 from app.core.jobs import DISPATCHED, OutboxIntent
+from app.core.scheduler import Scheduler, periodic_jobs
 from app.extensions import db
 from tests.core import jobfuncs
 from tests.core.test_jobs import marker, ran, record
@@ -53,7 +53,9 @@ def redis_server() -> Iterator[RedisServer]:
 def worker_process(app, redis_server: RedisServer, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """The real command, with the outbox dispatcher and none of the domain loops."""
     log = (tmp_path / "worker.log").open("w")
-    without = [arg for name in jobs.BACKGROUND_LOOPS for arg in ("--without", name)]
+    without = [
+        arg for name in periodic_jobs(app) if not name.startswith("outbox") for arg in ("--without", name)
+    ]
     env = dict(
         os.environ,
         HALOPMI_CONFIG="testing",
@@ -155,9 +157,8 @@ def test_jobs_lost_inside_a_restarted_redis_are_dispatched_again_at_once(app, db
     """No worker here: the dispatcher alone, so the job sits in Redis until Redis loses it."""
     app.config["REDIS_URL"] = redis_server.url
     connection = Redis.from_url(redis_server.url)
-    stop = threading.Event()
-    thread = threading.Thread(target=jobs.run_dispatcher, args=(app, stop, 0.1), daemon=True)
-    thread.start()
+    scheduler = Scheduler(app, [periodic_jobs(app)["outbox"]], periods={"outbox": 0.1})
+    scheduler.start()
     try:
         intent_id = record(marker())
         job_id = jobs.job_id_for(intent_id)
@@ -167,8 +168,7 @@ def test_jobs_lost_inside_a_restarted_redis_are_dispatched_again_at_once(app, db
         assert not Job.exists(job_id, connection=connection)
         eventually(lambda: Job.exists(job_id, connection=connection), 20, "the lost job was enqueued again")
     finally:
-        stop.set()
-        thread.join(timeout=10)
+        scheduler.stop(timeout=10)
     db.session.rollback()
     found = db.session.get(OutboxIntent, intent_id)
     assert found is not None and found.status == DISPATCHED and found.dispatch_count == 2

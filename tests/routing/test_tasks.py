@@ -1,11 +1,10 @@
-"""The periodic router tick: an rq cron job, run by the ordinary rq worker."""
+"""The periodic router tick: the scheduler's job ``router``; as an rq job it works too."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from rq import Queue, SimpleWorker
-from rq.cron import CronScheduler
 from sqlalchemy import select, update
 
 from app.agents import routing
@@ -14,11 +13,14 @@ from app.core.time import utcnow
 from app.extensions import db
 
 
-def test_the_tasks_module_is_the_rq_cron_configuration(app, redis_conn):
-    scheduler = CronScheduler(connection=redis_conn)
-    scheduler.load_config_from_file("app.agents.tasks")
-    jobs = [(job.func_name, job.interval, job.queue_name) for job in scheduler.get_jobs()]
-    assert jobs == [("app.agents.tasks.tick", 2, "default")]
+def test_the_tick_is_a_periodic_job_at_router_tick_seconds(app):
+    from app.agents.tasks import tick
+    from app.core.scheduler import periodic_jobs
+
+    job = periodic_jobs(app)["router"]
+    assert job.step is tick and job.setting == "ROUTER_TICK_SECONDS"
+    app.config["ROUTER_TICK_SECONDS"] = 0.5
+    assert job.period(app) == 0.5
 
 
 def test_an_rq_worker_runs_the_tick_and_expired_offers_move_on(app, redis_conn, agent_factory):

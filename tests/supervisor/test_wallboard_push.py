@@ -10,6 +10,7 @@ import threading
 
 from app.agents.models import WorkItem
 from app.core.realtime import STAFF_NAMESPACE
+from app.core.scheduler import Scheduler, periodic_jobs
 from app.core.time import utcnow
 from app.supervisor import wallboard
 from tests.live import staff_user
@@ -75,8 +76,9 @@ def test_several_workers_push_a_change_once(app, db, redis_conn, staff_clients):
 def test_the_loop_pushes_until_stopped(app, db, redis_conn, staff_clients):  # noqa: F811
     supervisor_socket = staff_clients.socket(staff_user("supervisor"))
     stop = threading.Event()
-    thread = threading.Thread(target=wallboard.run_wallboard_loop, args=(app, stop, 0.05), daemon=True)
-    thread.start()
+    app.config["SUPERVISOR_WALLBOARD_SECONDS"] = 0.05
+    scheduler = Scheduler(app, [periodic_jobs(app)["wallboard"]], stop=stop)
+    scheduler.start()
     try:
         deadline = 50
         while not _has_snapshot(supervisor_socket) and deadline:
@@ -84,9 +86,8 @@ def test_the_loop_pushes_until_stopped(app, db, redis_conn, staff_clients):  # n
             deadline -= 1
         assert deadline, "no snapshot pushed by the loop"
     finally:
-        stop.set()
-        thread.join(timeout=5)
-    assert not thread.is_alive()
+        scheduler.stop()
+    assert not any(thread.is_alive() for thread in scheduler.threads.values())
 
 
 def _has_snapshot(socket_client) -> bool:

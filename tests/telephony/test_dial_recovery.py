@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from app.agents import routing
 from app.agents.models import WorkItem
-from app.core.jobs import BACKGROUND_LOOPS, OutboxIntent
+from app.core.jobs import OutboxIntent
+from app.core.scheduler import periodic_jobs
 from app.extensions import db
 from app.telephony import tasks
 from app.telephony.clicktocall import create_callback
@@ -240,5 +241,6 @@ def test_the_simulator_answers_the_question_too(app, sim, clock, client, monkeyp
     assert db.session.get(CallbackRequest, callback_id).status == "completed"
 
 
-def test_the_housekeeping_runs_in_every_worker():
-    assert BACKGROUND_LOOPS["telephony"] is tasks.run_housekeeping_loop
+def test_the_housekeeping_runs_in_every_worker(app):
+    job = periodic_jobs(app)["telephony"]
+    assert job.step is tasks.housekeeping and job.setting == "TELEPHONY_HOUSEKEEPING_SECONDS"

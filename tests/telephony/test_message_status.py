@@ -220,9 +220,7 @@ def test_the_simulator_reports_delivery_signed_and_the_ticket_page_shows_it(
 
 
 def test_the_simulator_loop_delivers_reports_without_the_simulator_page(app, db, redis_conn):
-    import threading
-
-    from app.telephony.simulator import run_simulator_loop
+    from app.core.scheduler import Scheduler, periodic_jobs
 
     app.config.update(TICKETS_MESSENGER="app.telephony.messaging:sms_messenger")
     tasks.set_messenger(None)
@@ -231,16 +229,15 @@ def test_the_simulator_loop_delivers_reports_without_the_simulator_page(app, db,
     tasks.notify_worker(ticket.id, "created", "0", "sms")
     db.session.commit()
     note_id = db.session.scalar(select(Notification.id))
-    stop = threading.Event()
-    app.test_client_class = None  # the loop's own plain client, as in the worker
-    thread = threading.Thread(target=run_simulator_loop, args=(app, stop, 0.05))
-    thread.start()
+    app.test_client_class = None  # the job's own plain client, as in the worker
+    app.config["TELEPHONY_SIMULATOR_SECONDS"] = 0.05
+    scheduler = Scheduler(app, [periodic_jobs(app)["telephony-simulator"]])
+    assert scheduler.start() == ["telephony-simulator"]
     try:
         for _ in range(100):
             if _note(db, note_id).carrier_status == "delivered":
                 break
-            stop.wait(0.05)
+            scheduler.stop_event.wait(0.05)
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        scheduler.stop()
     assert _note(db, note_id).carrier_status == "delivered"

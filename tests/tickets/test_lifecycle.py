@@ -298,8 +298,8 @@ def test_rating_a_merged_ticket_rates_its_target(db):
 
 
 def test_housekeeping_pass_closes_stale_resolved_tickets_and_commits(db, app):
-    from app.core.jobs import BACKGROUND_LOOPS
-    from app.tickets.tasks import housekeeping, run_housekeeping_loop
+    from app.core.scheduler import periodic_jobs
+    from app.tickets.tasks import housekeeping
 
     ticket = _at("resolved")
     ticket.resolved_at = utcnow() - timedelta(days=30)
@@ -308,4 +308,4 @@ def test_housekeeping_pass_closes_stale_resolved_tickets_and_commits(db, app):
 
     assert housekeeping() == {"closed": 1, "erased": 0, "erase_failed": 0}
     assert db.session.get(Ticket, ticket_id).status == "closed"  # committed: seen by a new session
-    assert BACKGROUND_LOOPS["tickets"] is run_housekeeping_loop  # every worker runs it
+    assert periodic_jobs(app)["tickets"].step is housekeeping  # every worker runs it
