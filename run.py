@@ -62,10 +62,14 @@ def ensure_venv() -> None:
 
 
 def _build_step():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import build
+    """scripts/build.py, the production build step, loaded by path (not importable by name)."""
+    import importlib.util
 
-    return build
+    spec = importlib.util.spec_from_file_location("halopmi_build_step", ROOT / "scripts" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def compile_translations() -> None:

@@ -16,13 +16,15 @@ ROOT = Path(__file__).resolve().parent
 
 class BuildPyAfterBuildStep(build_py):
     def run(self) -> None:
-        if not getattr(self, "editable_mode", False):
-            import sys
+        # From a checkout (an sdist has no scripts/: it holds what the build step made).
+        if not getattr(self, "editable_mode", False) and (ROOT / "scripts" / "build.py").exists():
+            import importlib.util
 
-            sys.path.insert(0, str(ROOT / "scripts"))
-            from build import missing_outputs
-
-            missing = missing_outputs(ROOT)
+            spec = importlib.util.spec_from_file_location("halopmi_build_step", ROOT / "scripts" / "build.py")
+            assert spec is not None and spec.loader is not None
+            step = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(step)
+            missing = step.missing_outputs(ROOT)
             if missing:
                 raise SystemExit(
                     "halopmi: run the build step first (python3 scripts/build.py); missing or stale:\n  "

@@ -74,6 +74,37 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, ti
     return result.stdout
 
 
+def _build_step():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("halopmi_build_step", ROOT / "scripts" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_wheel_is_refused_without_the_build_steps_outputs(tmp_path: Path) -> None:
+    """What setup.py checks before building a wheel: catalogues compiled and current, vendor files."""
+    step = _build_step()
+    messages = tmp_path / "app" / "translations" / "id" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    (messages / "messages.po").write_text('msgid ""\nmsgstr ""\n')
+    vendor = tmp_path / "app" / "static" / "vendor"
+    assert set(step.missing_outputs(tmp_path)) == {
+        "app/translations/id/LC_MESSAGES/messages.mo",
+        *(f"app/static/vendor/{name}" for name in step.ASSETS.values()),
+    }
+    step.compile_catalogues(tmp_path)
+    vendor.mkdir(parents=True)
+    for name in step.ASSETS.values():
+        (vendor / name).write_text("/* vendored */")
+    assert step.missing_outputs(tmp_path) == []
+    mo = messages / "messages.mo"
+    os.utime(mo, (mo.stat().st_mtime - 60, mo.stat().st_mtime - 60))  # the .po edited since
+    assert step.missing_outputs(tmp_path) == ["app/translations/id/LC_MESSAGES/messages.mo"]
+
+
 @pytest.fixture
 def gunicorn_server(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, dict[str, str], Path]]:
     if shutil.which("git") is None or shutil.which("npm") is None:
