@@ -14,9 +14,16 @@ from typing import Any
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = Path(os.environ.get("HALOPMI_INSTANCE_DIR", BASE_DIR / "instance"))
+# Run from a checkout, instance/ and .env sit beside this file; installed (pip install .), this
+# file is in site-packages, so they are found from the working directory instead (production
+# sets HALOPMI_INSTANCE_DIR, see README "Production deployment").
+CHECKOUT = (BASE_DIR / "pyproject.toml").exists()
+_HOME = BASE_DIR if CHECKOUT else Path.cwd()
+INSTANCE_DIR = Path(os.environ.get("HALOPMI_INSTANCE_DIR") or _HOME / "instance")
+# Written by the embedded default (app/devserver.py) while its Redis runs.
+EMBEDDED_REDIS_URL_FILE = INSTANCE_DIR / "embedded-redis.url"
 
-load_dotenv(BASE_DIR / ".env")
+load_dotenv(_HOME / ".env")
 
 
 class env:  # noqa: N801 - reads like a declaration: NAME = env("NAME", default)
@@ -232,11 +239,22 @@ class Config:
         return [env_names[name] for name in cls.REQUIRED_SETTINGS if not os.environ.get(env_names[name])]
 
 
+def _embedded_redis_url() -> str | None:
+    try:
+        return EMBEDDED_REDIS_URL_FILE.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 class DevelopmentConfig(Config):
     """The embedded default: SQLite, embedded Redis, dev-only keys kept in ``instance/``."""
 
     NAME = "development"
     DEBUG = env("FLASK_DEBUG", False, _bool)
+    # Beside a running embedded default, a `flask …` command in another terminal finds its Redis.
+    REDIS_URL = env("REDIS_URL", lambda cls: _embedded_redis_url())
+    RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", lambda cls: cls.REDIS_URL or "memory://")
+    LOG_FORMAT = env("LOG_FORMAT", "text")  # a person reads these in a terminal
     DEV_SECRETS_FILE = INSTANCE_DIR / "dev-secrets.json"
 
 

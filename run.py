@@ -7,15 +7,19 @@
     python3 run.py setup    only set up
 
 Standard library only until the virtualenv exists; then it re-executes itself inside it.
+The packages are the app itself (editable) with its "dev" extra, pinned by constraints.txt
+(requirements-dev.txt); translations and front-end files come from scripts/build.py, the same
+step a production build runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -30,8 +34,12 @@ def _in_venv() -> bool:
 
 
 def _requirements_digest() -> str:
+    """What the installed packages depend on: pyproject.toml's dependency tables (not its tool
+    settings, which change often), the requirements files and the pinned versions."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     digest = hashlib.sha256()
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    digest.update(json.dumps([project.get("dependencies"), project.get("optional-dependencies")]).encode())
+    for name in ("requirements.txt", "requirements-dev.txt", "constraints.txt"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -48,48 +56,34 @@ def ensure_venv() -> None:
         subprocess.run([str(VENV_PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
         subprocess.run(
             [str(VENV_PY), "-m", "pip", "install", "--quiet", "-r", str(ROOT / "requirements-dev.txt")],
-            check=True,
+            check=True, cwd=ROOT,  # "-e .[dev]" is relative to the working directory
         )
         STAMP.write_text(wanted)
 
 
-def compile_translations() -> None:
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
+def _build_step():  # type: ignore[no-untyped-def]
+    """scripts/build.py, the production build step, loaded by path (not importable by name)."""
+    import importlib.util
 
-    for po_path in (ROOT / "app" / "translations").glob("*/LC_MESSAGES/messages.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as fh:
-            catalog = read_po(fh)
-        with mo_path.open("wb") as fh:
-            write_mo(fh, catalog)
+    spec = importlib.util.spec_from_file_location("halopmi_build_step", ROOT / "scripts" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compile_translations() -> None:
+    _build_step().compile_catalogues(ROOT)
 
 
 def install_assets() -> None:
-    """Front-end packages come from npm at set-up (never copied into the repository)."""
-    if not (ROOT / "package.json").exists():
-        return
-    target = ROOT / "app" / "static" / "vendor"
-    lock = ROOT / "package-lock.json"
-    stamp = ROOT / "node_modules" / ".halopmi-stamp"
-    digest = hashlib.sha256((ROOT / "package.json").read_bytes() + (lock.read_bytes() if lock.exists() else b"")).hexdigest()
-    if not (stamp.exists() and stamp.read_text() == digest and target.exists()):
-        npm = shutil.which("npm")
-        if npm is None:
-            if os.environ.get("CI", "").lower() == "true":
-                # The browser tests need these (socket.io, axe-core): fail here, not in 40 tests.
-                raise SystemExit("npm not found: CI needs the front-end packages (apt-get install npm)")
-            print("! npm not found: pages work, but live updates and the softphone need the npm packages")
-            return
-        print("* installing front-end packages (npm)")
-        # --include=dev: the tests' packages (axe-core) even where NODE_ENV=production; they are read
-        # from node_modules by the tests and never copied to app/static.
-        command = ["ci"] if lock.exists() else ["install"]
-        subprocess.run([npm, *command, "--include=dev", "--no-audit", "--no-fund", "--silent"], check=True, cwd=ROOT)
-        stamp.write_text(digest)
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "copy_assets.py")], check=True, cwd=ROOT)
+    """Front-end packages come from npm at set-up (never copied into the repository); with npm's
+    devDependencies, which the tests read (axe-core), unlike a production build."""
+    if not _build_step().vendor_assets(ROOT, dev=True):
+        if os.environ.get("CI", "").lower() == "true":
+            # The browser tests need these (socket.io, axe-core): fail here, not in 40 tests.
+            raise SystemExit("npm not found: CI needs the front-end packages (apt-get install npm)")
+        print("! npm not found: pages work, but live updates and the softphone need the npm packages")
 
 
 def setup() -> None:

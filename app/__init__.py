@@ -13,7 +13,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.core import crypto
 from app.core.logging import configure_logging
 from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate, socketio
-from config import BASE_DIR, INSTANCE_DIR, Config, DevelopmentConfig, config_from_env
+from config import INSTANCE_DIR, Config, DevelopmentConfig, config_from_env
+
+# Inside the package, so that an installed wheel carries them (pip install .).
+MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
 
 class ConfigurationError(SystemExit):
@@ -30,12 +33,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
             + ". See the configuration table in README.md."
         )
 
-    app = Flask(
-        __name__,
-        template_folder=str(BASE_DIR / "templates"),
-        static_folder="static",
-        instance_path=str(INSTANCE_DIR),
-    )
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))  # app/templates, app/static
     app.config.from_object(config_class)
     app.config.update(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -132,7 +130,7 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")

@@ -30,6 +30,7 @@ from app.extensions import db
 from app.records.models import CLAIM_STATUSES, Claim, Member
 
 demo_cli = Blueprint("demo_cli", __name__, cli_group="demo")
+demo_cli.cli.help = "Synthetic demo data for the embedded default.\n\nMembers, claims, staff accounts and weeks of case and call history."
 
 # (ISO code, city, weight ≈ 2023 placements in thousands)
 COUNTRIES = [

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _upgrade_and_check(database_url: str) -> list[str]:
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
-        config = app.extensions["migrate"].migrate.get_config(str(ROOT / "migrations"))
+        config = app.extensions["migrate"].migrate.get_config(str(ROOT / "app" / "migrations"))
         command.upgrade(config, "head")
         try:
             command.check(config)

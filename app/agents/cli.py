@@ -11,6 +11,7 @@ from app.agents.models import ROLES, User
 from app.extensions import db
 
 cli = Blueprint("users", __name__, cli_group="users")
+cli.cli.help = "Staff accounts: create (the first admin too), list.\n\nAgents, supervisors and administrators sign in at /login."
 
 
 @cli.cli.command("create")

@@ -12,6 +12,8 @@ from app.extensions import db
 
 jobs_cli = Blueprint("jobs_cli", __name__, cli_group="jobs")
 pii_cli = Blueprint("pii_cli", __name__, cli_group="pii")
+jobs_cli.cli.help = "Background work: the rq worker and its status.\n\nThe worker runs rq with its scheduler, the outbox dispatcher and the background loops."
+pii_cli.cli.help = "Encryption keys for personal data at rest.\n\nMake a key for PII_ENCRYPTION_KEYS; re-encrypt everything under the first key."
 
 
 OUTBOX_JOBS = ("outbox", "outbox-recovery")

@@ -2,15 +2,16 @@
 
 The file is read by :class:`~app.records.sync.FileSource` and written by
 :func:`~app.records.sync.apply_records`, the same upsert any future sync uses. Every rejected
-row goes to a CSV report (line, key, code, reason) so that none silently disappears; the
-summary names the first few. The caller decides when to commit: the CLI commits per batch.
+row goes to a CSV report (line, key, code, reason, and the row itself as it stands in the file)
+so that none silently disappears and each can be corrected from the report; the summary names
+the first few. The caller decides when to commit: the CLI commits per batch.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.core.i18n import _
@@ -69,25 +70,78 @@ def import_file(
         workers = default_workers(source.path)
     target = Path(report_path) if report_path else default_report_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # The report holds values such as the KPJ: readable by its owner only.
-    with target.open("w", encoding="utf-8", newline="") as fh:
-        target.chmod(0o600)
-        writer = csv.writer(fh)
-        writer.writerow(["line", "key", "code", "reason"])
-
-        def write(rejection: Rejection) -> None:
-            writer.writerow([rejection.line, rejection.key or "", rejection.code, rejection.reason])
-
+    rejections: list[Rejection] = []
+    try:
         report = apply_records(
             source.records(),
             source.kind,
             batch_size=batch_size,
             on_batch=on_batch,
-            on_reject=write,
+            on_reject=rejections.append,
             workers=workers,
         )
+    finally:  # an interrupted import still reports what it rejected so far
+        write_rejects(target, source, rejections)
     report.ignored_columns = source.ignored_columns
     return report, target
+
+
+REPORT_COLUMNS = ["line", "key", "code", "reason", "row"]
+
+
+def write_rejects(target: Path, source: FileSource, rejections: list[Rejection]) -> None:
+    """The report: one line per rejection in file order, ending with the rejected record as
+    it stands in the file (column ``row``: the CSV line(s) or the JSON line, even when it could
+    not be read; a byte that is not UTF-8 shows as ``\\xe9``), so it can be corrected and
+    imported again."""
+    rejections = sorted(rejections, key=lambda rejection: rejection.line)
+    wanted = {rejection.line for rejection in rejections}
+    originals = {line: text for line, text in _raw_records(source) if line in wanted} if wanted else {}
+    # The report holds values such as the KPJ: readable by its owner only.
+    with target.open("w", encoding="utf-8", newline="") as fh:
+        target.chmod(0o600)
+        writer = csv.writer(fh)
+        writer.writerow(REPORT_COLUMNS)
+        for rejection in rejections:
+            writer.writerow(
+                [rejection.line, rejection.key or "", rejection.code, rejection.reason, originals.get(rejection.line, "")]
+            )
+
+
+def _raw_records(source: FileSource) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each record in the file, numbered as FileSource numbers
+    them (a quoted CSV field may span lines; a JSON Lines record is one line)."""
+    with source.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        if source.format != "csv":
+            for number, text in enumerate(fh, start=1):
+                yield number, _readable(text.rstrip("\r\n"))
+            return
+        consumed: list[str] = []
+
+        def lines() -> Iterator[str]:
+            for text in fh:
+                consumed.append(text)
+                yield text
+
+        reader = csv.reader(lines(), delimiter=source.delimiter)
+        line = 1
+        while True:
+            consumed.clear()
+            try:
+                next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                pass  # unreadable: its text is still reported
+            if not consumed:
+                return
+            yield line, _readable("".join(consumed).rstrip("\r\n"))
+            line += len(consumed)
+
+
+def _readable(text: str) -> str:
+    """Bytes that were not UTF-8 (kept by surrogateescape) as ``\\xNN``: the report stays UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def format_report(report: ImportReport, report_path: Path | None = None) -> list[str]:

@@ -12,6 +12,7 @@ from app.sla.sweep import sweep
 from app.tickets.models import OPEN_STATUSES, Ticket
 
 cli = Blueprint("sla_cli", __name__, cli_group="sla")
+cli.cli.help = "SLA policies and business calendars.\n\nInstall the defaults, re-apply them to open tickets, sweep for breaches now."
 
 
 @cli.cli.command("install-defaults")

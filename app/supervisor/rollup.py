@@ -39,6 +39,7 @@ DAYS_PER_PASS = 31
 UTC_SLOTS = Grid(SLOT_SECONDS, 0, ZoneInfo("UTC"))
 
 cli = Blueprint("supervision", __name__, cli_group="supervision")
+cli.cli.help = "Supervision reports: roll the call log up.\n\nFinished days of the call log become call_facts rows for the long reports."
 
 
 def _bounds(day: date) -> tuple[datetime, datetime]:

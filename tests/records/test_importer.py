@@ -280,11 +280,11 @@ def test_claim_for_unknown_kpj_is_rejected_with_that_reason(db, files):
     )
     report, written = _import(path)
     assert (report.created, report.rejected) == (1, 2)
-    rows = rejects(written)
-    assert (rows[0]["line"], rows[0]["code"]) == ("4", "invalid_fields")  # rejected while validating
-    assert "amount" in rows[0]["reason"] and "status" in rows[0]["reason"]
-    assert (rows[1]["line"], rows[1]["key"], rows[1]["code"]) == ("3", "JKK-2026-000002", "unknown_kpj")
-    assert "26000000999" in rows[1]["reason"]
+    rows = rejects(written)  # in file order, whenever each was rejected
+    assert (rows[0]["line"], rows[0]["key"], rows[0]["code"]) == ("3", "JKK-2026-000002", "unknown_kpj")
+    assert "26000000999" in rows[0]["reason"]
+    assert (rows[1]["line"], rows[1]["code"]) == ("4", "invalid_fields")  # rejected while validating
+    assert "amount" in rows[1]["reason"] and "status" in rows[1]["reason"]
 
 
 def test_kind_option_overrides_detection(db, files):

@@ -1,4 +1,4 @@
-/* Click-to-Call, "call now, free" (templates/portal/call.html).
+/* Click-to-Call, "call now, free" (app/templates/portal/call.html).
  *
  * With Twilio (data-provider="twilio") the Voice JS SDK is injected only when the worker presses
  * the button: the page stays light on metered data. The microphone is asked for first (with the

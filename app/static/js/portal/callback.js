@@ -1,4 +1,4 @@
-/* A call-back's status page (templates/portal/callback_status.html): follows the request live.
+/* A call-back's status page (app/templates/portal/callback_status.html): follows the request live.
  * The page re-renders (reload) when the phase changes; in practice mode (no Twilio account) it
  * also plays her phone: when the app dials her number the simulated phone rings here, and she
  * answers or hangs up with the page's buttons. */
