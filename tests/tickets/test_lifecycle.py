@@ -195,6 +195,7 @@ def test_stale_version_raises_conflict_with_the_changes(db):
     assert ticket.status == "open"
 
 
+@pytest.mark.committed  # another connection writes / a route is added: its own app
 def test_concurrent_update_is_caught_by_the_version_column(db, app):
     ticket = _ticket()
     db.session.commit()

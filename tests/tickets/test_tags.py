@@ -145,6 +145,7 @@ def test_tags_are_never_shown_to_the_worker(app, client, auth, db):
 
 
 @pytest.mark.postgres
+@pytest.mark.committed  # several connections race on committed rows
 def test_two_agents_creating_the_same_new_tag_at_once_share_one_tag(app, db):
     from tests.tickets.test_concurrency import race
 
