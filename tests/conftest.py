@@ -7,8 +7,10 @@ PostgreSQL and are deselected on a SQLite run (CI runs the suite on both).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
+from app.core import crypto
+from app.core.realtime import _CONTROL_LISTENER_KEY
 from app.extensions import db as _db
 from app.extensions import limiter
 from config import TestingConfig
@@ -46,6 +50,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs PostgreSQL (row locks, concurrency)")
     config.addinivalue_line("markers", "browser: drives real Chromium")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line(
+        "markers",
+        "committed: commits for real on a fresh app, tables emptied after (live servers, other "
+        "threads, processes or connections); other tests run in a rolled-back transaction",
+    )
+    config.addinivalue_line(
+        "markers", "own_app: a fresh app for the test (adds routes, or settings read at creation)"
+    )
+    compile_catalogues()
+
+
+def compile_catalogues() -> None:
+    """Compile app/translations/*/messages.po to .mo where stale, so plain ``pytest`` reads them."""
+    from run import compile_translations
+
+    compile_translations()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -81,15 +101,25 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def _schema(redis_url: str) -> Iterator[None]:
-    app = create_app(TestingConfig, REDIS_URL=redis_url)
+def _session_app(redis_url: str) -> Iterator[Flask]:
+    """One app for the session, on a freshly created schema (see :func:`app`)."""
+    app = create_app(
+        TestingConfig,
+        REDIS_URL=redis_url,
+        SOCKETIO_CHANNEL=f"halopmi-test-{uuid.uuid4().hex[:8]}",
+    )
     with app.app_context():
         _db.drop_all()
         _db.create_all()
-    yield
+    yield app
     with app.app_context():
         _db.session.remove()
         _db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _schema(_session_app: Flask) -> None:
+    """The schema exists (for fixtures that start their own server processes)."""
 
 
 def _empty_tables() -> None:
@@ -103,18 +133,149 @@ def _empty_tables() -> None:
     _db.session.commit()
 
 
-@pytest.fixture
-def app(_schema: None, redis_url: str) -> Iterator[Flask]:
-    app = create_app(
+# Fixtures whose users read the database from another thread, process or connection: a test
+# that uses one gets a committed (real) transaction and a fresh app, as if marked ``committed``.
+COMMITTED_FIXTURES = frozenset({"live_server", "two_web_processes", "queueless_socketio", "page"})
+
+
+def needs_commits(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("committed") is not None or bool(
+        COMMITTED_FIXTURES.intersection(request.fixturenames)
+    )
+
+
+class _Rollback:
+    """Every ``db.session`` of this thread, in any app context, joins one connection's transaction.
+
+    Application code commits as usual: with ``join_transaction_mode="create_savepoint"`` a
+    session's commit releases a SAVEPOINT inside the test's transaction, which is rolled back at
+    the end. Flask-SQLAlchemy scopes sessions per app context (and the test client pushes one per
+    request), so the binding is made on the session factory, for every session the test thread
+    creates; other threads keep the engine (they would not see uncommitted rows anyway: such
+    tests are marked ``committed``).
+    """
+
+    def __init__(self) -> None:
+        engine = _db.engine
+        self.factory = _db.session.session_factory
+        self.connection = engine.connect()
+        self.sqlite = engine.dialect.name == "sqlite"
+        raw = self.connection.connection.dbapi_connection
+        if self.sqlite:
+            # pysqlite opens transactions itself (and not for SAVEPOINT); take over, as
+            # SQLAlchemy's "Serializable isolation / Savepoints" recipe for pysqlite does.
+            raw.isolation_level = None  # type: ignore[union-attr]
+        self.transaction = self.connection.begin()
+        if self.sqlite:
+            self.connection.exec_driver_sql("BEGIN")
+        self.saved_kw = dict(self.factory.kw)
+        self.factory.configure(join_transaction_mode="create_savepoint")
+        thread = threading.get_ident()
+        connection = self.connection
+        original = self.factory.class_.get_bind
+
+        def get_bind(session: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == thread:
+                return connection
+            return original(session, *args, **kwargs)
+
+        self.factory.class_.get_bind = get_bind  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        del self.factory.class_.get_bind  # back to Flask-SQLAlchemy's
+        self.factory.kw.clear()
+        self.factory.kw.update(self.saved_kw)
+        if self.transaction.is_active:
+            self.transaction.rollback()
+        if self.sqlite:
+            self.connection.connection.dbapi_connection.isolation_level = ""  # type: ignore[union-attr]
+        self.connection.close()
+
+
+def _fresh_app(redis_url: str) -> Flask:
+    return create_app(
         TestingConfig,
         REDIS_URL=redis_url,
         SOCKETIO_CHANNEL=f"halopmi-test-{uuid.uuid4().hex[:8]}",
     )
+
+
+class _ProcessState:
+    """What create_app sets process-wide (cipher, root logger): put back for the session's app,
+    since another test may have built an app with other keys or log settings."""
+
+    def __init__(self, app: Flask) -> None:
+        self.keys = (app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
+        root = logging.getLogger()
+        self.handlers = list(root.handlers)
+        self.level = root.level
+
+    def restore(self) -> None:
+        crypto.configure(*self.keys)
+        root = logging.getLogger()
+        if root.handlers != self.handlers or root.level != self.level:
+            for handler in list(root.handlers):
+                if getattr(handler, "_halopmi", False):
+                    root.removeHandler(handler)
+            for handler in self.handlers:
+                if handler not in root.handlers:
+                    root.addHandler(handler)
+            root.setLevel(self.level)
+
+
+@pytest.fixture(scope="session")
+def _process_state(_session_app: Flask) -> _ProcessState:
+    return _ProcessState(_session_app)
+
+
+@pytest.fixture
+def app(
+    request: pytest.FixtureRequest, _session_app: Flask, _process_state: _ProcessState, redis_url: str
+) -> Iterator[Flask]:
+    """The app, with an app context pushed for the test.
+
+    By default the session's app, each test in a transaction rolled back at its end (no app to
+    build, no table to empty); ``app.config`` and the app's extension state are put back
+    afterwards, so a test may change settings. Two opt-outs (markers):
+
+    * ``committed`` (or a fixture in ``COMMITTED_FIXTURES``): data committed for real, for a live
+      server, other threads, processes or connections; a fresh app, and the tables are emptied.
+    * ``own_app``: a fresh app (a test that adds routes or needs settings read by create_app),
+      still in a rolled-back transaction.
+    """
+    if needs_commits(request):
+        app = _fresh_app(redis_url)
+        with app.app_context():
+            yield app
+            _empty_tables()
+            _db.session.remove()
+            _db.engine.dispose()
+        limiter.reset()
+        return
+
+    own = request.node.get_closest_marker("own_app") is not None
+    if own:
+        app = _fresh_app(redis_url)
+    else:
+        app = _session_app
+        _process_state.restore()
+    config = dict(app.config)
+    extensions = dict(app.extensions)
     with app.app_context():
-        yield app
-        _empty_tables()
-        _db.session.remove()
-        _db.engine.dispose()
+        rollback = _Rollback()
+        try:
+            yield app
+        finally:
+            _db.session.remove()
+            rollback.close()
+            if own:
+                _db.engine.dispose()
+    if not own:
+        app.config.clear()
+        app.config.update(config)
+        for key in set(app.extensions) - set(extensions):
+            if not key.startswith(_CONTROL_LISTENER_KEY):  # a subscribed thread: kept with the app
+                del app.extensions[key]
     limiter.reset()
 
 

@@ -96,6 +96,7 @@ def _events(call_id: int) -> dict[str, CallEvent]:
     return {e.kind: e for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))}
 
 
+@pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_accepting_and_joining_from_the_console_bridges_the_caller_and_logs_the_answer(sim, auth, console):
     me, phone, item_id, leg = _connected(sim, auth, console)
     assert leg["state"] == "in_call" and leg["work_item_id"] == item_id
@@ -116,6 +117,7 @@ def test_accepting_and_joining_from_the_console_bridges_the_caller_and_logs_the_
     assert len([s for s in sim.legs.values() if s.from_ == f"client:agent:{me}"]) == 1
 
 
+@pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_the_caller_hanging_up_ends_the_agents_leg_and_the_agent_wraps_up(sim, auth, console):
     me, phone, item_id, _ = _connected(sim, auth, console)
     call_id = db.session.scalar(select(Call.id).where(Call.call_sid == phone.sid))
@@ -147,6 +149,7 @@ def test_the_caller_hanging_up_ends_the_agents_leg_and_the_agent_wraps_up(sim, a
     assert db.session.get(AgentPresence, me).state == "available"
 
 
+@pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_the_agent_hanging_up_from_the_console_ends_the_callers_leg(sim, auth, console):
     me, phone, item_id, _ = _connected(sim, auth, console)
     response = console.post("api/softphone/hangup")
@@ -288,6 +291,7 @@ def test_a_matched_members_placement_country_comes_before_the_numbers(sim, auth,
     assert pop["member"]["url"] == f"/records/members/{member.id}"
 
 
+@pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_the_supervisors_reports_count_the_console_answered_call(sim, auth, console):
     from app.supervisor import reports
 

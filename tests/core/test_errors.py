@@ -6,6 +6,9 @@ import pytest
 
 from tests.conftest import csrf_token
 
+# The tests add routes: Flask refuses new routes on an app that has served a request.
+pytestmark = pytest.mark.own_app
+
 
 @pytest.fixture
 def api_app(app):  # type: ignore[no-untyped-def]

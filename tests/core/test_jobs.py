@@ -205,6 +205,7 @@ def test_dispatch_stops_at_a_redis_error_and_keeps_the_rest_pending(app, redis_c
     assert queued(redis_conn) == 3
 
 
+@pytest.mark.committed  # a worker thread reads what the test committed
 def test_dispatcher_never_reopens_an_intent_a_fast_worker_finished(app, redis_conn, monkeypatch):
     # A worker can take the job the moment it is enqueued, before the dispatcher commits.
     name = marker()
@@ -318,6 +319,7 @@ def test_requeue_failed_cli(app):
 
 
 @pytest.mark.postgres
+@pytest.mark.committed  # several connections race on committed rows
 def test_concurrent_dispatchers_enqueue_each_intent_at_most_once(app, redis_conn, monkeypatch):
     count = 60
     for _ in range(count):
@@ -364,6 +366,7 @@ def test_concurrent_dispatchers_enqueue_each_intent_at_most_once(app, redis_conn
 
 
 @pytest.mark.postgres
+@pytest.mark.committed  # another connection locks committed rows
 def test_dispatcher_skips_rows_locked_by_another_without_waiting(app, redis_conn):
     ids = [record(marker()) for _ in range(3)]
     with db.engine.connect() as other:

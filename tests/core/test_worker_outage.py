@@ -27,7 +27,8 @@ from tests.core import jobfuncs
 from tests.core.test_jobs import marker, ran, record
 from tests.services import RedisServer
 
-pytestmark = pytest.mark.slow
+# A worker process reads what the test committed.
+pytestmark = [pytest.mark.slow, pytest.mark.committed]
 ROOT = Path(__file__).resolve().parents[2]
 
 

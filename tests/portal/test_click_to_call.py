@@ -391,6 +391,7 @@ def test_a_call_back_being_dialled_cannot_be_cancelled(client):
     assert "can no longer be cancelled" in client.get(status_url).get_data(as_text=True)
 
 
+@pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_simulated_phone_rings_she_answers_talks_to_the_agent_and_it_is_done(client, app):
     agent_id = _agent()
     status_url = _ask(client).headers["Location"]
@@ -413,6 +414,7 @@ def test_simulated_phone_rings_she_answers_talks_to_the_agent_and_it_is_done(cli
     assert "Done: we spoke with you" in client.get(status_url).get_data(as_text=True)
 
 
+@pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_she_hangs_up_the_simulated_phone_and_the_call_back_is_done(client, app):
     agent_id = _agent()
     status_url = _ask(client).headers["Location"]

@@ -11,7 +11,7 @@ from app.core.jobs import OutboxIntent
 from app.tickets import services
 from app.tickets.models import Attachment, Ticket
 from tests.conftest import csrf_token
-from tests.factories import make_member
+from tests.factories import TicketFactory, make_member
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -150,12 +150,6 @@ def _agent_id() -> int:
     return make_user().id
 
 
-def _ticket(db, **kwargs):
-    values = {"channel": "portal", "category": "other", "subject": "x", "requester_phone": "+85291234567"}
-    values.update(kwargs)
-    ticket = services.open_ticket(**values)
-    db.session.commit()
-    return ticket
 
 
 def _track(client, reference, verification):
@@ -170,7 +164,7 @@ def _track(client, reference, verification):
 
 
 def test_tracking_with_the_phone_on_file_shows_the_case(client, db):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     response = _track(client, ticket.reference, "+852 9123 4567")
     assert response.status_code == 302
     html = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -179,12 +173,12 @@ def test_tracking_with_the_phone_on_file_shows_the_case(client, db):
 
 def test_tracking_with_the_members_birth_date(client, db):
     member = make_member()
-    ticket = _ticket(db, requester_kpj=member.kpj, requester_phone=None)
+    ticket = TicketFactory(requester_kpj=member.kpj, requester_phone=None)
     assert _track(client, ticket.reference, member.birth_date.isoformat()).status_code == 302
 
 
 def test_wrong_verification_and_unknown_reference_look_the_same(client, db):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     wrong = _track(client, ticket.reference, "+85290000000")
     unknown = _track(client, "PMI-2026-999999", "+85291234567")
     assert wrong.status_code == unknown.status_code == 404
@@ -193,21 +187,21 @@ def test_wrong_verification_and_unknown_reference_look_the_same(client, db):
 
 
 def test_case_page_needs_verification(client, db):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     response = client.get(f"/complaints/{ticket.reference}")
     assert response.status_code == 302 and "/complaints/track" in response.headers["Location"]
 
 
 def test_tracking_is_rate_limited_per_ip(client, db, app):
     app.config["TICKETS_TRACK_RATE_LIMIT"] = "3 per hour"
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     codes = [_track(client, ticket.reference, f"+8529000000{i}").status_code for i in range(4)]
     assert codes == [404, 404, 404, 429]
 
 
 def test_tracking_is_rate_limited_per_reference_across_ips(client, db, app):
     app.config["TICKETS_TRACK_RATE_LIMIT"] = "2 per hour"
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     codes = []
     for i in range(3):
         codes.append(
@@ -226,7 +220,7 @@ def test_tracking_is_rate_limited_per_reference_across_ips(client, db, app):
 
 def test_worker_reply_reopens_and_appears_on_the_timeline(client, db, app, tmp_path):
     app.config["TICKETS_ATTACHMENT_DIR"] = str(tmp_path)
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     services.change_status(ticket, "resolved")
     db.session.commit()
     _track(client, ticket.reference, "+85291234567")
@@ -248,7 +242,7 @@ def test_worker_reply_reopens_and_appears_on_the_timeline(client, db, app, tmp_p
 
 
 def test_empty_reply_is_refused(client, db):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     _track(client, ticket.reference, "+85291234567")
     response = client.post(
         f"/complaints/{ticket.reference}/reply",
@@ -258,7 +252,7 @@ def test_empty_reply_is_refused(client, db):
 
 
 def test_rating_after_resolution(client, db):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     _track(client, ticket.reference, "+85291234567")
     token = csrf_token(client, f"/complaints/{ticket.reference}")
     assert (
@@ -287,7 +281,7 @@ def test_rating_after_resolution(client, db):
 
 
 def test_a_merged_case_shows_the_case_it_joined(client, db):
-    source, target = _ticket(db), _ticket(db)
+    source, target = TicketFactory(), TicketFactory()
     services.merge(source, target)
     db.session.commit()
     _track(client, source.reference, "+85291234567")

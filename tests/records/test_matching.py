@@ -27,6 +27,7 @@ def test_nik_match_is_exact_through_the_hash_column(db):
     assert _summary(find_members(nik="3201015705900123")) == [(member.kpj, "exact", ["nik"])]
 
 
+@pytest.mark.committed  # counts the statements sent: no SAVEPOINT among them
 def test_nik_lookup_never_decrypts_the_table(db, app):
     make_member(nik="3201015705900123")
     statements = []

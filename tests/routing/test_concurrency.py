@@ -23,7 +23,8 @@ from app.agents.models import AgentPresence, AgentStateEvent, RoutingEvent, Work
 from app.core.time import utcnow
 from app.extensions import db
 
-pytestmark = pytest.mark.postgres
+# Several connections race on committed rows.
+pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 ROOT = Path(__file__).resolve().parents[2]
 
 

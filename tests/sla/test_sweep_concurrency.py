@@ -18,7 +18,8 @@ from app.tickets import services as tickets
 from app.tickets.models import TicketEvent
 from tests.tickets.test_concurrency import race
 
-pytestmark = pytest.mark.postgres
+# Several connections race on committed rows.
+pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 08:00 WIB, a Monday
 LATER = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # every emergency target is past

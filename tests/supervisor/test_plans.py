@@ -17,7 +17,8 @@ from app.core.time import utcnow
 from app.supervisor import kpis, reports, rollup, wallboard
 from tests.factories import make_user
 
-pytestmark = pytest.mark.postgres
+# The plans are read on another connection, which must see the filled tables.
+pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
 DAYS = 60
 CALLS = 20_000

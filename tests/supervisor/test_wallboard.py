@@ -9,19 +9,11 @@ import pytest
 from app.agents.models import AgentPresence, WorkItem
 from app.supervisor import kpis, wallboard
 from app.telephony.models import CallbackRequest
-from app.tickets.models import Ticket
-from tests.factories import make_user
+from tests.factories import TicketFactory, make_user
 from tests.supervisor.calllog import Spec, add_call, wib
 
 NOW = wib("12:00")
 SETTINGS = kpis.KpiSettings(answer_target=20, short_abandon=5, timezone="Asia/Jakarta")
-
-
-def _ticket(db, status="open", sla_status=None):
-    ticket = Ticket(channel="portal", category="other", subject="s", status=status, sla_status=sla_status)
-    db.session.add(ticket)
-    db.session.flush()
-    return ticket
 
 
 TICKETS = [
@@ -38,7 +30,7 @@ TICKETS = [
 
 @pytest.mark.parametrize(("case", "status", "sla_status", "expected"), TICKETS, ids=[t[0] for t in TICKETS])
 def test_ticket_sla_counts(db, case, status, sla_status, expected):
-    _ticket(db, status, sla_status)
+    TicketFactory(status=status, sla_status=sla_status, commit=False)
     db.session.commit()
     counts = wallboard.ticket_sla_counts(NOW)
     assert counts == {

@@ -52,6 +52,7 @@ def test_housekeeping_forgets_the_counters_of_past_days(app, db):
 
 
 @pytest.mark.postgres
+@pytest.mark.committed  # several connections race on committed rows
 def test_twelve_simultaneous_requests_for_one_number_create_exactly_the_cap(app, db):
     app.config["CALLBACK_LIMIT_PER_NUMBER_PER_DAY"] = 3
     results, errors = race(

@@ -219,6 +219,7 @@ def test_the_simulator_reports_delivery_signed_and_the_ticket_page_shows_it(
     assert "+85291234567" not in html  # the destination is masked
 
 
+@pytest.mark.committed  # the simulator loop runs in another thread
 def test_the_simulator_loop_delivers_reports_without_the_simulator_page(app, db, redis_conn):
     from app.core.scheduler import Scheduler, periodic_jobs
 

@@ -14,7 +14,8 @@ from app.extensions import db
 from app.tickets import services
 from app.tickets.models import Ticket, TicketEvent
 
-pytestmark = pytest.mark.postgres
+# Several connections race on committed rows.
+pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 
 
 def race(app, workers: int, prepare, act) -> tuple[list[object], list[BaseException]]:  # type: ignore[no-untyped-def]

@@ -10,17 +10,11 @@ from app.core.jobs import OutboxIntent
 from app.core.time import utcnow
 from app.tickets import services
 from app.tickets.models import STATUSES, Ticket
-from tests.factories import make_claim, make_member, make_user
-
-
-def _ticket(**kwargs):
-    values = {"channel": "portal", "category": "other", "subject": "help", "requester_phone": "+85291234567"}
-    values.update(kwargs)
-    return services.open_ticket(**values)
+from tests.factories import TicketFactory, make_claim, make_member, make_user
 
 
 def _at(status: str) -> Ticket:
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     path = {
         "new": [],
         "open": ["open"],
@@ -89,7 +83,7 @@ def test_a_refused_transition_is_explained_with_labels_not_codes(app, db, locale
 
 
 def test_resolve_and_close_stamp_times(db):
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     services.change_status(ticket, "resolved")
     assert ticket.resolved_at is not None
     services.change_status(ticket, "closed")
@@ -135,9 +129,9 @@ def test_close_stale_resolved(db, app):
 def test_merge_closes_the_source_and_shows_its_timeline_on_the_target(db):
     agent = make_user()
     member = make_member()
-    source = _ticket(member_id=member.id)
+    source = TicketFactory(commit=False, member_id=member.id)
     services.requester_reply(source, "second message")
-    target = _ticket(requester_phone=None)
+    target = TicketFactory(commit=False, requester_phone=None)
     services.merge(source, target, actor_id=agent.id)
     db.session.commit()
     assert source.status == "closed" and source.merged_into_id == target.id
@@ -150,13 +144,13 @@ def test_merge_closes_the_source_and_shows_its_timeline_on_the_target(db):
 
 
 def test_merge_into_itself_is_refused(db):
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     with pytest.raises(services.TicketError):
         services.merge(ticket, ticket)
 
 
 def test_reply_to_a_merged_ticket_lands_on_the_target(db):
-    source, target = _ticket(), _ticket()
+    source, target = TicketFactory(commit=False), TicketFactory(commit=False)
     services.merge(source, target)
     event = services.requester_reply(source, "hi")
     assert event.ticket_id == target.id
@@ -164,7 +158,7 @@ def test_reply_to_a_merged_ticket_lands_on_the_target(db):
 
 def test_assign_opens_a_new_ticket_and_records_an_event(db):
     agent = make_user()
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     services.assign(ticket, agent.id, actor_id=agent.id)
     assert ticket.assignee_id == agent.id and ticket.status == "open"
     assert [e.kind for e in ticket.events][-2:] == ["assigned", "status"]
@@ -172,7 +166,7 @@ def test_assign_opens_a_new_ticket_and_records_an_event(db):
 
 def test_bulk_assign_skips_closed(db):
     agent = make_user()
-    tickets = [_ticket() for _ in range(3)]
+    tickets = [TicketFactory(commit=False) for _ in range(3)]
     services.change_status(tickets[2], "closed")
     assert services.bulk_assign([t.id for t in tickets], agent.id) == 2
     assert [t.assignee_id for t in tickets] == [agent.id, agent.id, None]
@@ -180,7 +174,7 @@ def test_bulk_assign_skips_closed(db):
 
 def test_stale_version_raises_conflict_with_the_changes(db):
     a, b = make_user(), make_user()
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     db.session.commit()
     seen_version = ticket.version
     seen_event = ticket.events[-1].id
@@ -195,8 +189,9 @@ def test_stale_version_raises_conflict_with_the_changes(db):
     assert ticket.status == "open"
 
 
+@pytest.mark.committed  # another connection writes / a route is added: its own app
 def test_concurrent_update_is_caught_by_the_version_column(db, app):
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     db.session.commit()
     ticket_id = ticket.id
     # Another session moves the row on behind our back.
@@ -210,7 +205,7 @@ def test_concurrent_update_is_caught_by_the_version_column(db, app):
 
 def test_public_reply_notifies_and_internal_note_does_not(db):
     agent = make_user()
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     db.session.commit()
     before = db.session.query(OutboxIntent).count()
     services.reply(ticket, "internal only", actor_id=agent.id, public=False)
@@ -223,40 +218,40 @@ def test_public_reply_notifies_and_internal_note_does_not(db):
 
 def test_matching_on_creation_by_kpj_is_exact(db):
     member = make_member()
-    ticket = _ticket(requester_kpj=member.kpj, requester_phone=None)
+    ticket = TicketFactory(commit=False, requester_kpj=member.kpj, requester_phone=None)
     assert ticket.member_id == member.id and ticket.match_confidence == "exact"
     assert any(e.kind == "member_linked" for e in ticket.events)
 
 
 def test_matching_on_creation_by_nik_and_passport(db):
     member = make_member(passport="B1234567")
-    assert _ticket(requester_nik=member.nik, requester_phone=None).member_id == member.id
-    assert _ticket(requester_passport="B1234567", requester_phone=None).member_id == member.id
+    assert TicketFactory(commit=False, requester_nik=member.nik, requester_phone=None).member_id == member.id
+    assert TicketFactory(commit=False, requester_passport="B1234567", requester_phone=None).member_id == member.id
 
 
 def test_matching_by_phone_is_probable(db):
     member = make_member(phone_abroad="+85298765432")
-    ticket = _ticket(requester_phone="+85298765432")
+    ticket = TicketFactory(commit=False, requester_phone="+85298765432")
     assert ticket.member_id == member.id and ticket.match_confidence == "probable"
 
 
 def test_shared_phone_links_nobody(db):
     make_member(phone_abroad="+85298765432")
     make_member(phone_abroad="+85298765432")
-    ticket = _ticket(requester_phone="+85298765432")
+    ticket = TicketFactory(commit=False, requester_phone="+85298765432")
     assert ticket.member_id is None
 
 
 def test_no_identifiers_no_link(db):
     make_member()
-    assert _ticket(requester_phone=None).member_id is None
+    assert TicketFactory(commit=False, requester_phone=None).member_id is None
 
 
 def test_agent_confirms_and_links_a_claim(db):
     agent = make_user()
     member, other = make_member(), make_member()
     claim = make_claim(member)
-    ticket = _ticket(requester_phone=None)
+    ticket = TicketFactory(commit=False, requester_phone=None)
     services.link_claim(ticket, claim.id, actor_id=agent.id)  # links the member too
     assert ticket.member_id == member.id and ticket.match_confidence == "confirmed"
     assert ticket.claim_id == claim.id
@@ -267,7 +262,7 @@ def test_agent_confirms_and_links_a_claim(db):
 
 
 def test_csat_only_after_resolution_and_once(db):
-    ticket = _ticket()
+    ticket = TicketFactory(commit=False)
     with pytest.raises(services.TicketError):
         services.rate(ticket, 5)
     services.change_status(ticket, "resolved")
@@ -281,7 +276,7 @@ def test_csat_only_after_resolution_and_once(db):
 
 def test_verification_by_birth_date_or_phone(db):
     member = make_member()
-    ticket = _ticket(requester_kpj=member.kpj)
+    ticket = TicketFactory(commit=False, requester_kpj=member.kpj)
     assert services.verify_requester(ticket, "+852 9123 4567")
     assert services.verify_requester(ticket, member.birth_date.isoformat())
     assert not services.verify_requester(ticket, "1999-01-01")
@@ -290,7 +285,7 @@ def test_verification_by_birth_date_or_phone(db):
 
 
 def test_rating_a_merged_ticket_rates_its_target(db):
-    source, target = _ticket(), _ticket()
+    source, target = TicketFactory(commit=False), TicketFactory(commit=False)
     services.merge(source, target)
     services.change_status(target, "resolved")
     services.rate(source, 5)

@@ -7,20 +7,13 @@ import re
 
 import pytest
 
-from app.tickets import services
-from tests.factories import make_member
+from tests.factories import TicketFactory, make_member
 
 SAUDI = "+966551233048"
 INDONESIA = "+6281234567890"
 TAIWAN = "+886912345678"
 
 
-def _ticket(db, **kwargs):
-    values = {"channel": "portal", "category": "other", "subject": "help", "requester_phone": None}
-    values.update(kwargs)
-    ticket = services.open_ticket(**values)
-    db.session.commit()
-    return ticket
 
 
 def _found(client, q: str, **args: str) -> set[str]:
@@ -32,9 +25,9 @@ def _found(client, q: str, **args: str) -> set[str]:
 @pytest.fixture
 def tickets(db):
     return {
-        "saudi": _ticket(db, requester_phone=SAUDI, country="SA"),
-        "indonesia": _ticket(db, requester_phone=INDONESIA),
-        "other": _ticket(db, requester_phone="+85291111111", country="HK"),
+        "saudi": TicketFactory(requester_phone=SAUDI, country="SA"),
+        "indonesia": TicketFactory(requester_phone=INDONESIA),
+        "other": TicketFactory(requester_phone="+85291111111", country="HK"),
     }
 
 
@@ -55,7 +48,7 @@ def test_indonesian_local_number(client, auth, tickets, typed):
 
 def test_local_number_with_the_country_chosen(client, auth, db):
     auth.login_as("agent")
-    no_country = _ticket(db, requester_phone=SAUDI)  # e.g. a complaint that named no country
+    no_country = TicketFactory(requester_phone=SAUDI)  # e.g. a complaint that named no country
     assert _found(client, "055 123 3048", phone_country="SA") == {no_country.reference}
     assert _found(client, "55-123-3048", phone_country="SA") == {no_country.reference}
     # Without the country, the local form only matches tickets and members placed in Saudi Arabia.
@@ -77,8 +70,8 @@ def test_country_not_served_is_ignored(client, auth, tickets):
 def test_member_phone_on_file_finds_her_tickets(client, auth, db):
     auth.login_as("agent")
     member = make_member(phone_id=INDONESIA, phone_abroad=SAUDI, placement_country="SA")
-    linked = _ticket(db, member_id=member.id)
-    _ticket(db, requester_phone="+85291111111")
+    linked = TicketFactory(requester_phone=None, member_id=member.id)
+    TicketFactory(requester_phone="+85291111111")
     assert _found(client, "0812-3456-7890") == {linked.reference}
     assert _found(client, "966551233048") == {linked.reference}
 
@@ -86,8 +79,8 @@ def test_member_phone_on_file_finds_her_tickets(client, auth, db):
 def test_local_number_abroad_matches_where_the_member_is_placed(client, auth, db):
     auth.login_as("agent")
     in_taiwan = make_member(phone_abroad=TAIWAN, placement_country="TW")
-    hers = _ticket(db, member_id=in_taiwan.id)
-    reported_from_taiwan = _ticket(db, requester_phone=TAIWAN, country="TW")
+    hers = TicketFactory(requester_phone=None, member_id=in_taiwan.id)
+    reported_from_taiwan = TicketFactory(requester_phone=TAIWAN, country="TW")
     assert _found(client, "0912 345 678") == {hers.reference, reported_from_taiwan.reference}
 
 
@@ -95,7 +88,7 @@ def test_local_number_abroad_needs_the_matching_country(client, auth, db):
     auth.login_as("agent")
     # Same number on file, but the member is placed elsewhere: a local form is not hers.
     elsewhere = make_member(phone_abroad=TAIWAN, placement_country="HK")
-    _ticket(db, member_id=elsewhere.id)
+    TicketFactory(requester_phone=None, member_id=elsewhere.id)
     assert _found(client, "0912 345 678") == set()
     assert len(_found(client, "+886 912 345 678")) == 1
 

@@ -10,14 +10,7 @@ from sqlalchemy import func, select
 from app.tickets import services
 from app.tickets.models import Tag, Ticket, TicketEvent
 from tests.conftest import csrf_token
-
-
-def _ticket(db, **kwargs):
-    values = {"channel": "portal", "category": "other", "subject": "help"}
-    values.update(kwargs)
-    ticket = services.open_ticket(**values)
-    db.session.commit()
-    return ticket
+from tests.factories import TicketFactory
 
 
 def _fresh(db, ticket_id):
@@ -47,7 +40,7 @@ def _tag_events(db, ticket_id):
 
 def test_an_agent_adds_and_removes_tags_each_change_on_the_timeline(client, auth, db):
     auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     version = ticket.version
     response = _post(client, ticket, add="Employer Dispute, passport-held , employer dispute")
     assert response.status_code == 302
@@ -76,7 +69,7 @@ def test_an_agent_adds_and_removes_tags_each_change_on_the_timeline(client, auth
 @pytest.mark.parametrize("bad", ["<script>", "a" * 41, "ok, a/b", "   ", "tag!"])
 def test_a_bad_tag_is_refused_with_a_message(client, auth, db, bad):
     auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     response = _post(client, ticket, add=bad)
     assert response.status_code == 302
     page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
@@ -87,7 +80,7 @@ def test_a_bad_tag_is_refused_with_a_message(client, auth, db, bad):
 
 def test_a_stale_tag_change_is_a_409_showing_what_changed(client, auth, db):
     agent = auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     stale = {"version": ticket.version, "seen_event": services.timeline(ticket)[-1].id}
     services.tag(ticket, add=["urgent-docs"], actor_id=agent.id)
     db.session.commit()
@@ -98,7 +91,7 @@ def test_a_stale_tag_change_is_a_409_showing_what_changed(client, auth, db):
 
 
 def test_only_staff_with_the_tag_permission_may_tag(client, auth, db):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     auth.login_as("admin")
     response = client.post(f"/tickets/{ticket.id}/tags", data={"add": "x"})
     assert response.status_code in (400, 403)  # CSRF or role: never applied
@@ -111,8 +104,8 @@ def test_only_staff_with_the_tag_permission_may_tag(client, auth, db):
 
 def test_the_list_shows_tags_and_filters_by_one(client, auth, db):
     agent = auth.login_as("agent")
-    tagged = _ticket(db, subject="tagged one")
-    other = _ticket(db, subject="other one")
+    tagged = TicketFactory(subject="tagged one")
+    other = TicketFactory(subject="other one")
     services.tag(tagged, add=["kafala", "medical"], actor_id=agent.id)
     services.tag(other, add=["medical"], actor_id=agent.id)
     db.session.commit()
@@ -136,7 +129,7 @@ def test_the_list_shows_tags_and_filters_by_one(client, auth, db):
 
 def test_tags_are_never_shown_to_the_worker(app, client, auth, db):
     agent = auth.login_as("agent")
-    ticket = _ticket(db, requester_phone="+85291234567")
+    ticket = TicketFactory(requester_phone="+85291234567")
     services.tag(ticket, add=["difficult-caller"], actor_id=agent.id)
     db.session.commit()
     api = app.test_client()
@@ -145,10 +138,11 @@ def test_tags_are_never_shown_to_the_worker(app, client, auth, db):
 
 
 @pytest.mark.postgres
+@pytest.mark.committed  # several connections race on committed rows
 def test_two_agents_creating_the_same_new_tag_at_once_share_one_tag(app, db):
     from tests.tickets.test_concurrency import race
 
-    first, second = _ticket(db), _ticket(db)
+    first, second = TicketFactory(), TicketFactory()
     ids = [first.id, second.id]
 
     def prepare(n: int) -> int:

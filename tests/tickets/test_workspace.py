@@ -12,15 +12,7 @@ from app.core.time import utcnow
 from app.tickets import services
 from app.tickets.models import STATUSES, CannedReply, Ticket
 from tests.conftest import csrf_token
-from tests.factories import make_claim, make_member, make_user
-
-
-def _ticket(db, **kwargs):
-    values = {"channel": "portal", "category": "other", "subject": "help", "requester_phone": "+85291234567"}
-    values.update(kwargs)
-    ticket = services.open_ticket(**values)
-    db.session.commit()
-    return ticket
+from tests.factories import TicketFactory, make_claim, make_member, make_user
 
 
 def _refs(html: str) -> set[str]:
@@ -35,7 +27,7 @@ def test_anonymous_is_sent_to_login(client):
 
 def test_admin_without_tickets_work_gets_403(client, auth, db):
     auth.login_as("admin")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     assert client.get("/tickets/").status_code == 403
     assert client.get(f"/tickets/{ticket.id}").status_code == 403
 
@@ -54,14 +46,14 @@ def test_home_has_a_tickets_tile(client, auth):
 def test_views_mine_unassigned_breaching(client, auth, db):
     me = auth.login_as("agent")
     other = make_user()
-    mine = _ticket(db)
+    mine = TicketFactory()
     services.assign(mine, me.id)
-    theirs = _ticket(db)
+    theirs = TicketFactory()
     services.assign(theirs, other.id)
-    pool = _ticket(db)
-    due = _ticket(db)
+    pool = TicketFactory()
+    due = TicketFactory()
     due.resolution_due_at = utcnow() + timedelta(hours=1)
-    later = _ticket(db)
+    later = TicketFactory()
     later.resolution_due_at = utcnow() + timedelta(days=3)
     db.session.commit()
     assert _refs(client.get("/tickets/?view=mine").get_data(as_text=True)) == {mine.reference}
@@ -75,9 +67,9 @@ def test_views_mine_unassigned_breaching(client, auth, db):
 
 def test_filter_by_category_and_country(client, auth, db):
     auth.login_as("agent")
-    a = _ticket(db, category="claim_jkk", country="TW")
-    _ticket(db, category="claim_jkk", country="HK")
-    _ticket(db, category="membership", country="TW")
+    a = TicketFactory(category="claim_jkk", country="TW")
+    TicketFactory(category="claim_jkk", country="HK")
+    TicketFactory(category="membership", country="TW")
     html = client.get("/tickets/?view=open&category=claim_jkk&country=tw").get_data(as_text=True)
     assert _refs(html) == {a.reference}
 
@@ -86,16 +78,15 @@ def test_filter_by_category_and_country(client, auth, db):
 def test_search_by_each_identifier(client, auth, db, field):
     auth.login_as("agent")
     member = make_member(kpj="23011234567", passport="C7654321", phone_abroad="+886912000111")
-    wanted = _ticket(
-        db,
+    wanted = TicketFactory(
         requester_name="Dewi Lestari",
         requester_phone="+85261234567",
         requester_kpj="12345678901",
         requester_nik="3201015705900123",
         requester_passport="B1234567",
     )
-    linked = _ticket(db, requester_phone=None, member_id=member.id)
-    _ticket(db, requester_name="Someone Else", requester_phone="+85291111111")
+    linked = TicketFactory(requester_phone=None, member_id=member.id)
+    TicketFactory(requester_name="Someone Else", requester_phone="+85291111111")
     query, expected = {
         "reference": (wanted.reference, wanted),
         "kpj": ("12345678901", wanted),
@@ -118,7 +109,7 @@ def test_nonsense_search_shows_a_message(client, auth, db):
 
 def test_bulk_assign(client, auth, db):
     me = auth.login_as("agent")
-    a, b, c = _ticket(db), _ticket(db), _ticket(db)
+    a, b, c = TicketFactory(), TicketFactory(), TicketFactory()
     response = client.post(
         "/tickets/bulk-assign",
         data={
@@ -136,7 +127,7 @@ def test_ticket_page_shows_timeline_member_and_claims(client, auth, db):
     auth.login_as("agent")
     member = make_member()
     make_claim(member, claim_number="CLM-2026-777777", status="documents_incomplete")
-    ticket = _ticket(db, requester_kpj=member.kpj, description="<script>alert(1)</script>")
+    ticket = TicketFactory(requester_kpj=member.kpj, description="<script>alert(1)</script>")
     db.session.add(CannedReply(title="Docs needed", body="Please send your passport.", language="en"))
     db.session.commit()
     html = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
@@ -155,7 +146,7 @@ def _form(client, ticket, **data):
 
 def test_reply_and_internal_note(client, auth, db):
     auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     client.post(
         f"/tickets/{ticket.id}/reply", data=_form(client, ticket, body="We are on it", kind="public_reply")
     )
@@ -171,7 +162,7 @@ def test_reply_and_internal_note(client, auth, db):
 
 def test_the_status_selector_starts_at_the_current_status(client, auth, db):
     auth.login_as("agent")
-    ticket = _ticket(db)  # new
+    ticket = TicketFactory()  # new
     html = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     select = re.search(r'<select id="new-status"[^>]*>(.*?)</select>', html, re.S)
     assert select is not None
@@ -191,7 +182,7 @@ def test_the_status_selector_starts_at_the_current_status(client, auth, db):
 
 def test_status_change_through_the_table(client, auth, db):
     auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     services.change_status(ticket, "closed")
     db.session.commit()
     response = client.post(f"/tickets/{ticket.id}/status", data=_form(client, ticket, status="open"))
@@ -203,7 +194,7 @@ def test_status_change_through_the_table(client, auth, db):
 def test_stale_save_is_409_with_what_changed(client, auth, db):
     agent = auth.login_as("agent")
     other = make_user(name="Budi Santoso")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     stale = _form(client, ticket, status="resolved")
     services.assign(ticket, other.id, actor_id=other.id)
     db.session.commit()
@@ -226,7 +217,7 @@ def test_stale_save_is_409_with_what_changed(client, auth, db):
 
 
 def test_collision_warning_when_another_agent_has_it_open(client, auth, db, app):
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     first = auth.login_as("agent", name="Rina")
     client.get(f"/tickets/{ticket.id}")
     auth.logout()
@@ -240,7 +231,7 @@ def test_link_member_by_kpj_and_claim(client, auth, db):
     auth.login_as("agent")
     member = make_member()
     claim = make_claim(member)
-    ticket = _ticket(db, requester_phone=None)
+    ticket = TicketFactory(requester_phone=None)
     client.post(f"/tickets/{ticket.id}/member", data=_form(client, ticket, kpj=member.kpj))
     db.session.expire_all()
     ticket = db.session.get(Ticket, ticket.id)
@@ -252,7 +243,7 @@ def test_link_member_by_kpj_and_claim(client, auth, db):
 
 def test_merge_from_the_page(client, auth, db):
     auth.login_as("agent")
-    source, target = _ticket(db), _ticket(db)
+    source, target = TicketFactory(), TicketFactory()
     response = client.post(f"/tickets/{source.id}/merge", data=_form(client, source, target=target.reference))
     assert response.headers["Location"].endswith(f"/tickets/{target.id}")
     db.session.expire_all()
@@ -261,7 +252,7 @@ def test_merge_from_the_page(client, auth, db):
 
 def test_reveal_is_audited(client, auth, db):
     auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     html = client.post(
         f"/tickets/{ticket.id}/reveal",
         data={"csrf_token": csrf_token(client, f"/tickets/{ticket.id}"), "field": "requester_phone"},
@@ -303,7 +294,7 @@ def test_supervisor_creates_and_deactivates_a_canned_reply(client, auth, db):
     )
     assert response.status_code == 302
     item = db.session.query(CannedReply).one()
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     assert "Passport copy" in client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     client.post(f"/tickets/canned/{item.id}/toggle", data={"csrf_token": token})
     db.session.expire_all()
@@ -313,7 +304,7 @@ def test_supervisor_creates_and_deactivates_a_canned_reply(client, auth, db):
 
 def test_pages_of_merged_tickets_render(client, auth, db):
     auth.login_as("agent")
-    source, target = _ticket(db), _ticket(db)
+    source, target = TicketFactory(), TicketFactory()
     services.link_call(source.id, 7, summary="first call")
     services.add_event(source.id, "internal_note", {"voicemail_recording_id": 3, "call_id": 7})
     services.merge(source, target)
@@ -327,11 +318,11 @@ def test_pages_of_merged_tickets_render(client, auth, db):
 
 def test_open_view_counts_by_category_and_country(client, auth, db):
     auth.login_as("agent")
-    _ticket(db, category="claim_jkk", country="TW")
-    _ticket(db, category="claim_jkk", country="TW")
-    closed = _ticket(db, category="claim_jkk", country="TW")
+    TicketFactory(category="claim_jkk", country="TW")
+    TicketFactory(category="claim_jkk", country="TW")
+    closed = TicketFactory(category="claim_jkk", country="TW")
     services.change_status(closed, "closed")
-    _ticket(db, category="membership", country="HK")
+    TicketFactory(category="membership", country="HK")
     db.session.commit()
     assert services.open_counts() == [("claim_jkk", "TW", 2), ("membership", "HK", 1)]
     html = client.get("/tickets/?view=open").get_data(as_text=True)

@@ -9,15 +9,7 @@ import pytest
 
 from app.tickets import services
 from tests.conftest import csrf_token
-from tests.factories import make_user
-
-
-def _ticket(db, **kwargs):
-    values = {"channel": "portal", "category": "other", "subject": "help"}
-    values.update(kwargs)
-    ticket = services.open_ticket(**values)
-    db.session.commit()
-    return ticket
+from tests.factories import TicketFactory, make_user
 
 
 def _selected_status(html: str) -> str:
@@ -40,7 +32,7 @@ def _post(client, ticket, action: str, **data: str):
 @pytest.mark.parametrize("status", ["new", "open", "pending_worker", "resolved"])
 def test_status_selector_starts_at_the_current_status(client, auth, db, status):
     agent = auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     if status != "new":
         services.change_status(ticket, status, actor_id=agent.id)
         db.session.commit()
@@ -50,7 +42,7 @@ def test_status_selector_starts_at_the_current_status(client, auth, db, status):
 
 def test_closed_ticket_has_no_status_selector(client, auth, db):
     auth.login_as("agent")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     services.change_status(ticket, "closed")
     db.session.commit()
     assert 'id="new-status"' not in client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
@@ -58,7 +50,7 @@ def test_closed_ticket_has_no_status_selector(client, auth, db):
 
 def test_status_change_is_confirmed(client, auth, db):
     auth.login_as("agent", language="en")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     html = _post(client, ticket, "status", status="pending_worker").get_data(as_text=True)
     assert "Status changed: New → Waiting for the worker." in html
     assert _selected_status(html) == "pending_worker"
@@ -66,14 +58,14 @@ def test_status_change_is_confirmed(client, auth, db):
 
 def test_status_change_is_confirmed_in_indonesian(client, auth, db):
     auth.login_as("agent", language="id")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     html = _post(client, ticket, "status", status="resolved").get_data(as_text=True)
     assert "Status diubah: Baru → Terselesaikan." in html
 
 
 def test_keeping_the_status_says_so(client, auth, db):
     auth.login_as("agent", language="en")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     html = _post(client, ticket, "status", status="new").get_data(as_text=True)
     assert "The status stays New." in html
 
@@ -81,14 +73,14 @@ def test_keeping_the_status_says_so(client, auth, db):
 def test_assignment_is_confirmed(client, auth, db):
     auth.login_as("agent", language="en")
     dewi = make_user("agent", name="Dewi Lestari")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     html = _post(client, ticket, "assign", assignee_id=str(dewi.id)).get_data(as_text=True)
     assert f"{ticket.reference} is assigned to Dewi Lestari." in html
 
 
 def test_assignment_to_me_and_back_to_the_pool(client, auth, db):
     auth.login_as("agent", language="id")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     html = _post(client, ticket, "assign", assignee_id="me").get_data(as_text=True)
     assert f"{ticket.reference} ditugaskan kepada Anda." in html
     html = _post(client, ticket, "assign", assignee_id="").get_data(as_text=True)
@@ -97,7 +89,7 @@ def test_assignment_to_me_and_back_to_the_pool(client, auth, db):
 
 def test_unchanged_assignment_says_nothing_changed(client, auth, db):
     me = auth.login_as("agent", language="en")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     services.assign(ticket, me.id)
     db.session.commit()
     html = _post(client, ticket, "assign", assignee_id="me", team="").get_data(as_text=True)
@@ -106,7 +98,7 @@ def test_unchanged_assignment_says_nothing_changed(client, auth, db):
 
 def test_same_assignee_with_an_empty_team_field_records_nothing(client, auth, db):
     me = auth.login_as("agent", language="en")
-    ticket = _ticket(db)
+    ticket = TicketFactory()
     services.assign(ticket, me.id)
     db.session.commit()
     before = len(services.timeline(ticket))
