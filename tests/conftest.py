@@ -201,17 +201,18 @@ def _fresh_app(redis_url: str) -> Flask:
 
 
 class _ProcessState:
-    """What create_app sets process-wide (cipher, root logger): put back for the session's app,
-    since another test may have built an app with other keys or log settings."""
+    """What a test may change beyond app.config (the app's PII cipher, the process's root
+    logger): put back for the session's app after each test (a key-rotation test gives the app
+    other keys; another app's create_app sets other log settings)."""
 
     def __init__(self, app: Flask) -> None:
-        self.keys = (app.config["PII_ENCRYPTION_KEYS"], app.config["PII_HASH_KEY"])
+        self.app = app
         root = logging.getLogger()
         self.handlers = list(root.handlers)
         self.level = root.level
 
     def restore(self) -> None:
-        crypto.configure(*self.keys)
+        crypto.init_app(self.app)  # from its own (restored) PII_ENCRYPTION_KEYS and PII_HASH_KEY
         root = logging.getLogger()
         if root.handlers != self.handlers or root.level != self.level:
             for handler in list(root.handlers):

@@ -161,6 +161,7 @@ def test_a_job_whose_setting_is_missing_is_refused(app):
         init_app(app, [PeriodicJob("x", "NO_SUCH_SECONDS", "", step=lambda: None)])
 
 
+@pytest.mark.committed  # the worker runs jobs in its own threads and connections
 def test_the_worker_runs_every_periodic_job_at_its_configured_period_beside_rq(app, redis_conn):
     """``flask jobs worker`` (worker.serve: the real rq worker in this thread, against the real
     Redis) with every job of app/schedule.py, each given a different period."""

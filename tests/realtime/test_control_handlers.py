@@ -11,6 +11,9 @@ from app import create_app
 from app.core import realtime
 from config import TestingConfig
 
+# Each test registers handlers on its app: a fresh one per test, not the session's shared app.
+pytestmark = pytest.mark.own_app
+
 
 def test_the_factory_gives_each_app_the_disconnect_handler(app):
     other = create_app(TestingConfig)
