@@ -240,8 +240,8 @@ def register_errors(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app.agents.policy import allowed
     from app.core.masking import mask
+    from app.core.policy import allowed
 
     app.jinja_env.filters["mask"] = mask
 

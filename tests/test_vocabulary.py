@@ -20,8 +20,9 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from app.agents.models import AGENT_STATES, ROLES, WORK_KINDS, User
+from app.agents.models import AGENT_STATES, WORK_KINDS, User
 from app.core import vocabulary
+from app.core.policy import ROLES
 from app.demo import COUNTRIES, seed
 from app.extensions import db as _db
 from app.records.models import CLAIM_STATUSES, MEMBERSHIP_STATUSES, PHASES, PROGRAMS, SCHEMES, Claim, Member

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app.agents import services, skills
 from app.agents.forms import CreateUserForm, RoleForm, language_choices, role_choices
-from app.agents.policy import require
+from app.core.policy import require
 from app.extensions import db
 from app.tickets.labels import category_choices
 

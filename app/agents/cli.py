@@ -7,7 +7,8 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from app.agents import services
-from app.agents.models import ROLES, User
+from app.agents.models import User
+from app.core.policy import ROLES
 from app.extensions import db
 
 cli = Blueprint("users", __name__, cli_group="users")

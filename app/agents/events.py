@@ -24,9 +24,9 @@ from flask import Flask, current_app, request
 from flask_login import current_user, user_logged_out
 from flask_socketio import Namespace, join_room
 
-from app.agents.policy import allowed
 from app.agents.routing import logged_out
 from app.agents.routing.presence import agent_languages, console_seen, get_presence
+from app.core.policy import allowed
 from app.core.realtime import STAFF_NAMESPACE, listen_for_control, on_control, publish_control
 from app.extensions import db, socketio
 

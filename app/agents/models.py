@@ -24,8 +24,6 @@ from app.core.time import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
 
-ROLES = ("agent", "supervisor", "admin")
-
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"

@@ -8,7 +8,7 @@ from flask_login import current_user, login_fresh, login_user, logout_user
 
 from app.agents import services
 from app.agents.forms import LoginForm
-from app.agents.policy import require
+from app.core.policy import require
 from app.core.urls import safe_redirect_target
 from app.extensions import db, limiter
 

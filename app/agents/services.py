@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.agents.events import disconnect_user
-from app.agents.models import ROLES, User
+from app.agents.models import User
 from app.agents.routing import logged_out
 from app.core import audit
+from app.core.policy import ROLES
 from app.core.time import utcnow
 from app.extensions import db
 

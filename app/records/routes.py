@@ -17,9 +17,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.agents.policy import require, wants_json
 from app.core import vocabulary
 from app.core.i18n import _
+from app.core.policy import require, wants_json
 from app.extensions import db
 from app.records import services
 from app.records.identifiers import IdentifierError

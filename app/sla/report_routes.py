@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
-from app.agents.policy import require
+from app.core.policy import require
 from app.sla import reports
 from app.tickets.models import CATEGORIES
 

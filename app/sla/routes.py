@@ -16,8 +16,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.agents.models import User
-from app.agents.policy import require
 from app.core import vocabulary
+from app.core.policy import require
 from app.extensions import db
 from app.sla import config, services, targets
 from app.sla.calendar import WEEKDAYS, CalendarError

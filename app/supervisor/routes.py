@@ -24,8 +24,8 @@ from flask import (
 from flask_babel import gettext as _
 
 from app.agents.console import LANGUAGES
-from app.agents.policy import require
 from app.core.errors import error_response
+from app.core.policy import require
 from app.core.time import utcnow
 from app.supervisor import kpis, reports, staffing, trends, wallboard
 from app.supervisor.charts import SERIES_COLOURS, bar_line_chart, trend_chart

@@ -3,7 +3,7 @@
 Recordings stay with the provider (our :class:`~app.telephony.models.Recording` keeps only its
 reference). Staff never get a provider URL: the app fetches the media with our credentials and
 streams it through (``/telephony/recordings/<id>/audio``). Who may listen is the policy's
-:func:`~app.agents.policy.may_play_recording`: supervisors and admins, and for a recorded call
+:func:`~app.core.policy.may_play_recording`: supervisors and admins, and for a recorded call
 the agent(s) who handled it.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.agents.policy import may_play_recording
 from app.core import audit
+from app.core.policy import may_play_recording
 from app.extensions import db
 from app.telephony.models import Call, CallEvent, Recording
 from app.telephony.provider import Media, get_provider

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, abort, current_app, jsonify, render_template, request, stream_with_context
 from flask_login import current_user
 
-from app.agents.policy import require
+from app.core.policy import require
 from app.extensions import csrf, db
 from app.telephony import playback
 from app.telephony.blueprint import bp

@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.agents.policy import require
 from app.core.i18n import _
+from app.core.policy import require
 from app.extensions import db
 from app.tickets import erasure as erasure_rules
 from app.tickets import services, settings

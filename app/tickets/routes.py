@@ -15,10 +15,10 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.agents.policy import require, wants_json
 from app.core import vocabulary
 from app.core.i18n import _
 from app.core.masking import mask
+from app.core.policy import require, wants_json
 from app.core.time import utcnow
 from app.extensions import db
 from app.tickets import admin_routes, attachments, intake, services

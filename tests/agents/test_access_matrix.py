@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import IntegerConverter, Rule
 
 from app.agents.events import STAFF_NAMESPACE
-from app.agents.models import ROLES
-from app.agents.policy import allowed
+from app.core.policy import ROLES, allowed
 from app.extensions import db, socketio
 from app.tickets import intake, schemas
 from tests.agents.test_policy import PUBLIC_BLUEPRINTS, PUBLIC_ENDPOINTS

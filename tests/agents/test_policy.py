@@ -11,8 +11,8 @@ from flask import Flask
 from flask_login import AnonymousUserMixin
 from werkzeug.routing import IntegerConverter
 
-from app.agents.models import ROLES, User
-from app.agents.policy import PERMISSIONS, UnknownPermission, allowed, require
+from app.agents.models import User
+from app.core.policy import PERMISSIONS, ROLES, UnknownPermission, allowed, require
 
 # Endpoints anyone may reach (each still has its own protection where it changes state).
 PUBLIC_ENDPOINTS = {

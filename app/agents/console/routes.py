@@ -20,8 +20,8 @@ from app.agents import routing, skills, wrapup
 from app.agents.console.api import ApiError, bp, int_field, json_body
 from app.agents.console.views import LANGUAGES, console_agents, console_state, item_view, screen_pop
 from app.agents.models import User, WorkItem
-from app.agents.policy import allowed, require
 from app.agents.routing import presence as presence_svc
+from app.core.policy import allowed, require
 from app.core.time import utcnow
 from app.extensions import db
 from app.telephony import clicktocall

@@ -17,8 +17,8 @@ from flask_login import current_user
 
 from app.agents import routing
 from app.agents.console.api import ApiError, bp, json_body
-from app.agents.policy import require
 from app.core.inputs import MAX_ID
+from app.core.policy import require
 from app.extensions import db
 from app.telephony import softphone as sim_softphone
 

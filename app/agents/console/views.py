@@ -24,10 +24,10 @@ from app.agents.models import (
     User,
     WorkItem,
 )
-from app.agents.policy import allowed
 from app.agents.routing import current_seq, item_payload
 from app.agents.routing import presence as presence_svc
 from app.core.dates import zone_for_country
+from app.core.policy import allowed
 from app.core.time import utcnow
 from app.core.vocabulary import TICKET_STATUS
 from app.extensions import db

@@ -26,11 +26,11 @@ from app.agents.models import (
     User,
     WorkItem,
 )
-from app.agents.policy import allowed
 from app.agents.routing.presence import set_state, transition
 from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, rowcount, topic_priority
 from app.agents.routing.router import route, route_safely
 from app.core.jobs import record_intent
+from app.core.policy import allowed
 from app.core.realtime import publish
 from app.core.time import utcnow
 from app.extensions import db

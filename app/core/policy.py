@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 from flask import abort, request
 from flask_login import current_user, login_fresh
 
-from app.agents.models import ROLES
 from app.extensions import login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Staff roles, least to most administrative (stored on users.role; app.agents.models uses them).
+ROLES = ("agent", "supervisor", "admin")
 
 AGENT, SUPERVISOR, ADMIN = ROLES
 
