@@ -240,10 +240,12 @@ def register_errors(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app.core.masking import mask
+    from app.core.masking import has_pii, mask, mask_text
     from app.core.policy import allowed
 
     app.jinja_env.filters["mask"] = mask
+    app.jinja_env.filters["mask_pii"] = mask_text  # phones, NIKs, passports, e-mails typed in free text
+    app.jinja_env.tests["pii"] = has_pii
 
     from app.core import vocabulary
     from app.core.dates import format_when, reader_zone

@@ -73,7 +73,13 @@ _TEXT_PATTERNS = [
 
 
 def mask_text(text: str) -> str:
-    """Mask anything in free text that looks like a phone, NIK, passport or email."""
+    """Mask anything in free text that looks like a phone, NIK, passport or email (log lines,
+    and what a worker or an agent typed into a description or a message)."""
     for pattern, replace in _TEXT_PATTERNS:
         text = pattern.sub(replace, text)
     return text
+
+
+def has_pii(text: str | None) -> bool:
+    """Whether free text holds something :func:`mask_text` masks (a reveal is then offered)."""
+    return bool(text) and mask_text(str(text)) != text

@@ -368,9 +368,12 @@ def merge(ticket_id: int):
 def reveal(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     field = request.form.get("field", "")
-    if field not in services.REVEALABLE:
-        abort(400)
-    value = services.reveal(ticket, field, actor_id=current_user.id)
+    if field in services.REVEALABLE:
+        value = services.reveal(ticket, field, actor_id=current_user.id)
+    else:  # free text: the description or one message of the timeline
+        value = services.reveal_text(ticket, field, actor_id=current_user.id)
+        if value is None:
+            abort(400)
     page = _page(ticket, revealed={field: value} if value else {})
     db.session.commit()
     return page

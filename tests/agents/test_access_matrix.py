@@ -116,6 +116,7 @@ def test_every_staff_route_answers_each_role_as_the_policy_says(app: Flask, who:
     assert not wrong, f"{len(wrong)} of {checked} answers disagree with the policy for {who}:\n" + "\n".join(wrong)
 
 
+@pytest.mark.own_app  # it adds a route: a fresh app, not the session's
 def test_the_walk_catches_a_route_that_declares_a_permission_but_does_not_check_it(app: Flask) -> None:
     def leaky() -> str:
         return "every account, admin or not"

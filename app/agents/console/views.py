@@ -27,6 +27,7 @@ from app.agents.models import (
 from app.agents.routing import current_seq, item_payload
 from app.agents.routing import presence as presence_svc
 from app.core.dates import zone_for_country
+from app.core.masking import mask_text
 from app.core.policy import allowed
 from app.core.time import utcnow
 from app.core.vocabulary import TICKET_STATUS
@@ -104,12 +105,12 @@ def _ticket_view(ticket: Ticket) -> dict[str, Any]:
         "id": ticket.id,
         "url": url_for("tickets.show", ticket_id=ticket.id),
         "reference": getattr(ticket, "reference", None),
-        "subject": ticket.subject,
+        "subject": mask_text(ticket.subject or ""),  # identifiers typed in free text stay masked
         "category": ticket.category,
         "status": ticket.status,
         "status_label": str(TICKET_STATUS.get(ticket.status, ticket.status)),
         "priority": getattr(ticket, "priority", None),
-        "description": getattr(ticket, "description", ""),
+        "description": mask_text(getattr(ticket, "description", "") or ""),  # revealed on the ticket page
         "created_at": ticket.created_at.isoformat() if ticket.created_at else None,
     }
 

@@ -215,6 +215,28 @@ def _users(ids: set[int]) -> dict[int, User]:
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(sorted(ids))))}
 
 
+def reveal_text(ticket: Ticket, target: str, *, actor_id: int) -> str | None:
+    """The unmasked free text ``target`` names — ``description``, or ``event:<id>`` for a
+    message on this ticket's timeline (merged tickets' included) — recorded in the audit log and
+    on the timeline like a structured identifier. None when there is no such text here."""
+    if target == "description":
+        text: str | None = ticket.description
+        detail: dict[str, object] = {"field": "description"}
+    else:
+        kind, _sep, raw = target.partition(":")
+        if kind != "event" or not raw.isdigit() or len(raw) > 12:
+            return None
+        event = db.session.get(TicketEvent, int(raw))
+        merged = db.session.get(Ticket, event.ticket_id) if event is not None else None
+        ours = merged is not None and (merged.id == ticket.id or merged.merged_into_id == ticket.id)
+        if event is None or not ours or not event.body:
+            return None
+        text, detail = event.body, {"field": "message", "event_id": event.id}
+    audit.record("pii.view", "ticket", ticket.id, detail, actor_id=actor_id)
+    add_event(ticket, "viewed_pii", detail, actor_id=actor_id)
+    return text
+
+
 def reveal(ticket: Ticket, field: str, *, actor_id: int) -> str | None:
     """The unmasked value of one of :data:`REVEALABLE`, recorded in the audit log and on the
     timeline (who looked at which personal data)."""
