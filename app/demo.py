@@ -89,7 +89,7 @@ def make_nik(rng: random.Random, province: str, birth: date, sex: str) -> str:
     )
 
 
-def _weighted(rng: random.Random, items: list, weight_index: int):  # type: ignore[no-untyped-def]
+def _weighted(rng: random.Random, items: list, weight_index: int):
     return rng.choices(items, weights=[item[weight_index] or 1 for item in items])[0]
 
 

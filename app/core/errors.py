@@ -39,7 +39,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
-def error_response(status: int, code: str, message: str | None = None, fields: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+def error_response(status: int, code: str, message: str | None = None, fields: dict[str, Any] | None = None):
     message = message or _messages().get(status, _("Error"))
     if wants_json():
         return jsonify(error={"code": code, "message": message, "fields": fields or {}}), status
@@ -62,20 +62,20 @@ def _with_headers(response: Any, exc: HTTPException) -> Any:
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+    def csrf_error(exc: CSRFError):
         return error_response(
             400, "csrf_failed", _("The form expired or was not sent from this site. Please try again.")
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(exc: HTTPException):
         status = exc.code or 500
         code = getattr(exc, "reason", None) or (exc.name or "error").lower().replace(" ", "_").replace("'", "")
         message = getattr(exc, "message", None)
         return _with_headers(error_response(status, code, str(message) if message else None), exc)
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+    def database_unavailable(exc: OperationalError):
         """The database cannot be reached (or gave up on this transaction: a deadlock, a
         failover): nothing was saved, so the person is asked to try again — a 503 with
         Retry-After, never a 500 and never a trace. Twilio webhooks answer on their own
@@ -92,7 +92,7 @@ def register(app: Flask) -> None:
         return response
 
     @app.errorhandler(InternalServerError)
-    def internal_error(exc: InternalServerError):  # type: ignore[no-untyped-def]
+    def internal_error(exc: InternalServerError):
         original = getattr(exc, "original_exception", None)
         if original is not None:
             log.error("unhandled error", exc_info=original)

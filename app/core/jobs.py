@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -34,7 +33,6 @@ from sqlalchemy import JSON, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.masking import mask_text
-from app.core.scheduler import PeriodicJob, Scheduler
 from app.core.time import utcnow
 from app.core.types import UTCDateTime
 from app.extensions import db
@@ -49,7 +47,7 @@ QUEUES = ("telephony", "notifications", "default")
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
 
 
-class OutboxIntent(db.Model):  # type: ignore[name-defined,misc]
+class OutboxIntent(db.Model):  # type: ignore[name-defined]
     """A unit of work promised by a committed transaction, waiting to reach rq."""
 
     __tablename__ = "outbox_intents"
@@ -121,7 +119,7 @@ def _execute_dml(stmt: Any) -> int:
     return int(result.rowcount or 0)
 
 
-def _lock_for_dispatch(stmt):  # type: ignore[no-untyped-def]
+def _lock_for_dispatch(stmt):
     # Several dispatchers may run (one per worker process): on PostgreSQL each takes rows the
     # others have not locked. SQLite has a single writer, so there is nothing to skip.
     if db.engine.dialect.name == "postgresql":
@@ -336,18 +334,3 @@ def outbox_recovery(app: Flask) -> Callable[[], int]:
     """The periodic step that re-enqueues intents whose rq job vanished (job ``outbox-recovery``)."""
     connection = redis_connection(app)
     return lambda: recover_lost(connection)
-
-
-def periodic(step: Callable[[], object], interval: float, what: str) -> Callable[[Flask, threading.Event], None]:
-    """``loop(app, stop)`` running ``step`` every ``interval`` seconds on the scheduler's clock.
-
-    Not how the worker schedules (it runs :mod:`app.schedule`'s table); kept for modules that
-    still define a loop of their own (``app.tickets.tasks.run_housekeeping_loop``).
-    """
-
-    def loop(app: Flask, stop: threading.Event) -> None:
-        job = PeriodicJob(what, "", what, step=step)
-        Scheduler(app, [job], stop=stop, periods={what: interval}).run_forever(job)
-
-    loop.__doc__ = f"{what} every {interval:g} s."
-    return loop

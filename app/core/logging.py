@@ -93,7 +93,7 @@ def configure_logging(app: Flask) -> None:
         g.request_started = datetime.now(UTC)
 
     @app.after_request
-    def _log_request(response):  # type: ignore[no-untyped-def]
+    def _log_request(response):
         request_id = getattr(g, "request_id", None)
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id

@@ -13,13 +13,13 @@ bp = Blueprint("core", __name__)
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz():
     """The process is up (no dependencies checked)."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
+def readyz():
     """The database and Redis answer; 503 names what does not."""
     checks: dict[str, str] = {}
     try:
@@ -40,7 +40,7 @@ def readyz():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/lang/<code>")
-def set_language(code: str):  # type: ignore[no-untyped-def]
+def set_language(code: str):
     """Switch the interface language (id/en); staff keep it on their account."""
     if code not in current_app.config["LANGUAGES"]:
         return jsonify(error={"code": "unknown_language", "message": code, "fields": {}}), 400

@@ -125,7 +125,7 @@ def _locale() -> str:
 
 
 @bp.get("/call")
-def call():  # type: ignore[no-untyped-def]
+def call():
     return render_template(
         "portal/call.html",
         topics=_topics(),
@@ -143,7 +143,7 @@ def _session_call() -> dict[str, Any]:
 
 @bp.post("/call/start")
 @limiter.limit(lambda: current_app.config["VOICE_TOKEN_RATE_LIMIT"])
-def call_start():  # type: ignore[no-untyped-def]
+def call_start():
     """A call request for this browser (language, topic): a Voice SDK token with Twilio; with
     the simulator the next step is ``/call/sim/dial``."""
     payload = request.get_json(silent=True)
@@ -169,7 +169,7 @@ def call_start():  # type: ignore[no-untyped-def]
 
 @bp.get("/call/status")
 @limiter.limit(_call_limit)
-def call_status():  # type: ignore[no-untyped-def]
+def call_status():
     """Her own call only (the identity in her session): phase, queue position, estimate."""
     mine = _session_call()
     sid = mine.get("sid")
@@ -192,7 +192,7 @@ def call_status():  # type: ignore[no-untyped-def]
 # --- the simulator's worker leg (no Twilio account) -------------------------------------------
 
 
-def _sim():  # type: ignore[no-untyped-def]
+def _sim():
     from app.telephony.softphone import get_simulator, simulator_active
 
     if not simulator_active():
@@ -209,7 +209,7 @@ def _my_leg() -> str:
 
 @bp.post("/call/sim/dial")
 @limiter.limit(_call_limit)
-def call_sim_dial():  # type: ignore[no-untyped-def]
+def call_sim_dial():
     """Place this session's call through the simulator, as the Voice SDK would: from
     ``client:<identity>`` to the TwiML App, with the page's params (the server trusts only the
     call request behind the identity)."""
@@ -227,7 +227,7 @@ def call_sim_dial():  # type: ignore[no-untyped-def]
 
 @bp.post("/call/sim/key")
 @limiter.limit(_call_limit)
-def call_sim_key():  # type: ignore[no-untyped-def]
+def call_sim_key():
     sid = _my_leg()
     payload = request.get_json(silent=True) or {}
     try:
@@ -239,7 +239,7 @@ def call_sim_key():  # type: ignore[no-untyped-def]
 
 @bp.post("/call/sim/hangup")
 @limiter.limit(_call_limit)
-def call_sim_hangup():  # type: ignore[no-untyped-def]
+def call_sim_hangup():
     simulator_worker.hang_up(_sim(), _my_leg())
     return jsonify(ended=True)
 
@@ -285,7 +285,7 @@ CALLBACK_FIELDS = ("country", "number", "language", "topic", "kpj", "window_star
 
 @bp.route("/call/back", methods=["GET", "POST"])
 @limiter.limit(_callback_limit, methods=["POST"])
-def callback_new():  # type: ignore[no-untyped-def]
+def callback_new():
     if request.method == "GET":
         values = {"language": _locale(), "topic": request.args.get("topic", "")}
         return render_template("portal/callback_new.html", **_callback_form_context(values, {}))
@@ -307,7 +307,7 @@ def callback_new():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/call/back/<token>")
-def callback_status(token: str):  # type: ignore[no-untyped-def]
+def callback_status(token: str):
     callback = _callback_for(token)
     view = worker_calls.callback_view(callback, _locale())
     return render_template(
@@ -322,7 +322,7 @@ def callback_status(token: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/call/back/<token>/state")
 @limiter.limit(_call_limit)
-def callback_state(token: str):  # type: ignore[no-untyped-def]
+def callback_state(token: str):
     """The status page's live part: the phase, and (simulator) whether her phone is ringing."""
     callback = _callback_for(token)
     body: dict[str, Any] = {}
@@ -357,7 +357,7 @@ def callback_cancel(token: str) -> Response:
 
 @bp.post("/call/back/<token>/answer")
 @limiter.limit(_call_limit)
-def callback_answer(token: str):  # type: ignore[no-untyped-def]
+def callback_answer(token: str):
     """Simulator: she answers the (simulated) phone the app is ringing."""
     callback = _callback_for(token)
     sim = _sim()
@@ -373,7 +373,7 @@ def callback_answer(token: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/call/back/<token>/hangup")
 @limiter.limit(_call_limit)
-def callback_hangup(token: str):  # type: ignore[no-untyped-def]
+def callback_hangup(token: str):
     callback = _callback_for(token)
     sim = _sim()
     leg = simulator_worker.ringing_leg(sim, callback.id)

@@ -66,7 +66,7 @@ def _no_store(response: Response) -> Response:
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index():
     return render_template("portal/index.html")
 
 
@@ -87,7 +87,7 @@ def _uploads(field: str = "attachments") -> list[attachments.Upload]:
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
 @limiter.limit(_complaint_limit, methods=["POST"])
-def complaint_new():  # type: ignore[no-untyped-def]
+def complaint_new():
     if request.method == "GET":
         # The language the worker is reading the form in (chosen, or from the browser).
         values = {"language": str(get_locale() or "id"), "category": request.args.get("category", "")}
@@ -112,7 +112,7 @@ def complaint_new():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/complaints/done")
-def complaint_done():  # type: ignore[no-untyped-def]
+def complaint_done():
     reference = session.get("last_complaint")
     if not reference:
         return redirect(url_for("portal.complaint_new"))
@@ -134,7 +134,7 @@ def _verified(ticket: Ticket) -> bool:
 @bp.route("/complaints/track", methods=["GET", "POST"])
 @limiter.limit(_track_limit, methods=["POST"], deduct_when=_failed)
 @limiter.limit(_track_limit, methods=["POST"], key_func=_reference_key, deduct_when=_failed)
-def track():  # type: ignore[no-untyped-def]
+def track():
     if request.method == "GET":
         return render_template(
             "portal/track.html", values={"reference": request.args.get("reference", "")}, errors={}
@@ -166,7 +166,7 @@ def _case_or_redirect(reference: str) -> Ticket | Response:
     return ticket
 
 
-def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: int = 200):
     shown = services.effective(ticket)
     # Her times in her zone: the browser's (a cookie the page sets), else her placement's.
     dates.use_zone(portal_services.worker_zone(ticket, request.cookies.get(ZONE_COOKIE)))
@@ -184,7 +184,7 @@ def _render_case(ticket: Ticket, errors: dict[str, str] | None = None, status: i
 
 
 @bp.get("/complaints/<reference>")
-def case(reference: str):  # type: ignore[no-untyped-def]
+def case(reference: str):
     found = _case_or_redirect(reference)
     if not isinstance(found, Ticket):
         return found
@@ -192,7 +192,7 @@ def case(reference: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/complaints/<reference>/files/<int:attachment_id>")
-def case_file(reference: str, attachment_id: int):  # type: ignore[no-untyped-def]
+def case_file(reference: str, attachment_id: int):
     """A file shown on the case (the worker's own, or one an agent sent with a reply); never
     an internal note's. Sent as a download, never rendered inline."""
     found = _case_or_redirect(reference)
@@ -206,7 +206,7 @@ def case_file(reference: str, attachment_id: int):  # type: ignore[no-untyped-de
 
 @bp.post("/complaints/<reference>/reply")
 @limiter.limit(_complaint_limit)
-def case_reply(reference: str):  # type: ignore[no-untyped-def]
+def case_reply(reference: str):
     found = _case_or_redirect(reference)
     if not isinstance(found, Ticket):
         return found
@@ -233,7 +233,7 @@ def case_reply(reference: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/complaints/<reference>/rating")
-def case_rating(reference: str):  # type: ignore[no-untyped-def]
+def case_rating(reference: str):
     found = _case_or_redirect(reference)
     if not isinstance(found, Ticket):
         return found

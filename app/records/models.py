@@ -54,7 +54,7 @@ def identifier_hashes(values: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-class Member(db.Model):  # type: ignore[name-defined,misc]
+class Member(db.Model):  # type: ignore[name-defined]
     __tablename__ = "members"
     __table_args__ = (
         Index("ix_members_name_birth", "name_key", "birth_date"),
@@ -113,7 +113,7 @@ class Member(db.Model):  # type: ignore[name-defined,misc]
         return f"<Member {self.kpj}>"
 
 
-class Claim(db.Model):  # type: ignore[name-defined,misc]
+class Claim(db.Model):  # type: ignore[name-defined]
     __tablename__ = "claims"
     __table_args__ = (Index("ix_claims_member_status", "member_id", "status"),)
 

@@ -90,7 +90,7 @@ def _labels() -> dict[str, Any]:
 
 @bp.route("/", methods=["GET", "POST"])
 @require("records.view")
-def search():  # type: ignore[no-untyped-def]
+def search():
     """One search box: KPJ, NIK, passport, phone or name, detected from what was typed."""
     values = request.form if request.method == "POST" else request.args
     text = (values.get("q") or "").strip()
@@ -121,7 +121,7 @@ def _member_or_404(member_id: int) -> Any:
 
 @bp.get("/members/<int:member_id>")
 @require("records.view")
-def member(member_id: int):  # type: ignore[no-untyped-def]
+def member(member_id: int):
     """Facts, coverage and claims of one member; identifiers masked."""
     found = _member_or_404(member_id)
     return render_template(
@@ -131,7 +131,7 @@ def member(member_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/members/<int:member_id>/reveal")
 @require("pii.reveal")
-def reveal(member_id: int):  # type: ignore[no-untyped-def]
+def reveal(member_id: int):
     """The real value of one identifier (``field`` in the form), audited as ``pii.view``."""
     found = _member_or_404(member_id)
     field = request.form.get("field", "")

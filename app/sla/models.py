@@ -36,7 +36,7 @@ TARGETS = ("first_response", "resolution")
 EVENT_KINDS = ("warning", "breach")
 
 
-class BusinessCalendar(db.Model):  # type: ignore[name-defined,misc]
+class BusinessCalendar(db.Model):  # type: ignore[name-defined]
     __tablename__ = "sla_calendars"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +56,7 @@ class BusinessCalendar(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class CalendarOverride(db.Model):  # type: ignore[name-defined,misc]
+class CalendarOverride(db.Model):  # type: ignore[name-defined]
     """One date that differs from the rule: closed (no windows) or open with its own windows."""
 
     __tablename__ = "sla_calendar_overrides"
@@ -71,7 +71,7 @@ class CalendarOverride(db.Model):  # type: ignore[name-defined,misc]
     calendar: Mapped[BusinessCalendar] = relationship(back_populates="overrides")
 
 
-class SlaPolicy(db.Model):  # type: ignore[name-defined,misc]
+class SlaPolicy(db.Model):  # type: ignore[name-defined]
     __tablename__ = "sla_policies"
     __table_args__ = (
         CheckConstraint("first_response_minutes > 0 AND resolution_minutes > 0", name="targets"),
@@ -106,7 +106,7 @@ class SlaPolicy(db.Model):  # type: ignore[name-defined,misc]
         )
 
 
-class SlaEvent(db.Model):  # type: ignore[name-defined,misc]
+class SlaEvent(db.Model):  # type: ignore[name-defined]
     __tablename__ = "sla_events"
     __table_args__ = (
         UniqueConstraint("ticket_id", "target", "kind", "cycle", name="uq_sla_events_once"),

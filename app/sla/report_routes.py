@@ -26,7 +26,7 @@ def _dimension() -> str:
 
 @bp.get("/")
 @require("supervisor.view")
-def compliance():  # type: ignore[no-untyped-def]
+def compliance():
     args: dict[str, Any] = {"by": request.args.get("by") or "category",
                             "from": request.args.get("from") or "", "to": request.args.get("to") or ""}
     try:
@@ -49,7 +49,7 @@ def compliance():  # type: ignore[no-untyped-def]
 
 @bp.get("/compliance.csv")
 @require("reports.export")
-def compliance_csv():  # type: ignore[no-untyped-def]
+def compliance_csv():
     try:
         period, dimension = _period(), _dimension()
     except reports.ReportError as exc:
@@ -61,7 +61,7 @@ def compliance_csv():  # type: ignore[no-untyped-def]
 
 @bp.get("/tickets.csv")
 @require("reports.export")
-def tickets_csv():  # type: ignore[no-untyped-def]
+def tickets_csv():
     try:
         period = _period()
     except reports.ReportError as exc:
@@ -76,7 +76,7 @@ def tickets_csv():  # type: ignore[no-untyped-def]
 
 @bp.get("/breaches")
 @require("supervisor.view")
-def breaches():  # type: ignore[no-untyped-def]
+def breaches():
     target = request.args.get("target") or None
     category = request.args.get("category") or None
     page = request.args.get("page", "1")

@@ -185,7 +185,7 @@ def _agent_names(ids: list[Any]) -> dict[int, str]:
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())  # type: ignore[arg-type]
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
 
 
 def breaches(period: Period, *, target: str | None = None, category: str | None = None,
@@ -233,7 +233,7 @@ def export_tickets(period: Period) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
     yield _drain(buffer)
-    policies = dict(db.session.execute(select(SlaPolicy.id, SlaPolicy.name)).all())  # type: ignore[arg-type]
+    policies = dict(db.session.execute(select(SlaPolicy.id, SlaPolicy.name)).all())
     result = db.session.execute(
         select(
             Ticket.reference, Ticket.created_at, Ticket.channel, Ticket.category, Ticket.priority,

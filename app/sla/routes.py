@@ -41,7 +41,7 @@ def _leads() -> list[User]:
 
 @bp.get("/")
 @require("sla.manage")
-def index():  # type: ignore[no-untyped-def]
+def index():
     policies = db.session.scalars(select(SlaPolicy).order_by(SlaPolicy.position, SlaPolicy.id)).all()
     return render_template(
         "sla/index.html",
@@ -51,7 +51,7 @@ def index():  # type: ignore[no-untyped-def]
     )
 
 
-def _policy_form(policy: SlaPolicy | None, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _policy_form(policy: SlaPolicy | None, values: dict[str, Any], errors: dict[str, str], status: int = 200):
     calendars = _calendars()
     return (
         render_template(
@@ -97,7 +97,7 @@ def _form_values() -> dict[str, Any]:
 @bp.route("/policies/new", methods=["GET", "POST"])
 @bp.route("/policies/<int:policy_id>", methods=["GET", "POST"])
 @require("sla.manage")
-def policy(policy_id: int | None = None):  # type: ignore[no-untyped-def]
+def policy(policy_id: int | None = None):
     row = db.session.get(SlaPolicy, policy_id) if policy_id is not None else None
     if policy_id is not None and row is None:
         abort(404)
@@ -114,7 +114,7 @@ def policy(policy_id: int | None = None):  # type: ignore[no-untyped-def]
 
 
 def _calendar_form(calendar: BusinessCalendar | None, values: dict[str, Any], errors: dict[str, str],
-                   status: int = 200, override_errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+                   status: int = 200, override_errors: dict[str, str] | None = None):
     zone = str(values.get("timezone") or "")
     zone = zone if zone in available_timezones() else "Asia/Jakarta"
     year = datetime.now(ZoneInfo(zone)).year
@@ -180,7 +180,7 @@ def _calendar_values(calendar: BusinessCalendar | None) -> dict[str, Any]:
 @bp.route("/calendars/new", methods=["GET", "POST"])
 @bp.route("/calendars/<int:calendar_id>", methods=["GET", "POST"])
 @require("sla.manage")
-def calendar(calendar_id: int | None = None):  # type: ignore[no-untyped-def]
+def calendar(calendar_id: int | None = None):
     row = db.session.get(BusinessCalendar, calendar_id) if calendar_id is not None else None
     if calendar_id is not None and row is None:
         abort(404)
@@ -201,7 +201,7 @@ def calendar(calendar_id: int | None = None):  # type: ignore[no-untyped-def]
 
 @bp.post("/calendars/<int:calendar_id>/overrides")
 @require("sla.manage")
-def add_override(calendar_id: int):  # type: ignore[no-untyped-def]
+def add_override(calendar_id: int):
     row = db.session.get(BusinessCalendar, calendar_id) or abort(404)
     try:
         config.add_override(row, request.form, actor_id=current_user.id)
@@ -215,7 +215,7 @@ def add_override(calendar_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/calendars/<int:calendar_id>/overrides/<int:override_id>/delete")
 @require("sla.manage")
-def delete_override(calendar_id: int, override_id: int):  # type: ignore[no-untyped-def]
+def delete_override(calendar_id: int, override_id: int):
     row = db.session.get(BusinessCalendar, calendar_id) or abort(404)
     if not config.delete_override(row, override_id, actor_id=current_user.id):
         abort(404)

@@ -27,7 +27,7 @@ from app.extensions import db
 SLOT_SECONDS = 900
 
 
-class CallFactRow(db.Model):  # type: ignore[name-defined,misc]
+class CallFactRow(db.Model):  # type: ignore[name-defined]
     __tablename__ = "call_facts"
     __table_args__ = (Index("ix_call_facts_queued_at", "queued_at"),)
 
@@ -44,7 +44,7 @@ class CallFactRow(db.Model):  # type: ignore[name-defined,misc]
     transfers: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class AgentTimeSlot(db.Model):  # type: ignore[name-defined,misc]
+class AgentTimeSlot(db.Model):  # type: ignore[name-defined]
     __tablename__ = "agent_time_slots"
 
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
@@ -54,7 +54,7 @@ class AgentTimeSlot(db.Model):  # type: ignore[name-defined,misc]
     away: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class RollupDay(db.Model):  # type: ignore[name-defined,misc]
+class RollupDay(db.Model):  # type: ignore[name-defined]
     __tablename__ = "supervision_rollup_days"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)  # a UTC day

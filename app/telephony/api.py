@@ -30,7 +30,7 @@ def _json() -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _refused(exc: CallbackRefused):  # type: ignore[no-untyped-def]
+def _refused(exc: CallbackRefused):
     if exc.status == 429:
         return error_response(
             429, "rate_limited", _("Too many callback requests for this number today."), exc.fields
@@ -40,7 +40,7 @@ def _refused(exc: CallbackRefused):  # type: ignore[no-untyped-def]
 
 @bp.post("/voice-token")
 @limiter.limit(lambda: current_app.config["VOICE_TOKEN_RATE_LIMIT"])
-def voice_token():  # type: ignore[no-untyped-def]
+def voice_token():
     """A short-lived token for one browser/app call, bound to what the worker asked for."""
     payload = _json()
     if payload is None:
@@ -61,7 +61,7 @@ def voice_token():  # type: ignore[no-untyped-def]
 
 @bp.post("/callbacks")
 @limiter.limit(lambda: current_app.config["CALLBACK_RATE_LIMIT"])
-def callbacks():  # type: ignore[no-untyped-def]
+def callbacks():
     """Ask to be called back on a phone abroad (agent-first: queued for the next agent)."""
     payload = _json()
     if payload is None:

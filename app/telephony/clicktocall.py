@@ -105,7 +105,7 @@ def take_quota(phone: str, limit: int, today: date | None = None) -> bool:
 
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(CallbackQuota)  # type: ignore[operator]
+        insert(CallbackQuota)
         .values(phone_hash=key, day=day, used=1)
         .on_conflict_do_update(
             index_elements=[CallbackQuota.phone_hash, CallbackQuota.day],

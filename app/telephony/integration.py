@@ -36,7 +36,7 @@ def complete(kind: str, ref_id: int) -> None:
 
 
 def position(kind: str, ref_id: int) -> tuple[int, int | None]:
-    return routing.position(kind, ref_id)  # type: ignore[no-any-return]
+    return routing.position(kind, ref_id)
 
 
 # Routing's names for an offer that ended unanswered → the call log's ``ring_no_answer`` reason.

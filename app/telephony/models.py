@@ -61,7 +61,7 @@ def can_move(current: str | None, new: str) -> bool:
     return STATUS_RANK[new] > STATUS_RANK.get(current, -1)
 
 
-class Call(db.Model):  # type: ignore[name-defined,misc]
+class Call(db.Model):  # type: ignore[name-defined]
     """One call leg as the provider knows it (one per CallSid)."""
 
     __tablename__ = "calls"
@@ -121,7 +121,7 @@ class Call(db.Model):  # type: ignore[name-defined,misc]
         return f"<Call {self.id} {self.direction} {self.status}>"
 
 
-class CallEvent(db.Model):  # type: ignore[name-defined,misc]
+class CallEvent(db.Model):  # type: ignore[name-defined]
     """The append-only call log (source of every call-centre KPI)."""
 
     __tablename__ = "call_events"
@@ -139,7 +139,7 @@ class CallEvent(db.Model):  # type: ignore[name-defined,misc]
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class RawWebhook(db.Model):  # type: ignore[name-defined,misc]
+class RawWebhook(db.Model):  # type: ignore[name-defined]
     """A provider event exactly as received, under its idempotency key."""
 
     __tablename__ = "raw_webhooks"
@@ -153,7 +153,7 @@ class RawWebhook(db.Model):  # type: ignore[name-defined,misc]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CallRequest(db.Model):  # type: ignore[name-defined,misc]
+class CallRequest(db.Model):  # type: ignore[name-defined]
     """What a browser/app caller asked for when they got a voice token (identity → call)."""
 
     __tablename__ = "call_requests"
@@ -170,7 +170,7 @@ class CallRequest(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CallbackQuota(db.Model):  # type: ignore[name-defined,misc]
+class CallbackQuota(db.Model):  # type: ignore[name-defined]
     """Call-backs asked for one number on one (UTC) day: the per-number cap as a counter row.
 
     Counting requests and then inserting let 12 simultaneous requests through a cap of 3;
@@ -184,7 +184,7 @@ class CallbackQuota(db.Model):  # type: ignore[name-defined,misc]
     used: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CallbackRequest(db.Model):  # type: ignore[name-defined,misc]
+class CallbackRequest(db.Model):  # type: ignore[name-defined]
     """A worker asked to be called back on their phone (from the API, the queue or voicemail)."""
 
     __tablename__ = "callback_requests"
@@ -222,7 +222,7 @@ class CallbackRequest(db.Model):  # type: ignore[name-defined,misc]
         return value
 
 
-class CallbackAttempt(db.Model):  # type: ignore[name-defined,misc]
+class CallbackAttempt(db.Model):  # type: ignore[name-defined]
     """The intent to dial, written before dialling: a retried job finds it and never dials twice."""
 
     __tablename__ = "callback_attempts"
@@ -241,7 +241,7 @@ class CallbackAttempt(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Recording(db.Model):  # type: ignore[name-defined,misc]
+class Recording(db.Model):  # type: ignore[name-defined]
     """Our reference to a recording kept by the provider (no media, no provider URL).
 
     ``kind``: "voicemail" (a message left) or "call" (an agent call recorded with consent).

@@ -303,7 +303,7 @@ def get_provider(app: Flask | None = None) -> Provider:
     app = app or current_app
     override = app.extensions.get("telephony_provider")
     if override is not None:
-        return override  # type: ignore[no-any-return]
+        return override
     from app.telephony.signature import twilio_configured
 
     if twilio_configured(app):

@@ -52,14 +52,14 @@ def _state(sim: Simulator) -> dict[str, Any]:
 
 @bp.get("/simulator")
 @require("staff.home")
-def simulator_page():  # type: ignore[no-untyped-def]
+def simulator_page():
     _simulator()
     return render_template("telephony/simulator.html")
 
 
 @bp.get("/simulator/state")
 @require("staff.home")
-def simulator_state():  # type: ignore[no-untyped-def]
+def simulator_state():
     sim = _simulator()
     with sim.lock:
         return jsonify(_state(sim))
@@ -67,7 +67,7 @@ def simulator_state():  # type: ignore[no-untyped-def]
 
 @bp.post("/simulator/action")
 @require("staff.home")
-def simulator_action():  # type: ignore[no-untyped-def]
+def simulator_action():
     """One action of the simulated phone or softphone; answers with the whole state."""
     csrf.protect()
     sim = _simulator()
@@ -77,7 +77,7 @@ def simulator_action():  # type: ignore[no-untyped-def]
         return _simulator_act(sim, str(data.get("action") or ""), data)
 
 
-def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):
     try:
         if action == "dial":
             sim.dial_in(str(data.get("from") or "+85291234567"))
@@ -108,7 +108,7 @@ def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):  # type: 
 
 @bp.get("/recordings/<int:recording_id>/audio")
 @require("recordings.play")
-def recording_audio(recording_id: int):  # type: ignore[no-untyped-def]
+def recording_audio(recording_id: int):
     """Stream a recording from the provider to someone allowed to hear it; every play audited."""
     recording = db.session.get(Recording, recording_id)
     if recording is None:

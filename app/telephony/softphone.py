@@ -62,7 +62,7 @@ def get_simulator(app: Flask | None = None) -> Simulator:
             if sim is None:
                 client = _WebhookClient(app, app.response_class, use_cookies=False)
                 sim = app.extensions[SIMULATOR_KEY] = Simulator(app, client)
-    return sim  # type: ignore[no-any-return]
+    return sim
 
 
 def identity(agent_id: int) -> str:

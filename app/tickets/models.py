@@ -111,7 +111,7 @@ ticket_tags = Table(
 )
 
 
-class Tag(db.Model):  # type: ignore[name-defined,misc]
+class Tag(db.Model):  # type: ignore[name-defined]
     """A label staff put on tickets (normalised: lower case, words joined by hyphens)."""
 
     __tablename__ = "tags"
@@ -120,7 +120,7 @@ class Tag(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class Ticket(db.Model):  # type: ignore[name-defined,misc]
+class Ticket(db.Model):  # type: ignore[name-defined]
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_assignee", "status", "assignee_id"),
@@ -247,7 +247,7 @@ class Ticket(db.Model):  # type: ignore[name-defined,misc]
         return f"<Ticket {self.reference} {self.status}>"
 
 
-class TicketEvent(db.Model):  # type: ignore[name-defined,misc]
+class TicketEvent(db.Model):  # type: ignore[name-defined]
     """One entry of a ticket's timeline; never updated or deleted (append-only), except that
     erasing the requester's data blanks what the worker wrote (app/tickets/erasure.py)."""
 
@@ -269,7 +269,7 @@ class TicketEvent(db.Model):  # type: ignore[name-defined,misc]
     attachments: Mapped[list[Attachment]] = relationship(back_populates="event")
 
 
-class Attachment(db.Model):  # type: ignore[name-defined,misc]
+class Attachment(db.Model):  # type: ignore[name-defined]
     """A file a worker or agent attached; bytes live under instance/attachments, not the web root."""
 
     __tablename__ = "ticket_attachments"
@@ -289,7 +289,7 @@ class Attachment(db.Model):  # type: ignore[name-defined,misc]
     event: Mapped[TicketEvent | None] = relationship(back_populates="attachments")
 
 
-class CannedReply(db.Model):  # type: ignore[name-defined,misc]
+class CannedReply(db.Model):  # type: ignore[name-defined]
     __tablename__ = "canned_replies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,7 +301,7 @@ class CannedReply(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Notification(db.Model):  # type: ignore[name-defined,misc]
+class Notification(db.Model):  # type: ignore[name-defined]
     """A message to the worker (SMS/email); ``key`` makes a retried job send it once.
 
     ``status`` is our side (handed to the provider or not); ``carrier_status`` is what the
@@ -333,7 +333,7 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     carrier_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class TicketView(db.Model):  # type: ignore[name-defined,misc]
+class TicketView(db.Model):  # type: ignore[name-defined]
     """Who last opened a ticket and when: the collision warning on the ticket page."""
 
     __tablename__ = "ticket_views"

@@ -19,7 +19,7 @@ from typing import Protocol
 from flask import current_app
 from sqlalchemy import select
 
-from app.core.jobs import periodic, record_intent
+from app.core.jobs import record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.extensions import db
@@ -163,7 +163,6 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | Non
     return ids
 
 
-HOUSEKEEPING_SECONDS = 600
 
 
 def housekeeping(now: datetime | None = None) -> dict[str, int]:
@@ -192,6 +191,3 @@ def housekeeping(now: datetime | None = None) -> dict[str, int]:
     finally:
         db.session.remove()
 
-
-# Every worker runs it (`flask jobs worker`); each pass commits or rolls back by itself.
-run_housekeeping_loop = periodic(housekeeping, HOUSEKEEPING_SECONDS, "ticket housekeeping")
