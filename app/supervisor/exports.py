@@ -238,3 +238,12 @@ def csv_rows(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[s
     yield flush(header)
     for row in rows:
         yield flush(row)
+
+
+def number(value: Any, places: int = 4) -> Any:
+    """A figure for CSV: empty when undefined, floats rounded."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, places)
+    return value

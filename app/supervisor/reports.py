@@ -17,7 +17,7 @@ from app.agents.models import User
 from app.core.time import utcnow
 from app.extensions import db
 from app.supervisor import kpis
-from app.supervisor.exports import csv_rows
+from app.supervisor.exports import csv_rows, number
 from app.supervisor.kpi_sql import Thresholds, agent_seconds, call_figures
 from app.telephony.models import CallEvent
 from app.tickets.models import Ticket
@@ -144,15 +144,6 @@ CALL_COLUMNS = (
     "ring_no_answer",
     "transfers",
 )
-
-
-def number(value: Any, places: int = 4) -> Any:
-    """A figure for CSV: empty when undefined, floats rounded."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return round(value, places)
-    return value
 
 
 def call_kpis_csv(report: kpis.CallReport) -> Iterator[str]:
@@ -411,152 +402,3 @@ def satisfaction_csv(result: Satisfaction, period: Period) -> Iterator[str]:
     rows = [line(category, counts) for category, counts in result.by_category.items()]
     rows.append(line(kpis.ALL, result.distribution))
     return csv_rows(header, rows)
-
-
-# --- staffing ------------------------------------------------------------------------------------------
-
-
-def staffing_csv(plan: Any) -> Iterator[str]:
-    header = (
-        "slot",
-        "arrivals",
-        "aht",
-        "traffic_erlangs",
-        "erlang_c_agents",
-        "erlang_c_rostered",
-        "erlang_c_service_level",
-        "erlang_c_asa",
-        "erlang_c_occupancy",
-        "erlang_a_agents",
-        "erlang_a_rostered",
-        "erlang_a_service_level",
-        "erlang_a_abandon",
-        "agents_observed",
-        "day",
-        "weeks",
-        "patience_seconds",
-    )
-
-    def rows() -> Iterator[list[Any]]:
-        patience = plan.observations.patience
-        for item in plan.rows:
-            c, a = item.erlang_c, item.erlang_a
-            yield [
-                item.slot.strftime("%H:%M"),
-                number(item.arrivals, 2),
-                number(item.aht, 1),
-                number(item.traffic, 3),
-                c.raw_agents if c else "",
-                c.rostered if c else "",
-                number(c.service_level) if c else "",
-                number(c.asa, 1) if c else "",
-                number(c.occupancy) if c else "",
-                a.raw_agents if a else "",
-                a.rostered if a else "",
-                number(a.service_level) if a else "",
-                number(a.abandon_probability) if a else "",
-                number(item.agents_observed, 2),
-                plan.day.isoformat(),
-                plan.weeks,
-                number(patience, 1),
-            ]
-
-    return csv_rows(header, rows())
-
-
-# --- wrap-up dispositions and the per-call log ------------------------------------------------
-
-
-def _answered_in(period: Period) -> Any:
-    from app.telephony.models import Call
-
-    return (Call.answered_at >= period.start_at, Call.answered_at < period.end_at)
-
-
-def dispositions(period: Period) -> list[tuple[str, int]]:
-    """Calls answered in the period, counted by the agent's wrap-up disposition, most first
-    (``""``: not wrapped up yet)."""
-    from app.telephony.models import Call
-
-    rows = db.session.execute(
-        select(Call.disposition, func.count(Call.id)).where(*_answered_in(period)).group_by(Call.disposition)
-    ).all()
-    counts = [(code or "", int(count)) for code, count in rows]
-    return sorted(counts, key=lambda row: (-row[1], row[0]))
-
-
-def dispositions_by_agent(period: Period) -> tuple[list[str], list[tuple[str, dict[str, int]]]]:
-    """Calls answered in the period, counted by agent and wrap-up disposition: the dispositions
-    that occur (most used first) and one row per agent (by name) with their counts."""
-    from app.telephony.models import Call
-
-    rows = db.session.execute(
-        select(User.name, Call.agent_id, Call.disposition, func.count(Call.id))
-        .join(User, User.id == Call.agent_id)
-        .where(*_answered_in(period), Call.disposition.is_not(None))
-        .group_by(User.name, Call.agent_id, Call.disposition)
-    ).all()
-    totals: dict[str, int] = {}
-    agents: dict[tuple[str, int], dict[str, int]] = {}
-    for name, agent_id, code, count in rows:
-        code = str(code)  # not None: filtered above
-        totals[code] = totals.get(code, 0) + int(count)
-        agents.setdefault((name, int(agent_id or 0)), {})[code] = int(count)
-    codes = sorted(totals, key=lambda code: (-totals[code], code))
-    return codes, [(name, counts) for (name, _id), counts in sorted(agents.items())]
-
-
-CALL_LOG_HEADER = (
-    "call_id",
-    "direction",
-    "language",
-    "topic",
-    "caller_country",
-    "status",
-    "enqueued_at",
-    "answered_at",
-    "ended_at",
-    "agent_id",
-    "agent",
-    "disposition",
-    "disposition_label",
-    "ticket_id",
-)
-
-
-def call_log_csv(period: Period, label: Any) -> Iterator[str]:
-    """One row per call that started in the period (no phone numbers: they are personal data),
-    with the agent's wrap-up disposition as code and label (``label(code)``)."""
-    from app.telephony.models import Call
-
-    names: dict[int, str] = {row.id: row.name for row in db.session.execute(select(User.id, User.name))}
-    calls = db.session.scalars(
-        select(Call)
-        .where(Call.created_at >= period.start_at, Call.created_at < period.end_at)
-        .order_by(Call.created_at, Call.id)
-        .execution_options(yield_per=500)
-    )
-
-    def when(value: datetime | None) -> str:
-        return value.isoformat() if value is not None else ""
-
-    def rows() -> Iterator[list[Any]]:
-        for call in calls:
-            yield [
-                call.id,
-                call.direction,
-                call.language,
-                call.topic or "",
-                call.caller_country or "",
-                call.status,
-                when(call.enqueued_at),
-                when(call.answered_at),
-                when(call.ended_at),
-                call.agent_id or "",
-                names.get(call.agent_id, "") if call.agent_id else "",
-                call.disposition or "",
-                label(call.disposition) if call.disposition else "",
-                call.ticket_id or "",
-            ]
-
-    return csv_rows(CALL_LOG_HEADER, rows())

@@ -27,7 +27,7 @@ from app.agents.console import LANGUAGES
 from app.core.errors import error_response
 from app.core.policy import require
 from app.core.time import utcnow
-from app.supervisor import kpis, reports, staffing, trends, wallboard
+from app.supervisor import call_log, kpis, reports, staffing, trends, wallboard
 from app.supervisor.charts import SERIES_COLOURS, bar_line_chart, trend_chart
 from app.supervisor.exports import queue_log
 from app.tickets.labels import category_choices
@@ -118,7 +118,7 @@ def call_log_csv() -> Any:
 
     period = _period()
     name = f"call-log-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    return _download(reports.call_log_csv(period, disposition_label), name, "text/csv")
+    return _download(call_log.call_log_csv(period, disposition_label), name, "text/csv")
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def calls_report() -> Any:
         bucket_label=lambda bucket: _bucket_label(bucket, period),
         definitions=kpis.definitions(period.settings),
         intervals=kpis.INTERVALS,
-        dispositions=reports.dispositions(period),
+        dispositions=call_log.dispositions(period),
     )
 
 
@@ -203,7 +203,7 @@ def agents_report() -> Any:
         "supervisor/reports/agents.html",
         period=period,
         rows=reports.agent_performance(period),
-        dispositions=reports.dispositions_by_agent(period),
+        dispositions=call_log.dispositions_by_agent(period),
         definitions=kpis.definitions(period.settings),
     )
 
@@ -271,4 +271,4 @@ def staffing_report() -> Any:
 @require("reports.export")
 def staffing_csv() -> Any:
     plan = _staffing_plan()
-    return _download(reports.staffing_csv(plan), f"staffing-{plan.day.isoformat()}.csv", "text/csv")
+    return _download(staffing.staffing_csv(plan), f"staffing-{plan.day.isoformat()}.csv", "text/csv")

@@ -23,7 +23,7 @@ idle) on average in the slot, to compare with.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from flask import current_app
 
 from app.core.time import utcnow
 from app.supervisor import erlang, kpis
+from app.supervisor.exports import csv_rows, number
 
 SLOT_MINUTES = 30
 SLOT_SECONDS = SLOT_MINUTES * 60
@@ -207,3 +208,54 @@ def staffing_plan(
     weeks = weeks or int(current_app.config.get("STAFFING_WEEKS", 4))
     observations = observe(same_weekdays(day, weeks), settings, queue, now)
     return StaffingPlan(day, weeks, queue, parameters, observations, plan_rows(observations, parameters))
+
+
+# --- the plan as CSV ------------------------------------------------------------------------------------------
+
+
+def staffing_csv(plan: Any) -> Iterator[str]:
+    header = (
+        "slot",
+        "arrivals",
+        "aht",
+        "traffic_erlangs",
+        "erlang_c_agents",
+        "erlang_c_rostered",
+        "erlang_c_service_level",
+        "erlang_c_asa",
+        "erlang_c_occupancy",
+        "erlang_a_agents",
+        "erlang_a_rostered",
+        "erlang_a_service_level",
+        "erlang_a_abandon",
+        "agents_observed",
+        "day",
+        "weeks",
+        "patience_seconds",
+    )
+
+    def rows() -> Iterator[list[Any]]:
+        patience = plan.observations.patience
+        for item in plan.rows:
+            c, a = item.erlang_c, item.erlang_a
+            yield [
+                item.slot.strftime("%H:%M"),
+                number(item.arrivals, 2),
+                number(item.aht, 1),
+                number(item.traffic, 3),
+                c.raw_agents if c else "",
+                c.rostered if c else "",
+                number(c.service_level) if c else "",
+                number(c.asa, 1) if c else "",
+                number(c.occupancy) if c else "",
+                a.raw_agents if a else "",
+                a.rostered if a else "",
+                number(a.service_level) if a else "",
+                number(a.abandon_probability) if a else "",
+                number(item.agents_observed, 2),
+                plan.day.isoformat(),
+                plan.weeks,
+                number(patience, 1),
+            ]
+
+    return csv_rows(header, rows())

@@ -293,7 +293,7 @@ def test_a_matched_members_placement_country_comes_before_the_numbers(sim, auth,
 
 @pytest.mark.committed  # the simulator's webhooks write in their own sessions
 def test_the_supervisors_reports_count_the_console_answered_call(sim, auth, console):
-    from app.supervisor import reports
+    from app.supervisor import call_log, reports
 
     _, phone, item_id, _ = _connected(sim, auth, console)
     with sim.lock:
@@ -304,7 +304,7 @@ def test_the_supervisors_reports_count_the_console_answered_call(sim, auth, cons
     period = reports.parse_period({"start": day, "end": day, "interval": "day"})
     overall = reports.call_kpis(period).overall
     assert (overall.offered, overall.answered, overall.abandoned) == (1, 1, 0)
-    assert reports.dispositions(period) == [("resolved", 1)]
+    assert call_log.dispositions(period) == [("resolved", 1)]
 
 
 def test_after_a_transfer_the_agents_hang_up_puts_the_caller_back_in_the_queue(sim, auth, console):
