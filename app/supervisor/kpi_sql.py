@@ -17,15 +17,11 @@ start of the period (exact for WIB, WITA and WIT, which have no daylight saving)
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Float,
     Integer,
     String,
     and_,
@@ -34,19 +30,15 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     select,
-    text,
-    type_coerce,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.functions import FunctionElement
 
-from app.agents.models import AgentStateEvent, User, WorkItem
+from app.agents.models import AgentStateEvent, WorkItem
 from app.core.types import UTCDateTime
 from app.extensions import db
-from app.supervisor.models import SLOT_SECONDS, AgentTimeSlot, CallFactRow, RollupDay
+from app.supervisor.models import CallFactRow, RollupDay
+from app.supervisor.sql_time import Grid, epoch, no_jit
 from app.telephony.models import Call, CallEvent
 
 # What happens to a call queued just before the end of a period is read this far past it.
@@ -67,107 +59,6 @@ _CALL_KINDS = (
     "ring_no_answer",
     "transferred",
 )
-
-
-# --- portable SQL ---------------------------------------------------------------------------------
-
-
-class epoch(FunctionElement[float]):  # noqa: N801 - reads as SQL
-    """Seconds since 1970 of a timestamp column (UTC)."""
-
-    type = Float()
-    inherit_cache = True
-    name = "epoch"
-
-
-@compiles(epoch)
-def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
-    # SQLite keeps UTC timestamps as text. julianday() would read it with ~50 µs of float noise;
-    # whole seconds from %s plus the fraction from %f are exact to the millisecond.
-    value = compiler.process(element.clauses, **kw)
-    return (
-        f"(CAST(strftime('%s', {value}) AS INTEGER) - CAST(strftime('%S', {value}) AS INTEGER)"
-        f" + CAST(strftime('%f', {value}) AS REAL))"
-    )
-
-
-@compiles(epoch, "postgresql")
-def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
-
-
-class grid_index(FunctionElement[int]):  # noqa: N801 - reads as SQL
-    """``floor((seconds + offset) / size)``: the interval a moment falls in."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "grid_index"
-
-
-@compiles(grid_index)
-def _grid_sqlite(element: grid_index, compiler: Any, **kw: Any) -> str:
-    seconds, offset, size = (compiler.process(arg, **kw) for arg in element.clauses)
-    # Timestamps are after 1970, so truncation is floor.
-    return f"CAST(({seconds} + {offset}) / {size} AS INTEGER)"
-
-
-@compiles(grid_index, "postgresql")
-def _grid_postgresql(element: grid_index, compiler: Any, **kw: Any) -> str:
-    seconds, offset, size = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"CAST(FLOOR(({seconds} + {offset}) / {size}) AS BIGINT)"
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Intervals of ``size`` seconds in local time (``offset``: the zone's UTC offset)."""
-
-    size: int
-    offset: int
-    zone: ZoneInfo
-
-    @classmethod
-    def for_period(cls, minutes: int, zone: ZoneInfo, start: datetime) -> Grid:
-        offset = start.astimezone(zone).utcoffset() or timedelta(0)
-        return cls(minutes * 60, int(offset.total_seconds()), zone)
-
-    def sql(self, column: Any) -> Any:
-        return self.sql_seconds(epoch(column))
-
-    def sql_seconds(self, seconds: Any) -> Any:
-        # Inline integers (not bound parameters): PostgreSQL matches GROUP BY expressions by text.
-        return grid_index(seconds, literal_column(str(int(self.offset))), literal_column(str(int(self.size))))
-
-    def index(self, moment: datetime) -> int:
-        return math.floor((moment.timestamp() + self.offset) / self.size)
-
-    def start(self, index: int) -> datetime:
-        return datetime.fromtimestamp(index * self.size - self.offset, UTC).astimezone(self.zone)
-
-    def split(self, start: datetime, end: datetime) -> list[tuple[int, float]]:
-        """Seconds of ``[start, end)`` per interval."""
-        parts, a, b = [], start.timestamp(), end.timestamp()
-        while a < b:
-            index = math.floor((a + self.offset) / self.size)
-            stop = min(b, (index + 1) * self.size - self.offset)
-            parts.append((index, stop - a))
-            a = stop
-        return parts
-
-
-def _at(value: Any) -> Any:
-    return type_coerce(value, UTCDateTime)
-
-
-def no_jit() -> None:
-    """Turn PostgreSQL's JIT off for the rest of this transaction.
-
-    The report queries are cheap to run (tens of milliseconds) but look expensive to the planner
-    (hundreds of thousands of rows, many expressions), which makes PostgreSQL compile them with
-    LLVM first: seconds of compilation for a query that then runs in milliseconds (measured in
-    bench/bench_supervision.py). ``SET LOCAL`` ends with the transaction.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL jit = off"))
 
 
 # --- calls ------------------------------------------------------------------------------------------
@@ -427,167 +318,3 @@ def call_figures(
         facts = _rolled_facts(a, b) if rolled else raw_facts(a, b, now)
         rows += [dict(row._mapping) for row in db.session.execute(_sums(facts, thresholds, grid, key))]
     return _merge(rows)
-
-
-# --- agent time -----------------------------------------------------------------------------------------
-
-
-def _state_class(state: Any) -> Any:
-    return case(
-        (state.in_(BUSY_STATES), "busy"),
-        (state.in_(IDLE_STATES), "idle"),
-        (state.in_(AWAY_STATES), "away"),
-        else_=None,
-    )
-
-
-def _classify(state: str) -> str | None:
-    if state in BUSY_STATES:
-        return "busy"
-    if state in IDLE_STATES:
-        return "idle"
-    if state in AWAY_STATES:
-        return "away"
-    return None
-
-
-Seconds = dict[tuple[int | None, int | None], dict[str, float]]
-
-
-def _seconds() -> Seconds:
-    return defaultdict(lambda: {"busy": 0.0, "idle": 0.0, "away": 0.0})
-
-
-def agent_seconds(
-    start: datetime, end: datetime, now: datetime, grid: Grid | None, by_agent: bool = False
-) -> Seconds:
-    """Seconds busy / idle / away per (interval index, agent id) over ``[start, min(end, now))``:
-    rolled-up days from ``agent_time_slots``, the rest from the presence log.
-
-    Without ``grid`` the interval is None; without ``by_agent`` the agent is None.
-    """
-    result = _seconds()
-    for a, b, rolled in segments(start, min(end, now)):
-        # Slots are 15 minutes: a run that does not start and end on a slot edge is read from the log.
-        rolled = rolled and a.timestamp() % SLOT_SECONDS == 0 and b.timestamp() % SLOT_SECONDS == 0
-        part = (
-            _rolled_agent_seconds(a, b, grid, by_agent)
-            if rolled
-            else raw_agent_seconds(a, b, now, grid, by_agent)
-        )
-        for cell, seconds in part.items():
-            for klass, value in seconds.items():
-                result[cell][klass] += value
-    return result
-
-
-def _rolled_agent_seconds(start: datetime, end: datetime, grid: Grid | None, by_agent: bool) -> Seconds:
-    result = _seconds()
-    slot = AgentTimeSlot
-    bucket = grid.sql(slot.slot_at) if grid else literal_column("NULL")
-    groups = ([grid.sql(slot.slot_at)] if grid else []) + ([slot.agent_id] if by_agent else [])
-    stmt = (
-        select(
-            bucket,
-            slot.agent_id if by_agent else literal_column("NULL"),
-            func.sum(slot.busy),
-            func.sum(slot.idle),
-            func.sum(slot.away),
-        )
-        .where(slot.slot_at >= start, slot.slot_at < end)
-        .group_by(*groups)
-    )
-    for index, agent, busy, idle, away in db.session.execute(stmt):
-        cell = result[(index, agent)]
-        cell["busy"] += float(busy or 0)
-        cell["idle"] += float(idle or 0)
-        cell["away"] += float(away or 0)
-    return result
-
-
-def raw_agent_seconds(
-    start: datetime, end: datetime, now: datetime, grid: Grid | None, by_agent: bool = False
-) -> Seconds:
-    """:func:`agent_seconds` from the presence log alone."""
-    stop = min(end, now)
-    result = _seconds()
-    if stop <= start:
-        return result
-    no_jit()
-
-    def add(index: int | None, agent: int | None, klass: str | None, seconds: float) -> None:
-        if klass is not None and seconds > 0:
-            result[(index, agent if by_agent else None)][klass] += seconds
-
-    def add_span(agent: int, klass: str | None, a: datetime, b: datetime) -> None:
-        if grid is None:
-            add(None, agent, klass, (b - a).total_seconds())
-        else:
-            for index, seconds in grid.split(a, b):
-                add(index, agent, klass, seconds)
-
-    s = AgentStateEvent
-    stop_param = bindparam("stop", stop, type_=UTCDateTime)
-    until = func.coalesce(func.lead(s.at).over(partition_by=s.agent_id, order_by=(s.at, s.id)), stop_param)
-    spans = (
-        select(
-            s.agent_id.label("agent_id"),
-            _state_class(s.to_state).label("klass"),
-            s.at.label("st"),
-            until.label("en"),
-        )
-        .where(s.at >= start, s.at < stop)
-        .subquery("spans")
-    )
-    if grid is None:
-        seconds = epoch(spans.c.en) - epoch(spans.c.st)
-        stmt = (
-            select(spans.c.agent_id, spans.c.klass, func.sum(seconds))
-            .where(spans.c.klass.is_not(None))
-            .group_by(spans.c.agent_id, spans.c.klass)
-        )
-        for agent, klass, total in db.session.execute(stmt):
-            add(None, agent, klass, float(total or 0))
-    else:
-        # Interval of each span's start and end (a span ending exactly on a boundary belongs
-        # to the interval before it). The CTE is read twice, so both databases compute it once.
-        cut = (
-            select(
-                spans.c.agent_id,
-                spans.c.klass,
-                spans.c.st,
-                spans.c.en,
-                grid.sql(spans.c.st).label("first"),
-                grid.sql_seconds(epoch(spans.c.en) - 0.001).label("last"),
-                (epoch(spans.c.en) - epoch(spans.c.st)).label("seconds"),
-            )
-            .where(spans.c.klass.is_not(None))
-            .cte("cut")
-        )
-        c = cut.c
-        agent_column = c.agent_id if by_agent else literal_column("NULL")
-        inside = (
-            select(c.first, agent_column, c.klass, func.sum(c.seconds))
-            .where(c.first == c.last)
-            .group_by(c.first, c.klass, *([c.agent_id] if by_agent else []))
-        )
-        for bucket, agent, klass, total in db.session.execute(inside):
-            add(bucket, agent, klass, float(total or 0))
-        crossing = select(c.agent_id, c.klass, _at(c.st), _at(c.en)).where(c.first != c.last)
-        for agent, klass, st, en in db.session.execute(crossing):
-            add_span(agent, klass, st, en)
-    # Each agent's state carried in from before the period, until their first change in it.
-    before = (
-        select(s.to_state)
-        .where(s.agent_id == User.id, s.at < start)
-        .order_by(s.at.desc(), s.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    first_change = (
-        select(func.min(s.at)).where(s.agent_id == User.id, s.at >= start, s.at < stop).scalar_subquery()
-    )
-    for agent, state, changed in db.session.execute(select(User.id, before, _at(first_change))):
-        if state is not None:
-            add_span(agent, _classify(state), start, changed or stop)
-    return result

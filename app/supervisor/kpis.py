@@ -37,15 +37,15 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.time import utcnow
+from app.supervisor.agent_time import agent_seconds
 from app.supervisor.kpi_sql import (
     ALL,
     BUSY_STATES,
     IDLE_STATES,
-    Grid,
     Thresholds,
-    agent_seconds,
     call_figures,
 )
+from app.supervisor.sql_time import Grid
 
 INTERVALS: dict[str, int] = {"15": 15, "30": 30, "60": 60, "day": 1440}
 DIMENSIONS = ("queue", "topic", "all")

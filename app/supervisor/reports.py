@@ -17,8 +17,9 @@ from app.agents.models import User
 from app.core.time import utcnow
 from app.extensions import db
 from app.supervisor import kpis
+from app.supervisor.agent_time import agent_seconds
 from app.supervisor.exports import csv_rows, number
-from app.supervisor.kpi_sql import Thresholds, agent_seconds, call_figures
+from app.supervisor.kpi_sql import Thresholds, call_figures
 from app.telephony.models import CallEvent
 from app.tickets.models import Ticket
 

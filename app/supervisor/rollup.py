@@ -4,7 +4,7 @@ A day is rolled up :data:`EARLY` after it ends (so reports over past days read a
 from the logs), and once more when it has been over for :data:`SETTLE` (longer than the
 reports' look-ahead: a call queued just before midnight is answered, talked and wrapped up after
 it, and a delayed webhook may still arrive); that second roll-up is final. Rolling a day up rewrites that day's rows from the logs with the same SQL the reports use on
-the logs (``kpi_sql.raw_facts`` / ``raw_agent_seconds``), in one transaction per day, so a
+the logs (``kpi_sql.raw_facts`` / ``agent_time.raw_agent_seconds``), in one transaction per day, so a
 crash leaves a day either as it was or complete. Two workers rolling the same day at once: the
 second one's insert collides on the primary keys and is rolled back; nothing is counted twice.
 
@@ -27,8 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from app.agents.models import AgentStateEvent
 from app.core.time import utcnow
 from app.extensions import db
-from app.supervisor.kpi_sql import LOOKAHEAD, Grid, raw_agent_seconds, raw_facts
+from app.supervisor.agent_time import raw_agent_seconds
+from app.supervisor.kpi_sql import LOOKAHEAD, raw_facts
 from app.supervisor.models import SLOT_SECONDS, AgentTimeSlot, CallFactRow, RollupDay
+from app.supervisor.sql_time import Grid
 from app.telephony.models import CallEvent
 
 log = logging.getLogger(__name__)
