@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.telephony import calllog, services, twiml, voicemail
+from app.telephony import calllog, conference, message_status, services, twiml, voicemail
 from app.telephony.blueprint import bp
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest
 from app.telephony.prompts import language_or_default
@@ -187,11 +187,11 @@ def messaging_status() -> Response:
     """Twilio Messaging status callback (the ``StatusCallback`` our SMS are sent with): the raw
     report is committed first, then applied to the worker notification it is about."""
     try:
-        sid, status = services.store_message_status(request.form)
-    except services.BadWebhook:
+        sid, status = message_status.store_message_status(request.form)
+    except message_status.BadWebhook:
         abort(400)
     db.session.commit()
-    services.apply_message_status(sid, status, request.form.get("ErrorCode"))
+    message_status.apply_message_status(sid, status, request.form.get("ErrorCode"))
     db.session.commit()
     return Response(status=204)
 
@@ -200,7 +200,7 @@ def messaging_status() -> Response:
 @twilio_signed(requires="ConferenceSid")
 def voice_conference() -> Response:
     """Conference status callbacks (start, end, join, leave): the agent's leg joining and leaving."""
-    services.conference_event(_form())
+    conference.conference_event(_form())
     db.session.commit()
     return Response(status=204)
 
@@ -211,7 +211,7 @@ def voice_after_conference() -> Response:
     """The caller's conference ended: back to the queue after a transfer, else goodbye."""
     form = _form()
     call = services.require_call(form)
-    outcome, item = services.after_conference(form, request.args.get("conference"))
+    outcome, item = conference.after_conference(form, request.args.get("conference"))
     if outcome == "queue":
         return _answer(twiml.enqueue(call.language, call.topic, prefix=("transferring",)))
     if outcome == "conference":

@@ -9,7 +9,6 @@ move forward, and every call-log fact has a unique key (replays add nothing).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
@@ -404,133 +403,8 @@ def agent_joined(call: Call, agent_id: int, at: datetime | None = None) -> None:
         integration.conversation_started(call.ticket_id, at, agent_id)
 
 
-# --- SMS delivery reports -----------------------------------------------------------------------
-
-MESSAGE_STATUS_KIND = "sms_status"
-
-
-class BadWebhook(ValueError):
-    """A signed webhook without what it must carry (answered 400)."""
-
-
-def store_message_status(form: Mapping[str, str]) -> tuple[str, str]:
-    """Keep a Messaging status callback raw under ``sms-status:<MessageSid>:<MessageStatus>``
-    (a redelivery collides there). Returns the message id and status; the route commits this
-    before :func:`apply_message_status`, so a report is never lost to a failure after it."""
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
-    if not sid or not status or len(sid) > 64 or len(status) > 32:
-        raise BadWebhook("MessageSid and MessageStatus are required")
-    store_raw(MESSAGE_STATUS_KIND, f"sms-status:{sid}:{status}", form, sid=sid)
-    return sid, status
-
-
-def apply_message_status(sid: str, status: str, error_code: str | None, at: datetime | None = None) -> bool:
-    """Hand one delivery report to the notification it is about (order-tolerant over there).
-    False when no notification carries this message id yet (see :func:`replay_message_status`)."""
-    return integration.message_delivered(sid, status, error_code=error_code, at=at or calllog.now()) is not None
-
-
-def replay_message_status(sid: str) -> int:
-    """Apply every stored report for message ``sid`` (those that arrived before the message id
-    was on record), in arrival order. Returns how many found their notification."""
-    rows = db.session.scalars(
-        select(RawWebhook)
-        .where(RawWebhook.call_sid == sid, RawWebhook.kind == MESSAGE_STATUS_KIND)
-        .order_by(RawWebhook.id)
-    ).all()
-    applied = 0
-    for row in rows:
-        status = str(row.payload.get("MessageStatus") or row.payload.get("SmsStatus") or "").lower()
-        applied += apply_message_status(sid, status, row.payload.get("ErrorCode"), at=row.received_at)
-    return applied
-
-
-# --- conferences: the agent's leg joining and leaving, and what the caller hears after -----
-
-
-AGENT_LABEL = re.compile(r"^agent-(\d+)$")
-CONFERENCE_NAME = re.compile(r"^(call|callback)-(\d+)(?:-\d+)*$")
-
-
 def connected_item(call: Call) -> Any:
     """The call's routing item if an agent has accepted it (``connected``), else None."""
     kind, ref = ("callback", call.callback_id) if call.callback_id is not None else ("call", call.id)
     item = integration.current_item(kind, ref)
     return item if item is not None and item.status == "connected" else None
-
-
-def conference_call(name: str | None) -> Call | None:
-    """The call a conference belongs to, from its name (``call-<id>-…`` or ``callback-<id>``)."""
-    match = CONFERENCE_NAME.match(name or "")
-    if not match:
-        return None
-    kind, ref = match.group(1), int(match.group(2))
-    if kind == "call":
-        return db.session.get(Call, ref)
-    return db.session.scalar(select(Call).where(Call.callback_id == ref).order_by(Call.id.desc()).limit(1))
-
-
-def conference_event(form: Mapping[str, str]) -> bool:
-    """A conference status callback: stored raw once (``ConferenceSid`` + ``SequenceNumber``),
-    then the agent's leg joining (the call is answered) or leaving (if they still held the call,
-    it is over: completed now, the agent goes to wrap-up). False for a duplicate."""
-    conference_sid = form.get("ConferenceSid") or ""
-    event = form.get("StatusCallbackEvent") or ""
-    leg = form.get("CallSid") or ""
-    sequence = form.get("SequenceNumber")
-    key = (
-        f"conference:{conference_sid}:{sequence}"
-        if sequence not in (None, "")
-        else f"conference:{conference_sid}:{event}:{leg}"
-    )
-    if not store_raw("conference", key, form):
-        return False
-    call = conference_call(form.get("FriendlyName"))
-    agent = AGENT_LABEL.match(form.get("ParticipantLabel") or "")
-    if call is None or agent is None or not leg:
-        return True
-    agent_id, at = int(agent.group(1)), calllog.now()
-    data = {"call_sid": leg, "conference_sid": conference_sid, "conference": form.get("FriendlyName")}
-    if event == "participant-join":
-        log_event(call, "agent_joined", suffix=leg, at=at, agent_id=agent_id, data=data)
-        if call.callback_id is None:
-            agent_joined(call, agent_id)
-    elif event == "participant-leave":
-        log_event(call, "agent_left", suffix=leg, at=at, agent_id=agent_id, data=data)
-        agent_left(call, agent_id, at)
-    return True
-
-
-def agent_left(call: Call, agent_id: int, at: datetime) -> None:
-    """The agent's leg left the conference. If the call was still theirs (not transferred),
-    the conversation is over: it is completed now rather than when the caller's status
-    callback comes (whose own "completed" then adds nothing)."""
-    if call.callback_id is not None:
-        return  # the worker's outbound leg reports its own end (callback_leg_ended)
-    item = connected_item(call)
-    if item is None or item.agent_id != agent_id:
-        return  # transferred meanwhile: the call goes on with someone else
-    if call.answered_at is not None:
-        log_completed(call, at, agent_id, {"ended_by": "agent"})
-    integration.complete("call", call.id)
-
-
-def after_conference(form: Mapping[str, str], conference: str | None) -> tuple[str, Any]:
-    """The caller's conference ``conference`` ended: what next for them.
-
-    ``("queue", None)``: the call was transferred and waits (or rings) for the next agent, so the
-    caller holds in the queue again; ``("conference", item)``: the next agent has accepted
-    already, join them; ``("end", None)``: the agent of that conference left, goodbye.
-    """
-    call = require_call(form)
-    if call.status in TERMINAL_STATUSES or call.callback_id is not None:
-        return "end", None  # (a transferred call-back is not moved: see README, known limitations)
-    item = integration.current_item("call", call.id)
-    if item is None:
-        return "end", None
-    if item.status != "connected":
-        return "queue", None
-    if conference and conference != call.conference_name(item.id, item.offers):
-        return "conference", item
-    return "end", None

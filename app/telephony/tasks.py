@@ -26,11 +26,11 @@ from app.telephony.clicktocall import (
     sms_body,
 )
 from app.telephony.erasure import erase_expired
+from app.telephony.message_status import replay_message_status
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.services import (
     ensure_ticket,
-    replay_message_status,
     replay_raw,
     should_record,
     start_call,
