@@ -30,6 +30,9 @@ PII_FIELDS = {
     "requester_email": _l("email address"),
     "requester_nik": _l("NIK"),
     "requester_passport": _l("passport number"),
+    # free text whose identifiers were masked (app.tickets.services.workspace.reveal_text)
+    "description": _l("personal data in the description"),
+    "message": _l("personal data in a message"),
 }
 
 

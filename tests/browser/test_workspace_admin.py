@@ -130,3 +130,36 @@ def test_admin_sets_policy_targets_in_hours_and_days(page: Any, axe_script: Any)
     page.click("#policy-form button[type=submit]")
     expect(page.locator("#policy-form .has-error")).to_contain_text("Enter a number, such as 4 or 1.5.")
     screenshot(page, "sla-policy-form-en")
+
+
+def test_an_agent_reads_a_description_with_identifiers_masked_and_reveals_it(page: Any, axe_script: Any) -> None:  # noqa: F811 - fixture
+    """Issue 12 item 6 in Chromium, both languages: the NIK and phone a worker typed are masked;
+    the reveal button shows them, and the timeline says who looked."""
+    from app.tickets import services
+
+    nik, phone = "3201015705900123", "+852 9123 4567"
+    ticket = services.open_ticket(
+        channel="portal", category="claim_jkk", subject="Gaji ditahan", requester_phone="+85291234567",
+        description=f"NIK saya {nik}. Tolong telepon {phone}, majikan menahan gaji saya.",
+    )
+    db.session.commit()
+    agent = staff_user("agent", name="Dewi Lestari", language="id")
+    _sign_in(page, agent.email)
+    page.goto(f"/tickets/{ticket.id}")
+    body = page.locator(".free-text").first
+    expect(body).to_contain_text("majikan menahan gaji saya")
+    expect(body).not_to_contain_text(nik)
+    expect(body).not_to_contain_text("9123 4567")
+    screenshot(page, "workspace-free-text-masked-id")
+    _accessible(page, axe_script)
+    page.click("form:has(input[value=description]) button[type=submit]")
+    expect(page.locator("[data-revealed=description]")).to_contain_text(nik)
+    expect(page.locator("#timeline")).to_contain_text("Melihat data pribadi dalam deskripsi.")
+    screenshot(page, "workspace-free-text-revealed-id")
+    page.goto(f"/tickets/{ticket.id}")  # the reveal answered a POST: come back to the page
+    _switch_language(page)
+    expect(page.locator("form:has(input[value=description]) button[type=submit]")).to_have_text(
+        "Reveal personal data in this text"
+    )
+    expect(page.locator(".free-text").first).not_to_contain_text(nik)  # masked again on a new view
+    screenshot(page, "workspace-free-text-masked-en")

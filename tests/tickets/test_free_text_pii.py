@@ -54,6 +54,9 @@ def test_the_ticket_page_masks_free_text_and_the_reveal_is_audited(client, auth,
     assert all(a.actor_id == agent.id for a in audits)
     viewed = [e for e in db.session.get(Ticket, ticket.id).events if e.kind == "viewed_pii"]
     assert len(viewed) == 2
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)  # the timeline says it in words
+    assert "Viewed the personal data in the description." in page or "deskripsi" in page
+    assert ">description<" not in page and "Viewed the description" not in page
 
 
 def test_a_message_of_another_ticket_cannot_be_revealed_through_this_one(client, auth, db) -> None:
