@@ -12,12 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from app.core.masking import mask_phone
+from app.core.once import insert_once
 from app.core.time import utcnow
-from app.extensions import db
 from app.telephony.models import Call, CallEvent, RawWebhook
 
 PHONE_FIELDS = ("From", "To", "Caller", "Called", "ForwardedFrom")
@@ -44,21 +41,11 @@ def store_raw(kind: str, key: str, form: Mapping[str, str], sid: str | None = No
 
     ``sid`` is the provider's id of the call or message it is about (default ``CallSid``).
     """
-    if db.session.scalar(select(RawWebhook.id).where(RawWebhook.key == key)) is not None:
-        return False
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                RawWebhook(
-                    key=key,
-                    kind=kind,
-                    call_sid=sid or form.get("CallSid"),
-                    payload=masked_payload(form),
-                )
-            )
-    except IntegrityError:  # the same event delivered concurrently
-        return False
-    return True
+    stored = insert_once(
+        RawWebhook(key=key, kind=kind, call_sid=sid or form.get("CallSid"), payload=masked_payload(form)),
+        unique="key",
+    )
+    return stored is not None
 
 
 def log_event(
@@ -66,16 +53,12 @@ def log_event(
 ) -> CallEvent | None:
     """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there.
 
-    The unique key decides (no look-up first): a fact is new far more often than replayed."""
+    The unique key decides (no look-up first, no SAVEPOINT): a fact is new far more often than
+    replayed, and a replay, concurrent or late, is a conflict the database skips."""
     key = f"{call.id}:{kind}" + (f":{suffix}" if suffix else "")
     data = fields.pop("data", None) or {}
     event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
-    try:
-        with db.session.begin_nested():
-            db.session.add(event)
-    except IntegrityError:
-        return None
-    return event
+    return insert_once(event, unique="key")
 
 
 def seconds(start: datetime | None, end: datetime | None) -> int | None:

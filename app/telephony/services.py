@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from app.core.once import insert_once
 from app.core.phone import PhoneError, parse_phone
 from app.extensions import db
 from app.telephony import calllog, integration
@@ -57,11 +57,12 @@ def _caller(raw: str | None) -> tuple[str | None, str | None]:
 
 
 def start_call(form: Mapping[str, str], direction: str = "inbound", **values: Any) -> Call:
-    """The Call for this CallSid, created with its ``created`` log entry on first sight."""
+    """The Call for this CallSid, created with its ``created`` log entry on first sight.
+
+    The call's first webhook is the common case, so the row is inserted straight away (one
+    statement, see :func:`app.core.once.insert_once`); a replayed or concurrent first webhook
+    conflicts on ``call_sid`` and reads the stored call instead."""
     call_sid = form["CallSid"]
-    call = get_call(call_sid)
-    if call is not None:
-        return call
     number, country = _caller(form.get("From"))
     call = Call(
         call_sid=call_sid,
@@ -74,15 +75,13 @@ def start_call(form: Mapping[str, str], direction: str = "inbound", **values: An
         **values,
     )
     call.move_to(form.get("CallStatus") or "ringing")
-    try:
-        with db.session.begin_nested():
-            db.session.add(call)
-    except IntegrityError:  # a duplicate first webhook raced us
+    stored = insert_once(call, unique="call_sid")
+    if stored is None:
         existing = get_call(call_sid)
         assert existing is not None
         return existing
-    log_event(call, "created", data={"direction": direction})
-    return call
+    log_event(stored, "created", data={"direction": direction})
+    return stored
 
 
 def require_call(form: Mapping[str, str]) -> Call:
