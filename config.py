@@ -185,6 +185,8 @@ class Config:
     PRESENCE_GRACE_SECONDS = env("PRESENCE_GRACE_SECONDS", 30, int)  # console gone → offline
     CONSOLE_HEARTBEAT_SECONDS = env("CONSOLE_HEARTBEAT_SECONDS", 10.0, float)  # open consoles → still seen
     ROUTING_SCAN_LIMIT = env("ROUTING_SCAN_LIMIT", 2000, int)  # waiting items one routing pass looks at
+    # How old the queue board that callers on hold hear their place from may be (0: read fresh).
+    QUEUE_BOARD_SECONDS = env("QUEUE_BOARD_SECONDS", 2.0, float)
     # Queue order by topic (higher first); "*" for every other topic (default 10).
     ROUTING_TOPIC_PRIORITY = env(
         "ROUTING_TOPIC_PRIORITY", {"emergency": 100, "claim_jkk": 50, "claim_jkm": 50, "claim_jht": 50}, _weights
@@ -275,6 +277,9 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = True
     LOG_FORMAT = "text"
     LOG_LEVEL = "WARNING"
+    # Tests assert exact places right after enqueueing (tests/routing/test_board.py covers the
+    # board's ageing with its own setting).
+    QUEUE_BOARD_SECONDS = env("QUEUE_BOARD_SECONDS", 0.0, float)
 
 
 class ProductionConfig(Config):

@@ -4,7 +4,7 @@ docs/call-flow.md). Enqueueing routes at once, in the caller's transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.agents.models import (
@@ -19,9 +19,9 @@ from app.agents.models import (
     WAITING,
     WORK_KINDS,
     WRAP_UP,
-    AgentPresence,
     WorkItem,
 )
+from app.agents.routing.board import board
 from app.agents.routing.presence import transition
 from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, rowcount, topic_priority
 from app.agents.routing.router import route_safely
@@ -164,41 +164,13 @@ def position(kind: str, ref_id: int) -> tuple[int, int | None]:
     The estimate is position × average handle time ÷ agents logged in (not offline), from the
     last 50 completed calls; None when there is no history or nobody is logged in. An item that
     is already offered or connected is at position 1 with no wait left. (0, None): not queued.
+    Both come from the process's queue board (:mod:`app.agents.routing.board`): one look-up per
+    caller, the queue itself is read at most every ``QUEUE_BOARD_SECONDS``.
     """
     item = _active(kind, ref_id)
     if item is None:
         return 0, None
     if item.status != WAITING:
         return 1, 0
-    ahead = db.session.scalar(
-        select(func.count(WorkItem.id)).where(
-            WorkItem.status == WAITING,
-            or_(
-                WorkItem.priority > item.priority,
-                and_(WorkItem.priority == item.priority, WorkItem.enqueued_at < item.enqueued_at),
-                and_(
-                    WorkItem.priority == item.priority,
-                    WorkItem.enqueued_at == item.enqueued_at,
-                    WorkItem.id < item.id,
-                ),
-            ),
-        )
-    )
-    pos = int(ahead or 0) + 1
-    handled = db.session.execute(
-        select(WorkItem.connected_at, WorkItem.ended_at)
-        .where(WorkItem.status == COMPLETED, WorkItem.connected_at.is_not(None))
-        .order_by(WorkItem.ended_at.desc())
-        .limit(50)
-    ).all()
-    staffed = db.session.scalar(
-        select(func.count()).select_from(AgentPresence).where(AgentPresence.state != "offline")
-    )
-    if not handled or not staffed:
-        return pos, None
-    durations = [(ended - connected).total_seconds() for connected, ended in handled if connected and ended]
-    if not durations:
-        return pos, None
-    aht = sum(durations) / len(durations)
-    return pos, int(round(pos * aht / int(staffed)))
+    return board().position(item.id)
 
