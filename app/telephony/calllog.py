@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.masking import mask_phone
-from app.core.once import insert_once
+from app.core.once import stored_once
 from app.core.time import utcnow
 from app.telephony.models import Call, CallEvent, RawWebhook
 
@@ -41,24 +41,23 @@ def store_raw(kind: str, key: str, form: Mapping[str, str], sid: str | None = No
 
     ``sid`` is the provider's id of the call or message it is about (default ``CallSid``).
     """
-    stored = insert_once(
+    return stored_once(
         RawWebhook(key=key, kind=kind, call_sid=sid or form.get("CallSid"), payload=masked_payload(form)),
         unique="key",
     )
-    return stored is not None
 
 
 def log_event(
     call: Call, kind: str, *, suffix: str = "", at: datetime | None = None, **fields: Any
-) -> CallEvent | None:
-    """Append a call-log fact once (``<call>:<kind>[:suffix]``); None if it was already there.
+) -> bool:
+    """Append a call-log fact once (``<call>:<kind>[:suffix]``); False if it was already there.
 
     The unique key decides (no look-up first, no SAVEPOINT): a fact is new far more often than
     replayed, and a replay, concurrent or late, is a conflict the database skips."""
     key = f"{call.id}:{kind}" + (f":{suffix}" if suffix else "")
     data = fields.pop("data", None) or {}
     event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
-    return insert_once(event, unique="key")
+    return stored_once(event, unique="key")
 
 
 def seconds(start: datetime | None, end: datetime | None) -> int | None:
