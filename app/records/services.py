@@ -13,7 +13,7 @@ decrypting and scanning the table. Services never commit; the route or job does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -394,32 +394,13 @@ def member_summary(member: Member, today: date | None = None) -> MemberSummary:
         .order_by(Claim.incident_date.desc(), Claim.id.desc())
     )
     return MemberSummary(
+        **_copied(MemberSummary, member, skip={"member_id", "programs", "coverage", "claims", "as_of"}),
         member_id=member.id,
-        kpj=member.kpj,
-        name=member.name,
-        birth_date=member.birth_date,
-        sex=member.sex,
-        phase=member.phase,
-        membership_status=member.membership_status,
-        placement_country=member.placement_country,
-        placement_city=member.placement_city,
-        employer=member.employer,
-        contract_start=member.contract_start,
-        contract_end=member.contract_end,
         programs=list(member.programs or []),
         coverage=coverage_windows(member, today),
         claims=[
             ClaimSummary(
-                id=claim.id,
-                claim_number=claim.claim_number,
-                program=claim.program,
-                benefit_type=claim.benefit_type,
-                status=claim.status,
-                incident_date=claim.incident_date,
-                amount=claim.amount,
-                submitted_on=claim.submitted_on,
-                decided_on=claim.decided_on,
-                paid_on=claim.paid_on,
+                **_copied(ClaimSummary, claim, skip={"missing_documents", "open"}),
                 missing_documents=list(claim.missing_documents or []),
                 open=claim.status not in CLOSED_CLAIM_STATUSES,
             )
@@ -427,6 +408,11 @@ def member_summary(member: Member, today: date | None = None) -> MemberSummary:
         ],
         as_of=today,
     )
+
+
+def _copied(summary: type, record: object, skip: set[str]) -> dict[str, Any]:
+    """The summary's fields that the record holds under the same name."""
+    return {f.name: getattr(record, f.name) for f in fields(summary) if f.name not in skip}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,14 +103,22 @@ def policy(policy_id: int | None = None):
         abort(404)
     if request.method == "GET":
         return _policy_form(row, _policy_values(row), {})
-    try:
-        saved = config.save_policy(row, request.form, actor_id=current_user.id)
-    except config.ConfigError as exc:
-        db.session.rollback()
-        return _policy_form(row, _form_values(), exc.fields, 422)
-    db.session.commit()
+    saved, refused = _save(config.save_policy, row, lambda fields: _policy_form(row, _form_values(), fields, 422))
+    if saved is None:
+        return refused
     flash(_("Policy “%(name)s” saved. It applies to tickets that choose a policy from now on.", name=saved.name))
     return redirect(url_for("sla.index"))
+
+
+def _save(save: Any, row: Any, refuse: Any) -> tuple[Any, Any]:
+    """``save(row, form)`` committed, or the form again with the fields it refused (nothing kept)."""
+    try:
+        saved = save(row, request.form, actor_id=current_user.id)
+    except config.ConfigError as exc:
+        db.session.rollback()
+        return None, refuse(exc.fields)
+    db.session.commit()
+    return saved, None
 
 
 def _calendar_form(calendar: BusinessCalendar | None, values: dict[str, Any], errors: dict[str, str],
@@ -186,15 +194,16 @@ def calendar(calendar_id: int | None = None):
         abort(404)
     if request.method == "GET":
         return _calendar_form(row, _calendar_values(row), {})
-    try:
-        saved = config.save_calendar(row, request.form, actor_id=current_user.id)
-    except config.ConfigError as exc:
-        db.session.rollback()
+
+    def refuse(fields: dict[str, str]) -> Any:
         values: dict[str, Any] = dict(request.form.items())
         values["always_open"] = bool(request.form.get("always_open"))
         values["closed_on_cuti_bersama"] = bool(request.form.get("closed_on_cuti_bersama"))
-        return _calendar_form(row, values, exc.fields, 422)
-    db.session.commit()
+        return _calendar_form(row, values, fields, 422)
+
+    saved, refused = _save(config.save_calendar, row, refuse)
+    if saved is None:
+        return refused
     flash(_("Calendar “%(name)s” saved.", name=saved.name))
     return redirect(url_for("sla.calendar", calendar_id=saved.id))
 
