@@ -166,7 +166,7 @@ def _polyline(
         if len(run) > 1:
             points = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in run)
             parts.append(
-                f'<polyline class="{klass}" style="stroke:{colour}" points="{points}"'
+                f'<polyline class="{klass}" stroke="{colour}" points="{points}"'
                 + (f' data-series="{escape(name)}"' if name else "")
                 + "/>"
             )

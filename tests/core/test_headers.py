@@ -61,3 +61,19 @@ def test_the_session_cookie_is_not_readable_by_scripts(client, auth):
     auth.login_as("agent")
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only
+
+
+def test_styles_come_only_from_our_style_sheets(client):
+    """style-src without 'unsafe-inline': no template may carry a style attribute or block."""
+    from pathlib import Path
+
+    import app as package
+
+    assert _csp(client.get("/"))["style-src"] == "style-src 'self'"
+    templates = Path(package.__file__).parent / "templates"
+    inline = [
+        f"{path.relative_to(templates)}: {match.group(0)[:60]}"
+        for path in sorted(templates.rglob("*.html"))
+        for match in re.finditer(r"<style\b|\sstyle=", path.read_text())
+    ]
+    assert inline == []
