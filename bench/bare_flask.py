@@ -19,3 +19,15 @@ def inbound() -> Response:
 @app.post("/telephony/voice/status")
 def status() -> Response:
     return Response(status=204)
+
+
+HOLD = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="id-ID">Anda nomor 250 dalam '
+    "antrean. Perkiraan waktu tunggu sekitar 20 menit.</Say><Play>http://example.com/hold.mp3</Play>"
+    "</Response>"
+)
+
+
+@app.post("/telephony/voice/wait")
+def wait() -> Response:
+    return Response(HOLD, mimetype="application/xml")
