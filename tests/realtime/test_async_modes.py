@@ -12,7 +12,7 @@ from app.extensions import socketio
 
 
 def test_web_processes_run_socketio_in_threading_mode(app):
-    assert app.config.get("SOCKETIO_ASYNC_MODE", "threading") == "threading"
+    assert app.config["SOCKETIO_ASYNC_MODE"] == "threading"
     assert socketio.server is not None and socketio.server.async_mode == "threading"
 
 
