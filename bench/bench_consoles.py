@@ -22,6 +22,8 @@ Measured in the same run:
 1. **webhooks at 50 req/s, no consoles** (the baseline): signed ``POST /telephony/voice/inbound``,
    each a new call, open loop at ``--rate`` (request generation from ``bench_webhooks.py``);
 2. **the same with every console connected** (pings, the console heartbeat's presence writes);
+   windows in the order none, consoles, consoles, none (after they disconnect), each figure the
+   mean of its two windows, so a machine that gets busier or quieter meanwhile cancels out;
 3. **event delivery to the consoles of ``queue:en``** (half of them): ``--events`` events emitted
    through Redis by a write-only emitter (what web processes and rq workers do), time from emit to
    each console's receipt, against the baseline of delivery to one console (its ``user:`` room);
@@ -145,6 +147,36 @@ class Gunicorn:
             self.process.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pid(server: Gunicorn) -> int:
+    children = subprocess.run(  # noqa: S603, S607
+        ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    return int(children[0]) if children else server.process.pid
+
+
+class CpuMeter:
+    """CPU seconds spent by named processes between start() and stop()."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.pids = pids
+        self.start = {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        return {
+            name: round(sum(cpu_seconds(p) for p in group) - self.start[name], 2)
+            for name, group in self.pids.items()
+        }
 
 
 # --- agents and their sessions ------------------------------------------------------------
@@ -375,15 +407,29 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         time.sleep(2.0)  # the connect handlers' writes settle
         rss_after = realtime.rss_mb()
 
+        pids = {
+            "web": [worker_pid(web)],
+            "realtime": [worker_pid(realtime)],
+            "console clients": [p.pid for p in swarm.processes if p.pid],
+        }
+        meter = CpuMeter(pids)
         with_consoles = fixed_rate(web.port, token, args.rate, args.seconds, 32)
+        cpu_webhooks = meter.stop()
         during = swarm.report()  # events the consoles received while the webhooks ran
 
         one_agent = next(agent_id for agent_id, language, _ in agents if language == "en")
+        with_consoles_2 = fixed_rate(web.port, token, args.rate, args.seconds, 32)
         single = deliver(swarm, channel, f"user:{one_agent}", "one", args.events, args.gap)
         english = sum(1 for _, language, _ in agents if language == "en")
+        meter = CpuMeter(pids)
         fanout = deliver(swarm, channel, "queue:en", "queue", args.events, args.gap)
+        cpu_fanout = meter.stop()
         still = swarm.report()["connected"]
         healthy = web.process.poll() is None and realtime.process.poll() is None
+        swarm.stop()
+        swarm = None
+        time.sleep(2.0)
+        without_2 = fixed_rate(web.port, token, args.rate, args.seconds, 32)  # A-B-B-A: drift cancels
     finally:
         if swarm is not None:
             swarm.stop()
@@ -391,6 +437,15 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
             realtime.stop()
         web.stop()
 
+    # Two windows each way, in the order A B B A (no consoles, consoles, consoles, none again):
+    # the figure is the mean of the two, so a machine getting busier or quieter cancels out.
+    def mean(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
+        return (a[key] + b[key]) / 2
+
+    windows = {"without": (without, without_2), "with": (with_consoles, with_consoles_2)}
+    p99_with, p99_without = mean(*windows["with"], "p99"), mean(*windows["without"], "p99")
+    p50_with, p50_without = mean(*windows["with"], "p50"), mean(*windows["without"], "p50")
+    calls = with_consoles["requests"] + with_consoles_2["requests"]
     per_console_kb = (rss_after - rss_before) * 1024 / max(1, connected["connected"])
     n = connected["connected"]
     conditions = (
@@ -400,17 +455,17 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
     rows = [
         (
             f"webhooks at {args.rate:.0f} req/s with {n} consoles, p99 (ms)",
-            with_consoles["p99"],
-            without["p99"],
-            f"{with_consoles['requests']} calls",
-            "baseline: no consoles",
+            p99_with,
+            p99_without,
+            f"{calls} calls each way",
+            "baseline: no consoles; mean of 2 windows each way, A-B-B-A",
         ),
         (
             f"webhooks at {args.rate:.0f} req/s with {n} consoles, p50 (ms)",
-            with_consoles["p50"],
-            without["p50"],
-            f"{with_consoles['requests']} calls",
-            "baseline: no consoles",
+            p50_with,
+            p50_without,
+            f"{calls} calls each way",
+            "baseline: no consoles; mean of 2 windows each way, A-B-B-A",
         ),
         (
             f"event delivery to {english} consoles (queue:en), p50 (ms)",
@@ -458,12 +513,17 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         "first_failures": connected["failures"],
         "consoles_still_connected": still,
         "servers_alive": healthy,
-        "webhook_errors": {"without": without["errors"], "with": with_consoles["errors"]},
+        "webhook_errors": {name: sum(w["errors"] for w in pair) for name, pair in windows.items()},
+        "webhook_p99_windows_ms": {
+            name: [round(w["p99"], 1) for w in pair] for name, pair in windows.items()
+        },
         "events_received_while_webhooks_ran": during["other_events"],
         "rss_mb": {"before": rss_before, "after": rss_after},
+        "cpu_seconds_during_webhooks_with_consoles": cpu_webhooks,
+        "cpu_seconds_during_fanout": cpu_fanout,
         "max_ms": {
-            "webhooks_without": without["max"],
-            "webhooks_with": with_consoles["max"],
+            "webhooks_without": max(w["max"] for w in windows["without"]),
+            "webhooks_with": max(w["max"] for w in windows["with"]),
             "fanout": fanout["max"],
             "single": single["max"],
         },
