@@ -7,8 +7,9 @@ Both are gunicorn processes started as the README starts them (``-k gthread … 
 in over HTTP on the web process and opens more console sockets on the realtime process than the
 web process has threads (before, each console held a web thread, and the web process stopped
 answering past its thread count). The web process still answers; an event it publishes reaches
-every console through Redis; the realtime process refuses a socket without a session and serves
-nothing but Socket.IO and its health checks.
+every console through Redis; the realtime process refuses a socket without a session, closes a
+user's consoles when told to (account deactivated or re-roled), and serves nothing but Socket.IO
+and its health checks.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import socketio as socketio_client
 
 from app.agents.models import AgentPresence
 from app.agents.routing import presence as presence_svc
+from app.core.realtime import send_control
 from app.extensions import db
 from config import TestingConfig
 from tests.console.test_live_routing import console_post
@@ -45,7 +47,7 @@ from tests.live import (
 )
 from tests.services import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.committed, pytest.mark.usefixtures("app"), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.committed, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_THREADS = 4
@@ -179,7 +181,7 @@ async def _next(inbox: asyncio.Queue, event: str, timeout: float = 20.0) -> Any:
     raise AssertionError(f"no {event!r} within {timeout}s (saw {seen})")
 
 
-def test_consoles_on_the_realtime_process_leave_the_web_threads_to_webhooks(production_layout: Layout):
+def test_consoles_on_the_realtime_process_leave_the_web_threads_to_webhooks(app, production_layout: Layout):
     web, realtime, channel, redis_url = production_layout
     agent = staff_user("agent")
     presence_svc.set_skills(agent.id, languages=["id"])
@@ -229,6 +231,16 @@ def test_consoles_on_the_realtime_process_leave_the_web_threads_to_webhooks(prod
             changes = await asyncio.gather(*(_next(inbox, "presence.changed") for inbox in inboxes))
             assert {change["state"] for change in changes} == {"available"}
             assert len(changes) == CONSOLES
+
+            # Roles stay enforced there: "disconnect this user" (what deactivating or re-roling an
+            # account sends every process holding sockets) closes each console on the realtime
+            # process.
+            app.config["SOCKETIO_CHANNEL"] = channel
+            send_control("disconnect_user", {"user_id": agent_id})
+            deadline = time.monotonic() + 20
+            while any(client.connected for client in clients) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert not any(client.connected for client in clients), "consoles left open after disconnect_user"
         finally:
             await asyncio.gather(*(client.disconnect() for client in clients), return_exceptions=True)
 
