@@ -396,7 +396,9 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
             "wsgi_realtime:app",
             env,
         )
-        fixed_rate(web.port, token, args.rate, 2.0, 32)  # warm-up: connections, caches, the pool
+        # Warm-up: connections, caches, the pool; 8 s (after a 2 s one, the first window was the
+        # slowest of the four in one run of two).
+        fixed_rate(web.port, token, args.rate, 8.0, 32)
         without = fixed_rate(web.port, token, args.rate, args.seconds, 32)
         rss_before = realtime.rss_mb()
 
