@@ -87,6 +87,10 @@ class Config:
     REDIS_URL = env("REDIS_URL")
     SOCKETIO_CHANNEL = env("SOCKETIO_CHANNEL", "halopmi")
     SOCKETIO_CORS_ORIGINS = env("SOCKETIO_CORS_ORIGINS", [], _csv)
+    # Not an environment setting: the entry point decides. "threading" for the web processes
+    # (wsgi.py, gunicorn gthread) and the embedded default; wsgi_realtime.py (gunicorn gevent,
+    # /socket.io/ only) sets "gevent".
+    SOCKETIO_ASYNC_MODE = "threading"
     RQ_QUEUES = ("telephony", "notifications", "default")
 
     # Periodic work: every `flask jobs worker` runs each job of app/schedule.py at the period

@@ -174,7 +174,9 @@ def register_extensions(app: Flask) -> None:
     socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
-        async_mode="threading",
+        # "threading" in the web processes (gunicorn gthread, the embedded server); "gevent" in
+        # the realtime processes (wsgi_realtime.py), where a socket costs a greenlet, not a thread.
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("REDIS_URL"),
         channel=app.config["SOCKETIO_CHANNEL"],
         cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"] or None,

@@ -103,7 +103,11 @@ def use_write_only_emitter(app: Flask) -> None:
     """
     url = app.config.get("REDIS_URL")
     if url:
-        app.extensions[_EMITTER_KEY] = SocketIO(message_queue=url, channel=app.config["SOCKETIO_CHANNEL"])
+        # Threading, said explicitly: left to choose, python-engineio would take gevent (installed
+        # for the realtime processes) in a worker whose standard library is not patched for it.
+        app.extensions[_EMITTER_KEY] = SocketIO(
+            message_queue=url, channel=app.config["SOCKETIO_CHANNEL"], async_mode="threading"
+        )
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
