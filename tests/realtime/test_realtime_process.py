@@ -15,11 +15,13 @@ and its health checks.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -181,6 +183,26 @@ async def _next(inbox: asyncio.Queue, event: str, timeout: float = 20.0) -> Any:
     raise AssertionError(f"no {event!r} within {timeout}s (saw {seen})")
 
 
+def _run_apart(scenario: Any) -> None:
+    """asyncio.run in a thread of its own: in the full suite Playwright's sync API already runs an
+    event loop in the main thread, and asyncio.run refuses to start a second one there. The
+    thread runs in a copy of this one's context (the app context the scenario uses)."""
+    failure: list[BaseException] = []
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            context.run(asyncio.run, scenario())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="consoles")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
 def test_consoles_on_the_realtime_process_leave_the_web_threads_to_webhooks(app, production_layout: Layout):
     web, realtime, channel, redis_url = production_layout
     agent = staff_user("agent")
@@ -244,7 +266,7 @@ def test_consoles_on_the_realtime_process_leave_the_web_threads_to_webhooks(app,
         finally:
             await asyncio.gather(*(client.disconnect() for client in clients), return_exceptions=True)
 
-    asyncio.run(scenario())
+    _run_apart(scenario)
 
     # The realtime process did the console's database work (presence marked, under gevent).
     db.session.expire_all()
