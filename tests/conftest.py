@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
+from app.agents.events import CONSOLE_SOCKETS_KEY
 from app.core import crypto
 from app.core.realtime import _CONTROL_LISTENER_KEY
 from app.extensions import db as _db
@@ -276,7 +277,9 @@ def app(
         app.config.update(config)
         for key in set(app.extensions) - set(extensions):
             if not key.startswith(_CONTROL_LISTENER_KEY):  # a subscribed thread: kept with the app
-                del app.extensions[key]
+                stale = app.extensions.pop(key)
+                if key == CONSOLE_SOCKETS_KEY:  # its heartbeat stops at its next beat
+                    stale.sids.clear()
     limiter.reset()
 
 

@@ -33,7 +33,7 @@ from app.extensions import db, socketio
 log = logging.getLogger(__name__)
 
 CONSOLE_HEARTBEAT_SECONDS = 10
-_REGISTRY_KEY = "halopmi_console_sockets"
+CONSOLE_SOCKETS_KEY = "halopmi_console_sockets"
 
 
 def rooms_for(user: Any) -> list[str]:
@@ -80,7 +80,11 @@ class _ConsoleSockets:
         while True:
             socketio.sleep(interval)
             with self.lock:
-                if not self.sids:  # no console left here: stop; the next connect restarts it
+                # No console left here, or this registry was replaced on the app (a test's app
+                # put back, a re-initialised extension): stop; the next connect restarts one.
+                # A stale heartbeat would otherwise write presence forever from its own
+                # connection (on SQLite, a second writer holding locks under other work).
+                if not self.sids or self.app.extensions.get(CONSOLE_SOCKETS_KEY) is not self:
                     self.started = False
                     return
             with self.app.app_context():
@@ -95,9 +99,9 @@ class _ConsoleSockets:
 
 
 def console_sockets(app: Flask) -> _ConsoleSockets:
-    registry = app.extensions.get(_REGISTRY_KEY)
+    registry = app.extensions.get(CONSOLE_SOCKETS_KEY)
     if registry is None:
-        registry = app.extensions.setdefault(_REGISTRY_KEY, _ConsoleSockets(app))
+        registry = app.extensions.setdefault(CONSOLE_SOCKETS_KEY, _ConsoleSockets(app))
     return registry
 
 
