@@ -17,6 +17,7 @@ answering the same paths with a constant TwiML document. A load generator in thi
 2. **status, saturation**: ``POST /telephony/voice/status`` (``completed``) for calls made in (1).
 3. **inbound at a fixed rate** (``--rate``, default 100 req/s, open loop): p50/p99/max latency.
 4. **idle RSS** of each server process after start-up.
+5. **two processes**: inbound saturation of halopmi with `-w 2`, against its own `-w 1` figure.
 
 Each figure is printed with the bare-Flask baseline of the same run and the ratio. This is not a
 test: it asserts nothing about speed. ``--json`` prints the rows for ``bench/run_all.py``.
@@ -103,11 +104,11 @@ def create_schema(env: dict[str, str]) -> None:
 
 
 class Server:
-    def __init__(self, name: str, target: str, env: dict[str, str], threads: int) -> None:
+    def __init__(self, name: str, target: str, env: dict[str, str], threads: int, workers: int = 1) -> None:
         self.name, self.port = name, free_port()
         self.process = subprocess.Popen(  # noqa: S603
             [
-                sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(threads),
+                sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(threads),
                 "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "--backlog", "2048", target,
             ],
             cwd=ROOT, env=env, start_new_session=True,
@@ -288,6 +289,17 @@ def main() -> None:
         finally:
             server.stop()
 
+    # Does a second web process add capacity? The same server with two workers, inbound only.
+    two = Server("halopmi x2", "wsgi:app", env, args.threads, workers=2)
+    try:
+        saturate(two.port, token, args.clients, 2.0, lambda n: ("/telephony/voice/inbound", call_form("CA" + uuid.uuid4().hex)))
+        figures["halopmi x2"] = {"inbound": saturate(
+            two.port, token, args.clients, args.seconds,
+            lambda n: ("/telephony/voice/inbound", call_form("CA" + uuid.uuid4().hex)),
+        )}
+    finally:
+        two.stop()
+
     ours, base = figures["halopmi"], figures["bare Flask"]
     conditions = f"gunicorn gthread 1 worker {args.threads} threads, {args.clients} clients, loopback, PostgreSQL+Redis"
     rows = [
@@ -297,6 +309,7 @@ def main() -> None:
         (f"inbound at {args.rate:.0f} req/s, p99 (ms)", ours["fixed"]["p99"], base["fixed"]["p99"]),
         (f"inbound at {args.rate:.0f} req/s, max (ms)", ours["fixed"]["max"], base["fixed"]["max"]),
         ("idle web process RSS (MB)", rss["halopmi"], rss["bare Flask"]),
+        ("inbound, 2 processes vs 1 (req/s)", figures["halopmi x2"]["inbound"]["rps"], ours["inbound"]["rps"]),
     ]
     errors = {name: {k: v.get("errors", 0) for k, v in f.items()} for name, f in figures.items()}
     if args.json:
