@@ -92,3 +92,28 @@ def test_each_web_process_heartbeats_the_consoles_it_serves(app, auth, staff_cli
         assert seen is not None and seen > stale + timedelta(minutes=1)
     finally:
         in_fresh_context(socket.disconnect, namespace=STAFF_NAMESPACE)
+
+
+def test_a_replaced_console_registry_stops_its_heartbeat(app, monkeypatch):
+    """A registry no longer the app's (an app put back, an extension re-initialised) stops beating
+    instead of writing presence from its own connection forever."""
+    import threading
+    import time
+
+    from app.agents import events
+
+    monkeypatch.setitem(app.config, "CONSOLE_HEARTBEAT_SECONDS", 0.05)
+    beats: list[list[int]] = []
+    monkeypatch.setattr(events, "console_seen", lambda agents: beats.append(agents))
+    registry = events.console_sockets(app)
+    registry.add("sid-1", 7)
+    deadline = time.monotonic() + 5
+    while not beats and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert beats, "the heartbeat runs while the registry is the app's"
+    app.extensions[events.CONSOLE_SOCKETS_KEY] = events._ConsoleSockets(app)  # replaced
+    deadline = time.monotonic() + 5
+    while registry.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not registry.started
+    assert not [t for t in threading.enumerate() if getattr(getattr(t, "_target", None), "__self__", None) is registry]
