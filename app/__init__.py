@@ -72,10 +72,17 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
 
 def connect_signals() -> None:
     """Cross-package reactions (blinker signals), connected here rather than at import time."""
+    from app.agents import account_changes
+    from app.sla import services as sla
+    from app.staff import services as accounts
     from app.telephony import erasure as call_erasure
     from app.tickets import erasure as ticket_erasure
+    from app.tickets import signals as ticket_signals
 
     ticket_erasure.requester_erased.connect(call_erasure.erase_for_tickets)
+    ticket_signals.promise_changed.connect(sla.reconcile)
+    accounts.role_changed.connect(account_changes.role_changed)
+    accounts.deactivated.connect(account_changes.deactivated)
 
 
 def _ensure_dev_secrets(app: Flask) -> None:
@@ -136,15 +143,15 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     compress.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "agents.login"
+    login_manager.login_view = "staff.login"
     login_manager.session_protection = "strong"
     login_manager.login_message = None  # the login page explains itself
-    login_manager.refresh_view = "agents.login"  # admin pages after a remember-me sign-in
+    login_manager.refresh_view = "staff.login"  # admin pages after a remember-me sign-in
     login_manager.needs_refresh_message = None
 
     from flask_login import user_loaded_from_cookie
 
-    from app.agents.models import User
+    from app.staff.models import User
 
     @user_loaded_from_cookie.connect_via(app)
     def _bind_restored_session(sender: Flask, user: User) -> None:
@@ -186,10 +193,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.agents.admin import bp as admin_bp
-    from app.agents.cli import cli as users_cli
-    from app.agents.console import bp as console_bp
-    from app.agents.routes import bp as agents_bp
     from app.api.routes import bp as api_bp
+    from app.console import bp as console_bp
     from app.core.cli import jobs_cli, pii_cli
     from app.core.routes import bp as core_bp
     from app.portal import calls as portal_calls  # noqa: F401 - Click-to-Call pages join the portal blueprint
@@ -200,6 +205,8 @@ def register_blueprints(app: Flask) -> None:
     from app.sla.cli import cli as sla_cli
     from app.sla.report_routes import bp as sla_reports_bp
     from app.sla.routes import bp as sla_bp
+    from app.staff.cli import cli as users_cli
+    from app.staff.routes import bp as agents_bp
     from app.supervisor.rollup import cli as supervision_cli
     from app.supervisor.routes import bp as supervisor_bp
     from app.telephony import routes as telephony_routes  # noqa: F401 - the Twilio webhooks

@@ -21,7 +21,6 @@ import click
 from flask import Blueprint, current_app
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.core.dbstats import refresh_planner_statistics
 from app.core.time import utcnow
 from app.demo_calls import seed_calls
@@ -29,6 +28,7 @@ from app.demo_history import seed_history
 from app.demo_people import EMAIL_DOMAIN, mobile_number
 from app.extensions import db
 from app.records.models import CLAIM_STATUSES, Claim, Member
+from app.staff.models import User
 
 demo_cli = Blueprint("demo_cli", __name__, cli_group="demo")
 demo_cli.cli.help = "Synthetic demo data for the embedded default.\n\nMembers, claims, staff accounts and weeks of case and call history."
@@ -189,7 +189,7 @@ def logins_path() -> Path:
 def seed_staff() -> tuple[int, dict[str, str]]:
     """Create the demo staff (once) and return their logins."""
     from app.agents.routing.presence import set_skills
-    from app.agents.services import create_user
+    from app.staff.services import create_user
 
     path = logins_path()
     logins: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.agents.models import AVAILABLE, AWAY, OFFLINE, ON_CALL, WRAP_UP, User, WorkItem
+from app.agents.models import AVAILABLE, AWAY, OFFLINE, ON_CALL, WRAP_UP, WorkItem
 from app.agents.routing import presence
 from app.core.realtime import discard_pending
 from app.demo_history import live_ticket
@@ -43,6 +43,7 @@ from app.demo_traffic import (
 )
 from app.extensions import db
 from app.records.models import Member
+from app.staff.models import User
 from app.telephony import services
 from app.telephony.models import Call, CallbackRequest
 from app.tickets import services as tickets

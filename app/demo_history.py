@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.core.time import utcnow
 from app.extensions import db
 from app.records.models import Member
 from app.sla import services as sla
 from app.sla.models import SlaPolicy
 from app.sla.sweep import sweep
+from app.staff.models import User
 from app.tickets import services as tickets
 from app.tickets.models import Ticket, TicketEvent
 

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from app.agents.models import User
 from app.agents.routing import presence
 from app.demo_people import mobile_number
 from app.records.models import Member
+from app.staff.models import User
 
 # (country, its zone, share of callers, weekly day off as date.weekday())
 CALLER_COUNTRIES = [

@@ -189,8 +189,9 @@ def seed_agents(env: dict[str, str], count: int) -> list[tuple[int, str, str]]:
     from flask_login import login_user
 
     from app import create_app
-    from app.agents.models import AgentSkill, User
+    from app.agents.models import AgentSkill
     from app.extensions import db
+    from app.staff.models import User
 
     app = create_app()
     agents: list[tuple[int, str, str]] = []

@@ -54,10 +54,11 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.agents import routing  # noqa: E402
-from app.agents.models import AgentPresence, AgentSkill, User, WorkItem  # noqa: E402
+from app.agents.models import AgentPresence, AgentSkill, WorkItem
 from app.agents.routing import presence as presence_svc  # noqa: E402
 from app.core.time import utcnow  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.staff.models import User  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 PG_SCHEMA = "halopmi_bench_routing"

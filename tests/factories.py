@@ -23,10 +23,11 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 from werkzeug.security import generate_password_hash
 
-from app.agents.models import User, WorkItem
+from app.agents.models import WorkItem
 from app.extensions import db
 from app.records.models import Claim, Member
 from app.sla.models import SlaPolicy
+from app.staff.models import User
 from app.telephony.models import Call
 from app.tickets.models import Ticket
 

@@ -6,12 +6,12 @@ import json
 
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.agents.routing.presence import agent_languages
 from app.core.phone import parse_phone
 from app.demo import seed
 from app.records.identifiers import cross_check_nik
 from app.records.models import CLAIM_STATUSES, Claim, Member
+from app.staff.models import User
 
 
 def test_seed_is_varied_consistent_and_idempotent(app, db, tmp_path):

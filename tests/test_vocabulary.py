@@ -20,13 +20,14 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from app.agents.models import AGENT_STATES, WORK_KINDS, User
+from app.agents.models import AGENT_STATES, WORK_KINDS
 from app.core import vocabulary
 from app.core.policy import ROLES
 from app.demo import COUNTRIES, seed
 from app.extensions import db as _db
 from app.records.models import CLAIM_STATUSES, MEMBERSHIP_STATUSES, PHASES, PROGRAMS, SCHEMES, Claim, Member
 from app.sla.models import TARGETS, BusinessCalendar
+from app.staff.models import User
 from app.tickets import services as tickets
 from app.tickets.models import (
     CATEGORIES,

@@ -2,7 +2,7 @@
 
 Thin routes: parse the form, call one service, commit, redirect (or re-render with a 422 and
 the reason). The rules (no duplicate email, no self-demotion, …) live in
-:mod:`app.agents.services`.
+:mod:`app.staff.services`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.agents import services, skills
-from app.agents.forms import CreateUserForm, RoleForm, language_choices, role_choices
+from app.agents import skills
 from app.core.policy import require
 from app.extensions import db
+from app.staff import services
+from app.staff.forms import CreateUserForm, RoleForm, language_choices, role_choices
 from app.tickets.labels import category_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

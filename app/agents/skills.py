@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app.agents.models import SKILL_LANGUAGES, AgentSkill
 from app.agents.routing.presence import set_skills, skills_of
-from app.agents.services import UserError, get_user
 from app.core import audit
 from app.extensions import db
+from app.staff.services import UserError, get_user
 from app.tickets.models import CATEGORIES
 
 TAKES_CALLS = ("agent", "supervisor")

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
-from app.agents.models import User
 from app.extensions import db
 from app.sla.models import SlaEvent, SlaPolicy
+from app.staff.models import User
 from app.tickets.models import OPEN_STATUSES, Ticket
 
 REPORT_ZONE = ZoneInfo("Asia/Jakarta")  # periods are WIB days, as the agency counts them

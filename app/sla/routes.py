@@ -15,16 +15,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.agents.models import User
 from app.core import vocabulary
 from app.core.policy import require
 from app.extensions import db
 from app.sla import config, services, targets
 from app.sla.calendar import WEEKDAYS, CalendarError
 from app.sla.models import BusinessCalendar, SlaPolicy
+from app.staff.models import User
 from app.tickets.models import CATEGORIES, CHANNELS, PRIORITIES
 
 bp = Blueprint("sla", __name__, url_prefix="/admin/sla")
+# The ticket page shows the promise (templates/tickets/_sla.html); the tickets package does not
+# import the SLA engine, so the engine lends the page this function.
+bp.add_app_template_global(services.summary, "sla_summary")
 
 
 def _calendars() -> list[BusinessCalendar]:

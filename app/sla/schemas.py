@@ -20,12 +20,12 @@ from flask_babel import lazy_gettext as _l
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 
-from app.agents.models import User
 from app.core.schemas import MAX_ID, Message, OneOf, Schema, fail, text
 from app.extensions import db
 from app.sla import targets
 from app.sla.calendar import CalendarError, format_hhmm, parse_windows
 from app.sla.models import BusinessCalendar, SlaPolicy
+from app.staff.models import User
 from app.tickets.models import CATEGORIES, CHANNELS, PRIORITIES
 
 _RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")

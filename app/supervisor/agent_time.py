@@ -17,9 +17,10 @@ from sqlalchemy import (
     select,
 )
 
-from app.agents.models import AgentStateEvent, User
+from app.agents.models import AgentStateEvent
 from app.core.types import UTCDateTime
 from app.extensions import db
+from app.staff.models import User
 from app.supervisor.kpi_sql import AWAY_STATES, BUSY_STATES, IDLE_STATES, segments
 from app.supervisor.models import SLOT_SECONDS, AgentTimeSlot
 from app.supervisor.sql_time import Grid, at_utc, epoch, no_jit

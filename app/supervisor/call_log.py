@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.extensions import db
+from app.staff.models import User
 from app.supervisor.exports import csv_rows
 from app.supervisor.reports import Period
 from app.telephony.models import Call

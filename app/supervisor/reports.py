@@ -13,9 +13,9 @@ from typing import Any, cast
 
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.core.time import utcnow
 from app.extensions import db
+from app.staff.models import User
 from app.supervisor import kpis
 from app.supervisor.agent_time import agent_seconds
 from app.supervisor.exports import csv_rows, number

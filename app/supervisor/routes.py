@@ -23,7 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from app.agents.console import LANGUAGES
+from app.console import LANGUAGES
 from app.core.errors import error_response
 from app.core.policy import require
 from app.core.time import utcnow

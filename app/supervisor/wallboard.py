@@ -26,10 +26,11 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from app.agents.models import ACTIVE_ITEM_STATUSES, AGENT_STATES, CONNECTED, AgentPresence, User, WorkItem
+from app.agents.models import ACTIVE_ITEM_STATUSES, AGENT_STATES, CONNECTED, AgentPresence, WorkItem
 from app.core.realtime import emit_now
 from app.core.time import utcnow
 from app.extensions import db
+from app.staff.models import User
 from app.supervisor import kpis
 from app.telephony.models import CallbackRequest
 from app.tickets.models import OPEN_STATUS_SQL, Ticket

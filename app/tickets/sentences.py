@@ -13,11 +13,11 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.agents.models import User
 from app.core.dates import format_when
 from app.core.vocabulary import label
 from app.extensions import db
 from app.records.models import Claim, Member
+from app.staff.models import User
 
 # Why a status moved without a person choosing it (``data["reason"]`` of a status event).
 STATUS_REASONS = {

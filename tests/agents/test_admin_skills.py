@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from app.agents import console, skills
+from app import console
+from app.agents import skills
 from app.agents.routing.presence import set_skills, skills_of
 from app.extensions import db
 from tests.agents.helpers import audit_events

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.extensions import db
+from app.staff.models import User
 from tests.agents.helpers import audit_events, post_login, staff_post
 from tests.conftest import Auth
 

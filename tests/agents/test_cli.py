@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.agents.models import User
 from app.extensions import db
+from app.staff.models import User
 from tests.agents.helpers import audit_events
 
 

@@ -11,13 +11,13 @@ from flask import Flask
 from flask_login import AnonymousUserMixin
 from werkzeug.routing import IntegerConverter
 
-from app.agents.models import User
 from app.core.policy import PERMISSIONS, ROLES, UnknownPermission, allowed, require
+from app.staff.models import User
 
 # Endpoints anyone may reach (each still has its own protection where it changes state).
 PUBLIC_ENDPOINTS = {
-    "agents.login",
-    "agents.logout",
+    "staff.login",
+    "staff.logout",
     "core.healthz",
     "core.readyz",
     "core.set_language",
@@ -98,9 +98,9 @@ def test_every_route_declares_a_permission(app):
 def test_the_route_check_sees_the_real_routes(app):
     # Guards against a walk that checks nothing (say, an empty url_map or a wrong attribute).
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert {"admin.users", "admin.create_user", "agents.home", "agents.login"} <= endpoints
+    assert {"admin.users", "admin.create_user", "staff.home", "staff.login"} <= endpoints
     assert app.view_functions["admin.users"].required_permission == "users.manage"
-    assert app.view_functions["agents.home"].required_permission == "staff.home"
+    assert app.view_functions["staff.home"].required_permission == "staff.home"
 
 
 @pytest.mark.committed  # another connection writes / a route is added: its own app

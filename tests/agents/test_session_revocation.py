@@ -7,9 +7,9 @@ carries; sign-out, a password change and deactivation move it on.
 
 from __future__ import annotations
 
-from app.agents import services
-from app.agents.models import User
 from app.extensions import db
+from app.staff import services
+from app.staff.models import User
 from tests.agents.helpers import post_login
 from tests.conftest import csrf_token
 

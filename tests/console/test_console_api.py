@@ -160,7 +160,7 @@ def test_state_switch_to_an_unknown_state_is_refused(client, auth, console):
 
 @pytest.mark.parametrize("country", ["HK", "SA", "PL"])
 def test_local_time_comes_from_the_country(country):
-    from app.agents.console import local_time
+    from app.console import local_time
 
     assert local_time(country) is not None
     assert local_time(None) is None

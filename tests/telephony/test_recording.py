@@ -199,7 +199,7 @@ def recorded(sim, clock, recording_on):  # type: ignore[no-untyped-def]
 
 
 def _login_as(auth, user_id: int | None = None, role: str = "agent"):  # type: ignore[no-untyped-def]
-    from app.agents.models import User
+    from app.staff.models import User
 
     user = db.session.get(User, user_id) if user_id else auth.user(role)
     if user_id:

@@ -23,7 +23,6 @@ from app.agents.models import (
     WAITING,
     WRAP_UP,
     AgentPresence,
-    User,
     WorkItem,
 )
 from app.agents.routing.presence import set_state, transition
@@ -34,6 +33,7 @@ from app.core.policy import allowed
 from app.core.realtime import publish
 from app.core.time import utcnow
 from app.extensions import db
+from app.staff.models import User
 
 CONNECT_JOB = {
     "call": "app.telephony.tasks.connect_agent",

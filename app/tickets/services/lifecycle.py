@@ -18,18 +18,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.agents.models import User
 from app.core.i18n import _
 from app.core.time import utcnow
 from app.core.vocabulary import label
 from app.extensions import db
-from app.sla import services as sla
+from app.staff.models import User
 from app.tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
 from app.tickets.services.errors import InvalidTransition, ReplyRefused, TicketError
 from app.tickets.services.locking import check_version, save
 from app.tickets.services.notify import notify
 from app.tickets.services.timeline import add_event, effective, get_ticket
 from app.tickets.settings import reopen_days
+from app.tickets.signals import promise_changed
 
 # The one table of allowed status moves. "resolved → open" is a reopen; "closed" is final
 # (a merged ticket is closed too).
@@ -80,7 +80,7 @@ def change_status(
         ticket.resolved_at = None  # reopened
     ticket.updated_at = now
     save(ticket)
-    sla.reconcile(ticket, now=now)
+    promise_changed.send(ticket, now=now)
     data: dict[str, Any] = {"from": old, "to": status}
     if reason:
         data["reason"] = reason
@@ -99,7 +99,7 @@ def record_conversation(ticket_id: int, *, at: datetime, actor_id: int | None = 
     ticket = get_ticket(ticket_id)
     if ticket.first_response_at is None:
         ticket.first_response_at = at
-        sla.reconcile(ticket, now=at)
+        promise_changed.send(ticket, now=at)
     if ticket.status == "new":
         change_status(ticket, "open", actor_id=actor_id)
 
@@ -176,7 +176,7 @@ def update_fields(
     if changes:
         ticket.updated_at = utcnow()
         save(ticket)
-        sla.reconcile(ticket, rematch=True)
+        promise_changed.send(ticket, rematch=True)
         add_event(ticket, "status", {"fields": changes}, actor_id=actor_id)
     return ticket
 
@@ -204,7 +204,7 @@ def reply(
     if public:
         if ticket.first_response_at is None:
             ticket.first_response_at = utcnow()
-            sla.reconcile(ticket, now=ticket.first_response_at)
+            promise_changed.send(ticket, now=ticket.first_response_at)
         if ticket.status == "new":
             change_status(ticket, "open", actor_id=actor_id)
         notify(ticket, "reply", key_suffix=f"e{event.id}")

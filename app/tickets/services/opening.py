@@ -12,13 +12,13 @@ from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
 from app.records.identifiers import name_key
-from app.sla import services as sla
 from app.tickets.models import CATEGORIES, CHANNELS, OPEN_STATUSES, PRIORITIES, Ticket
 from app.tickets.phone_search import normal_phone
 from app.tickets.services.errors import TicketError
 from app.tickets.services.linking import auto_match
 from app.tickets.services.timeline import add_event, publish_update
 from app.tickets.settings import reuse_days
+from app.tickets.signals import promise_changed
 
 
 def open_ticket(
@@ -104,7 +104,7 @@ def open_ticket(
             },
             actor_id=actor_id,
         )
-    sla.reconcile(ticket)
+    promise_changed.send(ticket)
     db.session.flush()
     publish_update(ticket, "created")
     return ticket

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.agents.models import User
 from app.core import audit, realtime
 from app.core.i18n import _
 from app.core.masking import mask
@@ -19,7 +18,7 @@ from app.extensions import db
 from app.records.identifiers import IdentifierError
 from app.records.models import Member
 from app.records.services import Match, MemberSummary, member_summary
-from app.sla.services import summary as sla_summary
+from app.staff.models import User
 from app.tickets import attachments
 from app.tickets.models import (
     STATUSES,
@@ -145,7 +144,6 @@ class TicketPage:
     """What the ticket page shows (see :func:`ticket_page`)."""
 
     ticket: Ticket
-    sla: dict[str, Any] | None  # the service promise (app.sla.services.summary)
     # One timeline for staff: ("event", TicketEvent) and ("notification", Notification) by time.
     entries: list[tuple[str, TicketEvent | Notification]]
     seen_event: int
@@ -187,7 +185,6 @@ def ticket_page(ticket: Ticket, viewer_id: int, *, conflict: Conflict | None = N
     }
     return TicketPage(
         ticket=ticket,
-        sla=sla_summary(ticket),
         entries=[(kind, item) for kind, _at, item in dated],
         seen_event=events[-1].id if events else 0,
         summary=member_summary(member) if member is not None else None,

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import re
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.agents.events import disconnect_user
-from app.agents.models import User
-from app.agents.routing import logged_out
 from app.core import audit
 from app.core.policy import ROLES
 from app.core.time import utcnow
 from app.extensions import db
+from app.staff.models import User
+
+signals = Namespace()
+
+# What follows from an account change is other packages' business (the factory connects them:
+# routing takes a deactivated agent offline, the realtime layer closes the user's sockets). Sent
+# inside the caller's transaction; receivers write in it too.
+role_changed = signals.signal(
+    "staff-role-changed", doc="A user was given another role. Sender: the user id."
+)
+deactivated = signals.signal("staff-deactivated", doc="A user was deactivated. Sender: the user id.")
 
 # One @, something before it, a dotted domain after it, no spaces. Deliberately not stricter:
 # staff addresses may use internal domains (``.local``) that email_validator refuses.
@@ -130,7 +139,7 @@ def change_role(user_id: int, role: str, *, actor_id: int | None) -> User:
     previous = user.role
     user.role = role
     audit.record("user.role_change", "user", user.id, {"from": previous, "to": role}, actor_id=actor_id)
-    disconnect_user(user.id)  # open sockets keep the old role's rooms until they reconnect
+    role_changed.send(user.id)  # open sockets keep the old role's rooms until they reconnect
     return user
 
 
@@ -156,8 +165,7 @@ def set_active(user_id: int, active: bool, *, actor_id: int | None) -> User:
     audit.record("user.reactivate" if active else "user.deactivate", "user", user.id, actor_id=actor_id)
     if not active:
         user.revoke_sessions()  # remember-me cookies too: reactivation does not revive them
-        logged_out(user.id)
-        disconnect_user(user.id)
+        deactivated.send(user.id)
     return user
 
 

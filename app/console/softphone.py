@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.agents import routing
-from app.agents.console.api import ApiError, bp, json_body
+from app.console.api import ApiError, bp, json_body
 from app.core.inputs import MAX_ID
 from app.core.policy import require
 from app.extensions import db

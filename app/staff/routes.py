@@ -6,20 +6,20 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_fresh, login_user, logout_user
 
-from app.agents import services
-from app.agents.forms import LoginForm
 from app.core.policy import require
 from app.core.urls import safe_redirect_target
 from app.extensions import db, limiter
+from app.staff import services
+from app.staff.forms import LoginForm
 
-bp = Blueprint("agents", __name__)
+bp = Blueprint("staff", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated and login_fresh():
-        return redirect(url_for("agents.home"))
+        return redirect(url_for("staff.home"))
     # Signed in from a remember-me cookie and sent here by an admin page: ask the password again.
     form = LoginForm()
     status = 200
@@ -28,12 +28,12 @@ def login():
         db.session.commit()
         if user is not None:
             login_user(user, remember=bool(form.remember.data))
-            return redirect(safe_redirect_target(request.args.get("next")) or url_for("agents.home"))
+            return redirect(safe_redirect_target(request.args.get("next")) or url_for("staff.home"))
         form.password.errors = [_("Wrong email or password.")]
         status = 401
     elif request.method == "POST":
         status = 422
-    return render_template("agents/login.html", form=form), status
+    return render_template("staff/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -45,10 +45,10 @@ def logout():
         db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("agents.login"))
+    return redirect(url_for("staff.login"))
 
 
 @bp.route("/staff/")
 @require("staff.home")
 def home():
-    return render_template("agents/home.html")
+    return render_template("staff/home.html")

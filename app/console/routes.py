@@ -17,13 +17,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.agents import routing, skills, wrapup
-from app.agents.console.api import ApiError, bp, int_field, json_body
-from app.agents.console.views import LANGUAGES, console_agents, console_state, item_view, screen_pop
-from app.agents.models import User, WorkItem
+from app.agents.models import WorkItem
 from app.agents.routing import presence as presence_svc
+from app.console.api import ApiError, bp, int_field, json_body
+from app.console.views import LANGUAGES, console_agents, console_state, item_view, screen_pop
 from app.core.policy import allowed, require
 from app.core.time import utcnow
 from app.extensions import db
+from app.staff.models import User
 from app.telephony import clicktocall
 from app.tickets.labels import category_choices
 

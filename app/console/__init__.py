@@ -4,8 +4,8 @@
 ``routes`` (the page and its JSON API) and ``softphone`` (the simulator softphone's routes).
 """
 
-from app.agents.console import routes, softphone  # noqa: F401 - register the blueprint's routes
-from app.agents.console.api import bp
-from app.agents.console.views import LANGUAGES, local_time
+from app.console import routes, softphone  # noqa: F401 - register the blueprint's routes
+from app.console.api import bp
+from app.console.views import LANGUAGES, local_time
 
 __all__ = ["LANGUAGES", "bp", "local_time"]

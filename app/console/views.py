@@ -21,7 +21,6 @@ from app.agents.models import (
     WRAP_UP,
     AgentPresence,
     RoutingEvent,
-    User,
     WorkItem,
 )
 from app.agents.routing import current_seq, item_payload
@@ -34,6 +33,7 @@ from app.core.vocabulary import TICKET_STATUS
 from app.extensions import db
 from app.records.models import Member
 from app.records.services import member_summary
+from app.staff.models import User
 from app.telephony import softphone as sim_softphone
 from app.tickets.models import Ticket
 

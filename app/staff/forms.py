@@ -4,7 +4,7 @@ Why these stay WTForms while every other input is a pydantic model (:mod:`app.co
 here WTForms is the HTML form itself - it renders the fields and their labels, puts back what
 was typed after an error, and carries the CSRF token - and its checks are only "filled in, not
 too long". The rules about what an account may be (a valid address, a password policy, a role
-that exists) live once, in :mod:`app.agents.services`, which raises for the page to show.
+that exists) live once, in :mod:`app.staff.services`, which raises for the page to show.
 Rewriting these four forms as pydantic models would replace that rendering with hand-written
 markup and still need Flask-WTF for CSRF: more code, and no rule would move. "One way to
 validate" is kept where it matters: each rule is written once, and everything that reaches a
@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.agents.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from app.staff.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 def role_choices() -> list[tuple[str, str]]:

@@ -6,10 +6,10 @@ import click
 from flask import Blueprint
 from sqlalchemy import select
 
-from app.agents import services
-from app.agents.models import User
 from app.core.policy import ROLES
 from app.extensions import db
+from app.staff import services
+from app.staff.models import User
 
 cli = Blueprint("users", __name__, cli_group="users")
 cli.cli.help = "Staff accounts: create (the first admin too), list.\n\nAgents, supervisors and administrators sign in at /login."
