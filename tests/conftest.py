@@ -2,7 +2,8 @@
 
 The database is ``TEST_DATABASE_URL`` (SQLite by default; PostgreSQL in CI). Redis is
 ``TEST_REDIS_URL`` or a private embedded redis-server. Tests marked ``postgres`` need
-PostgreSQL and are deselected on a SQLite run (CI runs the suite on both).
+PostgreSQL and are deselected on a SQLite run; tests marked ``database_independent`` (their own
+SQLite file) are deselected on a PostgreSQL run. CI runs the suite on both.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
     config.addinivalue_line(
         "markers",
+        "database_independent: uses its own SQLite file, not TEST_DATABASE_URL; runs once, in the "
+        "SQLite run (CI runs the suite on both databases)",
+    )
+    config.addinivalue_line(
+        "markers",
         "committed: commits for real on a fresh app, tables emptied after (live servers, other "
         "threads, processes or connections); other tests run in a rolled-back transaction",
     )
@@ -70,12 +76,12 @@ def compile_catalogues() -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if IS_POSTGRES:
-        return
-    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    # On PostgreSQL the tests that never touch the test database would repeat the SQLite run.
+    other_run = "database_independent" if IS_POSTGRES else "postgres"
+    deselected = [item for item in items if item.get_closest_marker(other_run)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+        items[:] = [item for item in items if not item.get_closest_marker(other_run)]
 
 
 @pytest.fixture(scope="session", autouse=True)

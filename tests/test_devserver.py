@@ -117,6 +117,7 @@ def _embedded_env(instance: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.database_independent
 def test_embedded_default_serves_flask_commands_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
     env = _embedded_env(instance)

@@ -168,6 +168,7 @@ def gunicorn_server(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, dict[
 
 
 @pytest.mark.slow
+@pytest.mark.database_independent
 @pytest.mark.timeout(1200)
 def test_fresh_clone_built_and_installed_serves_indonesian_pages_with_live_updates(gunicorn_server) -> None:
     base_url, _env, run_dir = gunicorn_server
