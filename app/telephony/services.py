@@ -371,6 +371,9 @@ def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
     if status not in TERMINAL_STATUSES:
         return
     call.ended_at = at
+    if call.self_service == "verified":
+        # Ended in self-service, her claims heard, no agent asked for: contained.
+        log_event(call, "contained", at=at, data={"language": call.language})
     if call.callback_id is not None:
         callback_leg_ended(call, status)
         return

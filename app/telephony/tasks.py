@@ -29,6 +29,7 @@ from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
+from app.telephony.selfservice import sms_body as self_service_sms_body
 from app.telephony.services import (
     ensure_ticket,
     replay_raw,
@@ -313,6 +314,26 @@ def send_callback_sms(callback_id: int) -> None:
         if not exc.permanent:
             raise
         log.warning("callback %s: SMS refused: %s", callback.id, exc)
+
+
+def send_self_service_sms(call_id: int) -> None:
+    """The claim status she asked for at the end of self-service, by SMS to the number she
+    called from, in her language. Recorded once per call (the outbox key); nothing is sent
+    if the number has been erased meanwhile."""
+    call = db.session.get(Call, call_id)
+    if call is None or not call.from_number or call.self_service not in ("verified", "agent"):
+        return
+    body = self_service_sms_body(call)
+    if body is None:
+        return
+    try:
+        get_provider().send_sms(
+            to=call.from_number, from_=current_app.config.get("TWILIO_CALLER_ID") or "BPJSTK", body=body
+        )
+    except ProviderError as exc:
+        if not exc.permanent:
+            raise
+        log.warning("call %s: self-service SMS refused: %s", call.id, exc)
 
 
 def fetch_recording(recording_id: int) -> None:
