@@ -373,3 +373,36 @@ def test_the_simulator_plays_self_service_by_keypad(sim, clock):
     assert text("sms_on_its_way", "en") in phone.said()
     phone.hangup()
     assert _facts(phone.sid)[-1] == "contained"
+
+
+def test_a_demo_caller_tries_it_in_the_simulator_with_the_published_kpj_and_birth_date(sim, clock, client, auth):
+    import random
+
+    from app.demo import seed_self_service_callers
+    from app.demo_people import SELF_SERVICE_CALLERS
+
+    report = seed_self_service_callers(random.Random(1), clock.now().date())  # noqa: S311
+    assert report.members == len(SELF_SERVICE_CALLERS) and report.claims == 4
+    assert seed_self_service_callers(random.Random(1), clock.now().date()).members == 0  # once
+    db.session.commit()
+    auth.login_as("agent")
+    html = client.get("/telephony/simulator").get_data(as_text=True)
+    with_claims, _jkk, without = SELF_SERVICE_CALLERS
+    assert with_claims.kpj in html and with_claims.keypad_birth_date == "17081990" and "17081990" in html
+
+    phone = sim.dial_in(with_claims.phone_abroad)
+    phone.press("1")
+    phone.press(with_claims.kpj)
+    phone.press("8")
+    phone.press(with_claims.keypad_birth_date)
+    said = phone.said()
+    assert text("claims_count", "id", count=2) in said
+    assert text("claim_target", "id", program=text("program_JKM", "id"), days=3) in said
+    phone.hangup()
+
+    phone = sim.dial_in(without.phone_abroad)
+    phone.press("2")
+    phone.press(without.kpj)
+    phone.press("8")
+    phone.press(without.keypad_birth_date)
+    assert text("claims_none", "en") in phone.said()
