@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from flask import current_app
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core import audit
@@ -141,6 +141,14 @@ def count_failure(kpj: str, now: datetime | None = None) -> int:
         .returning(guard.failures)
     )
     return int(db.session.execute(statement).scalar_one())
+
+
+def forget_expired_guards(now: datetime | None = None) -> int:
+    """Drop the counters whose window is over (telephony housekeeping; the caller commits):
+    they would start afresh anyway, and a KPJ is not kept longer than it is needed."""
+    cutoff = (now or calllog.now()) - _window()
+    result = db.session.execute(delete(SelfServiceGuard).where(SelfServiceGuard.window_start <= cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def clear_failures(kpj: str) -> None:

@@ -29,6 +29,7 @@ from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
+from app.telephony.selfservice import forget_expired_guards
 from app.telephony.selfservice import sms_body as self_service_sms_body
 from app.telephony.services import (
     ensure_ticket,
@@ -229,12 +230,14 @@ def _claim(attempt: CallbackAttempt, outcome: str) -> bool:
 
 
 def housekeeping() -> dict[str, int]:
-    """One pass of telephony upkeep in its own transaction (stalled call-back dials, and the
-    per-number call-back counters of days before yesterday): the periodic job ``telephony``,
+    """One pass of telephony upkeep in its own transaction (stalled call-back dials, the
+    per-number call-back counters of days before yesterday, the self-service counters of wrong
+    birth dates whose window is over): the periodic job ``telephony``,
     every ``TELEPHONY_HOUSEKEEPING_SECONDS``."""
     try:
         counts = recover_stalled_dials()
         counts["quotas_dropped"] = forget_old_quotas((calllog.now() - timedelta(days=2)).date())
+        counts["self_service_guards_dropped"] = forget_expired_guards(calllog.now())
         for name, value in erase_expired(calllog.now()).items():  # retention of calls no ticket holds
             counts[f"erased_{name}"] = value
         db.session.commit()

@@ -406,3 +406,18 @@ def test_a_demo_caller_tries_it_in_the_simulator_with_the_published_kpj_and_birt
     phone.press("8")
     phone.press(without.keypad_birth_date)
     assert text("claims_none", "en") in phone.said()
+
+
+def test_housekeeping_forgets_the_counters_whose_window_is_over(post, clock):
+    from app.telephony import tasks
+
+    member = _member_with_claims()
+    kpj = member.kpj
+    _to_self_service(post, member)
+    _birth(post, WRONG)
+    db.session.commit()
+    tasks.housekeeping()
+    assert db.session.get(SelfServiceGuard, kpj).failures == 1  # inside the window: kept
+    clock.advance(24 * 3600)
+    assert tasks.housekeeping()["self_service_guards_dropped"] == 1
+    assert db.session.get(SelfServiceGuard, kpj) is None
