@@ -125,3 +125,13 @@ def test_the_call_report_shows_the_containment_rate_with_its_definition(
     assert section.count('data-field="containment_rate"') == 3  # id, en, all queues
     assert "33%" in section and "100%" in section and "50%" in section
     assert "containment_rate</" not in html
+
+
+def test_the_call_log_csv_says_how_far_each_call_went_in_self_service(client, auth, self_service_day):
+    import csv
+    import io
+
+    auth.login_as("supervisor")
+    response = client.get(f"/supervisor/reports/call-log.csv?{DAY}")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert sorted(row["self_service"] for row in rows) == ["agent", "refused", "verified", "verified"]
