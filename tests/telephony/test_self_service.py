@@ -421,3 +421,15 @@ def test_housekeeping_forgets_the_counters_whose_window_is_over(post, clock):
     clock.advance(24 * 3600)
     assert tasks.housekeeping()["self_service_guards_dropped"] == 1
     assert db.session.get(SelfServiceGuard, kpj) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.committed  # several connections race on one committed row
+def test_simultaneous_wrong_tries_for_one_kpj_are_each_counted(app, db):
+    from app.telephony.selfservice import count_failure, locked
+    from tests.tickets.test_concurrency import race
+
+    results, errors = race(app, 6, lambda n: None, lambda n, _: count_failure("26099990009"))
+    assert not errors and sorted(results) == [1, 2, 3, 4, 5, 6]  # none lost, none twice
+    db.session.rollback()
+    assert db.session.get(SelfServiceGuard, "26099990009").failures == 6 and locked("26099990009")
