@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from app.agents import routing
@@ -18,6 +19,8 @@ from app.records.claim_status import PAYMENT_TARGETS
 from app.telephony.models import Call, CallEvent, SelfServiceGuard
 from app.telephony.prompts import PROMPTS, text
 from app.telephony.selfservice import spoken_date
+from app.tickets.models import TicketEvent
+from app.tickets.sentences import event_sentence
 from tests.factories import make_claim, make_member, make_user
 from tests.telephony.conftest import call_params, parse, verbs
 
@@ -78,6 +81,13 @@ def _call(sid=SID) -> Call:
 def _facts(sid=SID) -> list[str]:
     call = _call(sid)
     return [e.kind for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id))]
+
+
+def _self_service_notes(call) -> list[str]:
+    events = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == call.ticket_id, TicketEvent.kind == "internal_note")
+    )
+    return [e.data["self_service"] for e in events if "self_service" in e.data]
 
 
 def _hang_up(post, sid=SID):
@@ -197,6 +207,13 @@ def test_three_wrong_birth_dates_end_self_service_and_send_her_to_an_agent(post,
     assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.entity_id == str(member.id))) == (
         "self_service.refused"
     )
+    # The agent is told she is not verified (the ticket's timeline, in words).
+    assert _self_service_notes(call) == ["tries"]
+    note = {"kind": "internal_note", "data": {"self_service": "tries"}}
+    with force_locale("en"):
+        assert "her identity is not confirmed" in event_sentence(note)
+    with force_locale("id"):
+        assert "identitasnya belum terkonfirmasi" in event_sentence(note)
     # The right date now changes nothing: the call has moved on.
     assert "Enqueue" in verbs(_birth(post, RIGHT, "en", attempt=4))
     assert _call().self_service == "refused"
@@ -256,6 +273,7 @@ def test_bad_keypad_input_is_asked_again_never_a_500(post, clock):
     root = parse(post(f"{BIRTH_URL}?lang=en&attempt=1&again=2", call_params(SID)))  # third: an agent
     assert _said(root)[0] == text("self_service_to_agent", "en") and "Enqueue" in verbs(root)
     assert db.session.get(SelfServiceGuard, member.kpj) is None  # silence never locks her out
+    assert _self_service_notes(_call()) == ["unverified"]
 
     other = "CA" + "4" * 32
     _to_self_service(post, member, "en", sid=other)
@@ -291,6 +309,7 @@ def test_talk_to_an_agent_keeps_the_claim_topic_and_its_priority(post, clock):
     routing.route()
     db.session.refresh(item)
     assert item.status == "offered" and item.agent_id == agent.id  # ahead of the earlier general call
+    assert _self_service_notes(call) == ["verified"]
     _hang_up(post)
     assert "contained" not in _facts() and "ss_agent" in _facts()
 
