@@ -89,6 +89,11 @@ def claims_to_tell(member_id: int, today: date, *, recent_days: int, limit: int)
     return told[:limit], max(0, len(told) - limit)
 
 
+def has_birth_date(member_id: int) -> bool:
+    """The member record holds a birth date to check a caller against."""
+    return db.session.scalar(select(Member.birth_date).where(Member.id == member_id)) is not None
+
+
 def birth_date_matches(member_id: int, entered: date) -> bool | None:
     """Whether ``entered`` is the member's birth date; None when the record has none to compare."""
     birth = db.session.scalar(select(Member.birth_date).where(Member.id == member_id))

@@ -111,6 +111,8 @@ def _self_service(call: Call, step: selfservice.Step) -> Any:
         return _to_agent(call, step.prefix)
     if step.action == "goodbye":
         return twiml.goodbye(language)
+    if step.action == "end":
+        return twiml.empty()
     return twiml.topic_menu(language)
 
 

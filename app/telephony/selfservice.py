@@ -39,7 +39,13 @@ from app.core import audit
 from app.core.jobs import record_intent
 from app.core.types import UTCDateTime
 from app.extensions import db
-from app.records.claim_status import ClaimStatus, birth_date_matches, claims_to_tell, claims_topic
+from app.records.claim_status import (
+    ClaimStatus,
+    birth_date_matches,
+    claims_to_tell,
+    claims_topic,
+    has_birth_date,
+)
 from app.telephony import calllog, services
 from app.telephony.calllog import log_event
 from app.telephony.models import TERMINAL_STATUSES, Call, CallEvent, SelfServiceGuard
@@ -61,7 +67,7 @@ class Step:
     ``action``: ``birth_date`` (ask for it: try ``attempt``, ``again`` re-prompts so far),
     ``statuses`` (the claims read out in ``sentences``, then the menu), ``menu`` (the menu only),
     ``agent`` (on to an agent: the queue, the recording notice, or voicemail when closed),
-    ``goodbye``, or ``topic`` (the topic menu).
+    ``goodbye``, ``topic`` (the topic menu), or ``end`` (the call is over: nothing to say).
     """
 
     action: str
@@ -164,6 +170,8 @@ def clear_failures(kpj: str) -> None:
 def start(call: Call) -> Step:
     """She pressed 8 at the topic menu: ask for her birth date (unless the KPJ is locked, or
     the record has no birth date to check against)."""
+    if call.status in TERMINAL_STATUSES:
+        return Step("end")
     if call.self_service is not None:
         return current(call)
     call.self_service = "verifying"
@@ -171,6 +179,8 @@ def start(call: Call) -> Step:
     assert call.kpj is not None and call.member_id is not None  # offered() said so
     if locked(call.kpj):
         return refuse(call, "locked")
+    if not has_birth_date(call.member_id):
+        return refuse(call, "no_birth_date")
     return Step("birth_date")
 
 
@@ -208,6 +218,8 @@ def parse_birth_date(digits: str) -> date | None:
 def enter_birth_date(form: Mapping[str, str], attempt: int, again: int) -> tuple[Call, Step]:
     """Her answer to the birth-date prompt (``attempt``: this call's try, ``again``: re-prompts)."""
     call = services.require_call(form)
+    if call.status in TERMINAL_STATUSES:
+        return call, Step("end")  # a replay after she hung up changes nothing
     if call.self_service is None:
         return call, (start(call) if offered(call) else Step("topic"))
     if call.self_service != "verifying":
@@ -220,6 +232,8 @@ def enter_birth_date(form: Mapping[str, str], attempt: int, again: int) -> tuple
             return call, to_agent(call, "no_entry", prefix=("self_service_to_agent",))
         prompt = "birth_date_invalid" if digits else "birth_date_silence"
         return call, Step("birth_date", prefix=(prompt,), attempt=attempt, again=again + 1)
+    if locked(call.kpj):  # by wrong dates in another call meanwhile: no more guesses here
+        return call, refuse(call, "locked")
     match = birth_date_matches(call.member_id, entered)
     if match is None:
         return call, refuse(call, "no_birth_date")
@@ -298,6 +312,8 @@ def _menu(call: Call, *, prefix: tuple[str, ...] = (), again: int = 0) -> Step:
 def choose(form: Mapping[str, str], again: int) -> tuple[Call, Step]:
     """Her key at the closing menu: 1 again, 2 SMS, 0 an agent; silence twice ends the call."""
     call = services.require_call(form)
+    if call.status in TERMINAL_STATUSES:
+        return call, Step("end")  # a replay after she hung up: contained stays contained
     if call.self_service != "verified":
         return call, current(call)
     key = (form.get("Digits") or "").strip()[:1]

@@ -452,3 +452,36 @@ def test_simultaneous_wrong_tries_for_one_kpj_are_each_counted(app, db):
     assert not errors and sorted(results) == [1, 2, 3, 4, 5, 6]  # none lost, none twice
     db.session.rollback()
     assert db.session.get(SelfServiceGuard, "26099990009").failures == 6 and locked("26099990009")
+
+
+def test_a_member_without_a_birth_date_on_file_goes_to_an_agent_at_once(post, clock):
+    member = make_member(birth_date=None)
+    make_claim(member, program="JHT", benefit_type="balance", status="submitted", submitted_on=date(2026, 11, 1))
+    db.session.commit()
+    root = _to_self_service(post, member, "en")
+    assert _said(root)[0] == text("self_service_unavailable", "en") and "Enqueue" in verbs(root)
+    assert _call().topic == "claim_jht" and _self_service_notes(_call()) == ["no_birth_date"]
+
+
+def test_no_more_guesses_once_another_call_locked_the_kpj(post, clock):
+    member = _member_with_claims()
+    other = "CA" + "1" * 32
+    _to_self_service(post, member, "id")  # she (or someone) is at the prompt in one call …
+    _to_self_service(post, member, "id", sid=other)  # … while three wrong dates lock it in another
+    for attempt in (1, 2, 3):
+        _birth(post, WRONG, attempt=attempt, sid=other)
+    root = _birth(post, RIGHT)  # even the right date is no longer checked
+    assert _said(root)[0] == text("self_service_locked", "id") and _call().self_service == "refused"
+
+
+def test_a_key_replayed_after_she_hung_up_changes_nothing(post, clock):
+    member = _member_with_claims()
+    _to_self_service(post, member)
+    _birth(post, RIGHT)
+    _hang_up(post)
+    assert _facts()[-1] == "contained"
+    root = parse(post(f"{MENU_URL}?lang=id&again=0", call_params(SID, Digits="0")))
+    assert verbs(root) == []
+    assert _call().self_service == "verified" and "ss_agent" not in _facts()
+    assert db.session.scalar(select(WorkItem)) is None
+    assert verbs(_birth(post, WRONG)) == [] and db.session.get(SelfServiceGuard, member.kpj) is None
