@@ -19,6 +19,10 @@ The rules, written once here and shown beside every figure (:func:`definitions`)
   A call still waiting counts as offered only, until it leaves.
 * "Within T" means a wait of at most T seconds (a call answered exactly at T is in time).
 
+The IVR's self-service (claim status) is counted apart (:class:`SelfService`): a contained
+call never enters the queue, so it is in none of the figures above; its containment rate is
+contained ÷ calls that started self-service, per queue, by the day she chose it.
+
 The database does the counting (``app.supervisor.kpi_sql``: two queries per report, on SQLite
 and PostgreSQL); :func:`call_report` arranges the sums into intervals, queues and totals, and
 :class:`Figures` turns sums into KPIs.
