@@ -169,6 +169,12 @@ class Config:
     # Record agent calls (conference "record-from-start") after a consent notice the caller can
     # decline with a key press; off by default. Playback only in the app, for authorised staff.
     TELEPHONY_RECORD_CALLS = env("TELEPHONY_RECORD_CALLS", False, _bool)
+    # IVR self-service: a caller whose KPJ is found may hear her claim status after her birth date.
+    SELF_SERVICE_ENABLED = env("SELF_SERVICE_ENABLED", True, _bool)
+    SELF_SERVICE_MAX_TRIES = env("SELF_SERVICE_MAX_TRIES", 3, int)  # wrong birth dates per KPJ …
+    SELF_SERVICE_LOCK_HOURS = env("SELF_SERVICE_LOCK_HOURS", 24, int)  # … within this window, across calls
+    SELF_SERVICE_RECENT_DAYS = env("SELF_SERVICE_RECENT_DAYS", 90, int)  # settled claims still told
+    SELF_SERVICE_MAX_CLAIMS = env("SELF_SERVICE_MAX_CLAIMS", 5, int)  # claims read out (the rest: an agent)
     CALLBACK_MAX_ATTEMPTS = env("CALLBACK_MAX_ATTEMPTS", 3, int)
     # A call-back attempt still "dialing" this long after it was written was cut short by a
     # crash: housekeeping asks the provider whether the call was placed (never dials twice).

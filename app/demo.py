@@ -22,10 +22,11 @@ from flask import Blueprint, current_app
 from sqlalchemy import func, select
 
 from app.core.dbstats import refresh_planner_statistics
+from app.core.phone import parse_phone
 from app.core.time import utcnow
 from app.demo_calls import seed_calls
 from app.demo_history import seed_history
-from app.demo_people import EMAIL_DOMAIN, mobile_number
+from app.demo_people import EMAIL_DOMAIN, SELF_SERVICE_CALLERS, mobile_number
 from app.extensions import db
 from app.records.models import CLAIM_STATUSES, Claim, Member
 from app.staff.models import User
@@ -181,6 +182,67 @@ def seed_members(count: int, rng: random.Random, today: date) -> SeedReport:
     return report
 
 
+def seed_self_service_callers(rng: random.Random, today: date) -> SeedReport:
+    """The fixed callers of :data:`app.demo_people.SELF_SERVICE_CALLERS` (once each), so that a
+    person can try the IVR's claim status in the telephony simulator with a KPJ and birth date
+    known in advance: one with open and recent claims of two programs, one with JKK claims, one
+    with none."""
+    from app.records.identifiers import name_key
+
+    report = SeedReport()
+    for caller in SELF_SERVICE_CALLERS:
+        if db.session.scalar(select(Member.id).where(Member.kpj == caller.kpj)) is not None:
+            continue
+        contract_start = today - timedelta(days=400)
+        programs = sorted({"JKK", "JKM", *(claim.program for claim in caller.claims)})
+        member = Member(
+            kpj=caller.kpj,
+            nik=make_nik(rng, "35", caller.birth_date, caller.sex),
+            name=caller.name,
+            name_key=name_key(caller.name),
+            birth_date=caller.birth_date,
+            sex=caller.sex,
+            phone_abroad=caller.phone_abroad,
+            placement_country=parse_phone(caller.phone_abroad).country,
+            phase="PMI",
+            scheme="P3MI",
+            contract_start=contract_start,
+            contract_end=contract_start + timedelta(days=730),
+            programs=programs,
+            membership_status="active",
+            coverage=[
+                {"program": p, "start": contract_start.isoformat(), "end": (contract_start + timedelta(days=760)).isoformat()}
+                for p in programs
+            ],
+            preferred_language="id",
+        )
+        db.session.add(member)
+        db.session.flush()
+        report.members += 1
+        for number, claim in enumerate(caller.claims, 1):
+            submitted = today - timedelta(days=claim.submitted_days_ago)
+            settled = claim.status in ("approved", "rejected", "paid", "closed")
+            decided = submitted + timedelta(days=min(3, claim.submitted_days_ago)) if settled else None
+            db.session.add(
+                Claim(
+                    claim_number=f"{claim.program}-{today.year}-{caller.kpj[-6:]}-{number}",
+                    member_id=member.id,
+                    program=claim.program,
+                    benefit_type=claim.benefit_type,
+                    incident_date=submitted - timedelta(days=7),
+                    status=claim.status,
+                    amount=AMOUNTS[claim.benefit_type],
+                    submitted_on=submitted,
+                    decided_on=decided,
+                    paid_on=decided + timedelta(days=2) if decided and claim.status == "paid" else None,
+                    channel="jmo",
+                    missing_documents=["medical_report"] if claim.status == "documents_incomplete" else [],
+                )
+            )
+            report.claims += 1
+    return report
+
+
 def logins_path() -> Path:
     configured = current_app.config.get("DEMO_LOGINS_FILE")
     return Path(configured) if configured else Path(current_app.instance_path) / "demo-logins.txt"
@@ -216,8 +278,11 @@ def seed(
     """Members, claims, staff, then ``history_days`` of case and call history up to ``now``."""
     now = now or utcnow()
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, reproducible on purpose
+    callers = seed_self_service_callers(rng, now.date())
     existing = db.session.scalar(select(func.count(Member.id))) or 0
     report = seed_members(max(members - existing, 0), rng, now.date())
+    report.members += callers.members
+    report.claims += callers.claims
     report.staff, _ = seed_staff()
     db.session.commit()
     if history_days:
@@ -254,3 +319,6 @@ def print_logins() -> None:
     click.echo("Demo staff logins (email / password):")
     for email, password in json.loads(path.read_text()).items():
         click.echo(f"  {email:32} {password}")
+    click.echo("Claim status in the voice menu (telephony simulator): KPJ, then 8, then the birth date:")
+    for caller in SELF_SERVICE_CALLERS:
+        click.echo(f"  KPJ {caller.kpj}  birth date {caller.keypad_birth_date}  {caller.name}")

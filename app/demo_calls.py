@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -41,8 +41,9 @@ from app.demo_traffic import (
     centre_zone,
     shifts_on,
 )
+from app.demo_traffic import at as local_time
 from app.extensions import db
-from app.records.models import Member
+from app.records.models import Claim, Member
 from app.staff.models import User
 from app.telephony import services
 from app.telephony.models import Call, CallbackRequest
@@ -60,6 +61,11 @@ class SeedState(Traffic):
     sequence: int = 0
     calls: int = 0
     tickets: int = 0
+    # The IVR self-service (claim status) draws from a source of its own, so adding it left the
+    # rest of the demo's history as it was.
+    served: random.Random = field(default_factory=lambda: random.Random(15))  # noqa: S311 - synthetic data
+    claimants: list[Member] = field(default_factory=list)
+    contained: int = 0
 
 
 def demo_calls_exist() -> bool:
@@ -84,6 +90,8 @@ def seed_calls(rng: random.Random, now: datetime, days: int = 28) -> tuple[int, 
         return 0, 0
     members = list(db.session.scalars(select(Member).where(Member.phone_abroad.is_not(None)).limit(200)))
     state = SeedState(rng=rng, now=now, agents=agents, members=members)
+    with_claims = set(db.session.scalars(select(Claim.member_id).distinct()))
+    state.claimants = [member for member in members if member.id in with_claims]
     today = now.astimezone(centre_zone()).date()
     for offset in range(days, -1, -1):
         _day(state, today - timedelta(days=offset), users)
@@ -98,6 +106,69 @@ def _day(state: SeedState, day: date, users: dict[str, User]) -> None:
         _call(state, shifts, queued, caller)
     for shift in shifts:
         _presence(state, shift)
+    _contained_calls(state, day)
+
+
+SELF_SERVICE_BEFORE_AGENT = 0.3  # claim callers with a KPJ who heard their status, then wanted an agent
+
+
+def _self_service_first(state: SeedState, call: Call, entered: datetime, queued: datetime) -> None:
+    """Some claim callers heard their status in the IVR before asking for an agent: the steps
+    the self-service logs, inside the time the call spent in the IVR."""
+    if call.direction != "inbound" or not call.kpj or not (call.topic or "").startswith("claim_"):
+        return
+    if state.served.random() >= SELF_SERVICE_BEFORE_AGENT:
+        return
+    span = queued - entered
+    call.self_service = "agent"
+    services.log_event(call, "ss_started", at=entered + span * 0.3, data={"language": call.language})
+    services.log_event(call, "ss_verified", at=entered + span * 0.5, data={"claims": 1})
+    services.log_event(call, "ss_agent", at=entered + span * 0.95, data={"topic": call.topic, "reason": "asked"})
+
+
+def _contained_calls(state: SeedState, day: date) -> None:
+    """Callers who heard their claim status in the IVR and hung up (contained: no queue, no
+    ticket), and a few who hung up before their birth date was checked."""
+    rng = state.served
+    if not state.claimants:
+        return
+    for _ in range(rng.randint(3, 9)):
+        member = rng.choice(state.claimants)
+        start = local_time(day, time(rng.randint(7, 20), rng.randint(0, 59), rng.randint(0, 59)))
+        language = "en" if rng.random() < 0.15 else "id"
+        chose = start + timedelta(seconds=rng.uniform(20, 40))
+        verified = chose + timedelta(seconds=rng.uniform(15, 30))
+        end = verified + timedelta(seconds=rng.uniform(30, 120))
+        finished = rng.random() >= 0.12
+        if end > state.now:
+            continue
+        state.sequence += 1
+        call = Call(
+            call_sid=f"{SID_PREFIX}s{state.sequence:027d}",
+            direction="inbound",
+            from_number=member.phone_abroad,
+            to_number="+622150001234",
+            caller_country=member.placement_country,
+            language=language,
+            kpj=member.kpj,
+            member_id=member.id,
+            status="completed",
+            self_service="verified" if finished else "verifying",
+            created_at=start,
+            updated_at=end,
+            ended_at=end if finished else verified,
+        )
+        db.session.add(call)
+        db.session.flush()
+        services.log_event(call, "created", at=start, data={"direction": "inbound"})
+        services.log_event(call, "ss_started", at=chose, data={"language": language})
+        if not finished:
+            continue
+        services.log_event(call, "ss_verified", at=verified, data={"claims": 1})
+        if rng.random() < 0.25:
+            services.log_event(call, "ss_sms", at=end - timedelta(seconds=10))
+        services.log_event(call, "contained", at=end, data={"language": language})
+        state.contained += 1
 
 
 def _call(state: SeedState, shifts: list[Shift], queued: datetime, caller: Caller) -> None:
@@ -214,6 +285,7 @@ def _new_call(state: SeedState, caller: Caller, queued: datetime, language: str,
     db.session.add(call)
     db.session.flush()
     services.log_event(call, "created", at=entered, data={"direction": call.direction})
+    _self_service_first(state, call, entered, queued)
     services.log_event(call, "queued", at=queued, data={"topic": topic, "language": language})
     return call
 

@@ -53,6 +53,10 @@ def test_every_supervisor_page_has_figures(demo):
     assert any(row.away > 0 for row in agents)
     assert sum(row.wrap_up for row in agents) > 0
     assert sum(row.ring_no_answer for row in agents) > 0  # now and then an offer is turned down
+    # The IVR self-service: contained calls counted apart, and some who went on to an agent.
+    served = reports.call_kpis(period, now=NOW).self_service_overall
+    assert served.contained > 0 and served.to_agent > 0 and served.started > served.contained + served.to_agent
+    assert 0.3 < served.containment_rate < 1
     # Today's wallboard.
     data = wallboard.snapshot(NOW)
     assert data["today"]["offered"] > 0 and data["today"]["answered"] > 0
@@ -65,7 +69,12 @@ def test_every_supervisor_page_has_figures(demo):
 
 def test_every_queued_call_has_its_ticket_and_the_agents_presence_tells_the_same_story(demo):
     queued = db_scalar(select(func.count(Call.id)).where(Call.enqueued_at.is_not(None)))
-    assert db_scalar(select(func.count(Call.id)).where(Call.ticket_id.is_(None))) == 0
+    # Every call has a ticket, except those contained in the IVR's self-service (no case to open).
+    without_ticket = select(func.count(Call.id)).where(Call.ticket_id.is_(None))
+    assert db_scalar(without_ticket.where(Call.enqueued_at.is_not(None))) == 0
+    assert db_scalar(without_ticket) == db_scalar(
+        select(func.count(Call.id)).where(Call.self_service.in_(("verified", "verifying")))
+    )
     linked = db_scalar(select(func.count(TicketEvent.id)).where(TicketEvent.kind == "call_linked"))
     assert linked == queued
     # Repeat callers join their open ticket: fewer call tickets than calls.

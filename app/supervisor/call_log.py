@@ -65,12 +65,15 @@ CALL_LOG_HEADER = (
     "disposition",
     "disposition_label",
     "ticket_id",
+    "self_service",
 )
 
 
 def call_log_csv(period: Period, label: Any) -> Iterator[str]:
     """One row per call that started in the period (no phone numbers: they are personal data),
-    with the agent's wrap-up disposition as code and label (``label(code)``)."""
+    with the agent's wrap-up disposition as code and label (``label(code)``) and how far the
+    call went in the IVR's self-service (``verified``: contained if it ended there; ``agent``,
+    ``refused``, ``verifying``; empty: not chosen)."""
     names: dict[int, str] = {row.id: row.name for row in db.session.execute(select(User.id, User.name))}
     calls = db.session.scalars(
         select(Call)
@@ -99,6 +102,7 @@ def call_log_csv(period: Period, label: Any) -> Iterator[str]:
                 call.disposition or "",
                 label(call.disposition) if call.disposition else "",
                 call.ticket_id or "",
+                call.self_service or "",
             ]
 
     return csv_rows(CALL_LOG_HEADER, rows())

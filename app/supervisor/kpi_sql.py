@@ -6,6 +6,10 @@ Two queries answer every report, on SQLite and PostgreSQL alike:
   :class:`app.supervisor.kpis.Figures`. Inside: the call log of the period (plus a look-ahead for
   what happens to late calls) grouped per call (``per_call``), the wrap-up time per call from the
   presence log (``wrap``), each call's outcome and wait (``facts``), then the sums;
+* :func:`self_service_figures` — the IVR's self-service (claim status): calls that started it,
+  were verified, refused, asked for an agent, or were *contained* (ended there), per queue,
+  read from the call log's ``ss_*`` and ``contained`` facts (they never enter the queue, so
+  they are not in the call facts above; ``ix_call_events_kind_at`` finds them);
 * :func:`agent_seconds` — busy / idle / away agent seconds per interval or per agent, from the
   presence log with ``LEAD()`` giving each state its end. Spans inside one interval are summed
   by the database; the few that cross an interval boundary (and each agent's state carried in
@@ -318,3 +322,50 @@ def call_figures(
         facts = _rolled_facts(a, b) if rolled else raw_facts(a, b, now)
         rows += [dict(row._mapping) for row in db.session.execute(_sums(facts, thresholds, grid, key))]
     return _merge(rows)
+
+
+# --- IVR self-service ---------------------------------------------------------------------------
+
+SELF_SERVICE_KINDS = ("ss_started", "ss_verified", "ss_refused", "ss_agent", "ss_sms", "contained")
+
+
+def self_service_figures(start: datetime, end: datetime, key: str) -> list[dict[str, Any]]:
+    """Per queue (``key`` ``queue``: her language) or overall (any other key, under ``ALL``):
+    the calls that started self-service in ``[start, end)`` and what became of them. A call
+    belongs to the period in which she chose self-service, whenever it ended."""
+    e = CallEvent
+    started_at = func.min(case((e.kind == "ss_started", e.at)))
+
+    def seen(kind: str) -> Any:
+        return func.max(case((e.kind == kind, 1), else_=0))
+
+    per_call = (
+        select(
+            e.call_id.label("call_id"),
+            func.max(case((e.kind == "ss_started", e.data["language"].as_string()))).label("language"),
+            seen("ss_verified").label("verified"),
+            seen("ss_refused").label("refused"),
+            seen("ss_agent").label("to_agent"),
+            seen("ss_sms").label("sms"),
+            seen("contained").label("contained"),
+        )
+        .where(e.kind.in_(SELF_SERVICE_KINDS), e.at >= start, e.at < end + LOOKAHEAD)
+        .group_by(e.call_id)
+        .having(and_(started_at >= start, started_at < end))
+        .subquery("per_call")
+    )
+    c = per_call.c
+    sums = (
+        func.count().label("started"),
+        func.sum(c.verified).label("verified"),
+        func.sum(c.refused).label("refused"),
+        func.sum(c.to_agent).label("to_agent"),
+        func.sum(c.sms).label("sms"),
+        func.sum(c.contained).label("contained"),
+    )
+    if key == "queue":
+        language = func.coalesce(c.language, "id")
+        statement = select(language.label("key"), *sums).group_by(language)
+        return [dict(row._mapping) for row in db.session.execute(statement)]
+    row = db.session.execute(select(*sums)).one()
+    return [{"key": ALL, **row._mapping}] if row.started else []

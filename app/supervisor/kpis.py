@@ -19,6 +19,10 @@ The rules, written once here and shown beside every figure (:func:`definitions`)
   A call still waiting counts as offered only, until it leaves.
 * "Within T" means a wait of at most T seconds (a call answered exactly at T is in time).
 
+The IVR's self-service (claim status) is counted apart (:class:`SelfService`): a contained
+call never enters the queue, so it is in none of the figures above; its containment rate is
+contained ÷ calls that started self-service, per queue, by the day she chose it.
+
 The database does the counting (``app.supervisor.kpi_sql``: two queries per report, on SQLite
 and PostgreSQL); :func:`call_report` arranges the sums into intervals, queues and totals, and
 :class:`Figures` turns sums into KPIs.
@@ -44,6 +48,7 @@ from app.supervisor.kpi_sql import (
     IDLE_STATES,
     Thresholds,
     call_figures,
+    self_service_figures,
 )
 from app.supervisor.sql_time import Grid
 
@@ -164,6 +169,16 @@ def definitions(settings: KpiSettings) -> list[dict[str, str]]:
             ),
         ),
         Definition(
+            "containment_rate",
+            _l("Containment rate (IVR self-service)"),
+            _l(
+                "Calls contained ÷ calls that started self-service. Self-service: a caller whose KPJ was "
+                "found chose to hear her claim status by keypad. Contained: she confirmed her birth date, "
+                "heard her claims and the call ended there without asking for an agent. Contained calls "
+                "never enter the queue, so they are not in offered, answered or abandoned."
+            ),
+        ),
+        Definition(
             "offered",
             _l("Offered, answered, abandoned"),
             _l(
@@ -279,6 +294,36 @@ class Figures:
         return data
 
 
+@dataclass
+class SelfService:
+    """The IVR's self-service in a period (per queue or overall), counted apart from the queue."""
+
+    started: int = 0
+    verified: int = 0  # confirmed her birth date
+    refused: int = 0  # three wrong birth dates (or locked, or no birth date on file)
+    to_agent: int = 0  # asked for an agent (or gave no birth date)
+    sms: int = 0  # asked for her status by SMS
+    contained: int = 0
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> SelfService:
+        names = {item.name for item in fields(cls)}
+        return cls(**{name: int(value or 0) for name, value in row.items() if name in names})
+
+    def add(self, other: SelfService) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    @property
+    def containment_rate(self) -> float | None:
+        return _ratio(self.contained, self.started)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {item.name: getattr(self, item.name) for item in fields(self)}
+        data["containment_rate"] = self.containment_rate
+        return data
+
+
 # --- the report ---------------------------------------------------------------------------------------
 
 
@@ -301,6 +346,9 @@ class CallReport:
     overall: Figures = field(default_factory=Figures)
     # Busy and idle agent seconds per interval when the rows are split by queue or topic.
     agent_time: dict[datetime, Figures] = field(default_factory=lambda: defaultdict(Figures))
+    # IVR self-service, apart from the queue: per queue (split by queue) or under ALL.
+    self_service: dict[str, SelfService] = field(default_factory=dict)
+    self_service_overall: SelfService = field(default_factory=SelfService)
 
     def occupancy_at(self, bucket: datetime) -> float | None:
         """Centre-wide occupancy in an interval (whatever the rows are split by)."""
@@ -360,4 +408,8 @@ def call_report(
         report.rows.append(Row(bucket, key, figures))
         report.totals.setdefault(key, Figures()).add(figures)
         report.overall.add(figures)
+    for row in self_service_figures(start, end, "queue" if dimension == "queue" else "all"):
+        served = SelfService.from_row(row)
+        report.self_service[str(row["key"])] = served
+        report.self_service_overall.add(served)
     return report

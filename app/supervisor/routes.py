@@ -190,6 +190,7 @@ def calls_report() -> Any:
         names=_key_names(period.dimension),
         bucket_label=lambda bucket: _bucket_label(bucket, period),
         definitions=kpis.definitions(period.settings),
+        definitions_by_key={item["key"]: item for item in kpis.definitions(period.settings)},
         intervals=kpis.INTERVALS,
         dispositions=call_log.dispositions(period),
     )

@@ -2,7 +2,8 @@
 
 One snapshot answers everything the big screen shows: calls waiting per queue and since when,
 agents by state, today's service level, ASA, AHT and abandonment (the definitions of
-``app.supervisor.kpis``), callbacks pending and tickets at risk or breached. Waits are sent as
+``app.supervisor.kpis``), the IVR self-service's containment rate, callbacks pending and
+tickets at risk or breached. Waits are sent as
 the time the oldest call entered the queue, not as an age, so the snapshot only changes when
 something happens; the page counts the seconds itself.
 
@@ -125,6 +126,8 @@ def snapshot(now: datetime | None = None, settings: kpis.KpiSettings | None = No
         ),
         "agents": agents_by_state(),
         "today": _figures(today.overall),
+        # IVR self-service today, apart from the queue: its containment rate and counts.
+        "self_service": today.self_service_overall.as_dict(),
         "callbacks_pending": int(
             db.session.scalar(
                 select(func.count())

@@ -45,7 +45,16 @@ EVENT_KINDS = (
     "voicemail",  # a message left (after left_queue, or out of hours without queueing)
     "failed",
     "wrap_up",  # the agent's wrap-up: data.disposition, data.note, data.work_item_id
+    # IVR self-service (claim status; app.telephony.selfservice): one fact per step.
+    "ss_started",  # the caller chose to hear her claim status: data.language
+    "ss_failed",  # a wrong birth date (suffix: the try of this call): data.failures (for the KPJ)
+    "ss_refused",  # self-service ended unverified, on to an agent: data.reason tries|locked|no_birth_date
+    "ss_verified",  # her birth date matched: data.claims (how many she hears)
+    "ss_sms",  # she asked for the status by SMS (once per call)
+    "ss_agent",  # she asked for an agent (or gave no birth date): data.topic, data.reason
+    "contained",  # the call ended in self-service, verified, without asking for an agent
 )
+SELF_SERVICE_STATES = ("verifying", "verified", "refused", "agent")
 CALLBACK_STATUSES = ("pending", "dialing", "connected", "scheduled", "completed", "failed", "cancelled")
 PHONE_KIND = "phone"  # blind-index kind shared with records (same normalised E.164)
 
@@ -97,6 +106,9 @@ class Call(db.Model):  # type: ignore[name-defined]
     # The caller's answer to the recording notice (TELEPHONY_RECORD_CALLS): None not asked,
     # "accepted" (stayed silent) or "declined" (pressed a key). Set once; a replay keeps it.
     record_consent: Mapped[str | None] = mapped_column(String(16))
+    # IVR self-service (claim status): None never chosen, else one of SELF_SERVICE_STATES. A
+    # call still "verified" when it ends was contained (ended in self-service).
+    self_service: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -182,6 +194,19 @@ class CallbackQuota(db.Model):  # type: ignore[name-defined]
     phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SelfServiceGuard(db.Model):  # type: ignore[name-defined]
+    """Wrong birth dates entered for one KPJ in the IVR, across calls and processes: a window
+    opens with the first failure, and ``SELF_SERVICE_MAX_TRIES`` failures inside it lock
+    self-service for that KPJ until the window ends (``SELF_SERVICE_LOCK_HOURS``). Moved by one
+    conditional upsert (see ``selfservice.count_failure``); a right birth date clears it."""
+
+    __tablename__ = "self_service_guards"
+
+    kpj: Mapped[str] = mapped_column(String(11), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CallbackRequest(db.Model):  # type: ignore[name-defined]

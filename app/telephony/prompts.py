@@ -27,6 +27,10 @@ TOPIC_KEYS: dict[str, str] = {
     "9": "emergency",
     "0": "other",
 }
+# Keypad → IVR self-service (the claim-status option, offered in the topic menu to a caller whose
+# KPJ was found) and the keys of its closing menu.
+SELF_SERVICE_KEY = "8"
+MENU_REPEAT, MENU_SMS, MENU_AGENT = "1", "2", "0"
 
 PROMPTS: dict[str, dict[str, str]] = {
     "language_menu": {
@@ -137,6 +141,157 @@ PROMPTS: dict[str, dict[str, str]] = {
     "not_allowed": {
         "id": "Maaf, panggilan ini tidak dapat dilanjutkan.",
         "en": "Sorry, this call cannot be completed.",
+    },
+    "self_service_offer": {
+        "id": "Untuk mendengar status klaim Anda, tekan 8.",
+        "en": "To hear the status of your claims, press 8.",
+    },
+    "birth_date_prompt": {
+        "id": "Untuk melindungi data Anda, masukkan tanggal lahir Anda dengan delapan angka: "
+        "tanggal, bulan, lalu tahun. Contoh, 17 Agustus 1990 adalah 1 7 0 8 1 9 9 0.",
+        "en": "To protect your data, enter your date of birth as eight digits: day, month, then year. "
+        "For example, 17 August 1990 is 1 7 0 8 1 9 9 0.",
+    },
+    "birth_date_invalid": {
+        "id": "Itu bukan tanggal yang benar.",
+        "en": "That is not a valid date.",
+    },
+    "birth_date_silence": {
+        "id": "Kami tidak menerima tanggal lahir Anda.",
+        "en": "We did not receive your date of birth.",
+    },
+    "birth_date_wrong": {
+        "id": "Tanggal lahir tersebut tidak sesuai dengan data kami. Silakan coba lagi.",
+        "en": "That date of birth does not match our records. Please try again.",
+    },
+    "self_service_refused": {
+        "id": "Maaf, identitas Anda tidak dapat kami pastikan, jadi status klaim tidak dapat "
+        "disampaikan melalui telepon. Petugas kami akan membantu Anda.",
+        "en": "Sorry, we could not confirm your identity, so we cannot give your claim status by phone. "
+        "An agent will help you.",
+    },
+    "self_service_locked": {
+        "id": "Demi keamanan, layanan status klaim untuk nomor peserta ini sementara dikunci karena "
+        "terlalu banyak tanggal lahir yang salah. Petugas kami akan membantu Anda.",
+        "en": "For your security, claim status by phone is locked for a while for this membership number "
+        "after too many wrong dates of birth. An agent will help you.",
+    },
+    "self_service_unavailable": {
+        "id": "Maaf, identitas Anda tidak dapat kami periksa melalui telepon. Petugas kami akan membantu Anda.",
+        "en": "Sorry, we cannot check your identity by phone. An agent will help you.",
+    },
+    "self_service_to_agent": {
+        "id": "Baik, kami hubungkan Anda dengan petugas kami.",
+        "en": "All right, we will put you through to an agent.",
+    },
+    "claims_none": {
+        "id": "Tidak ada klaim yang sedang diproses atau baru selesai atas nama Anda.",
+        "en": "You have no claims in progress or recently settled.",
+    },
+    "claims_count_one": {
+        "id": "Anda memiliki satu klaim.",
+        "en": "You have one claim.",
+    },
+    "claims_count": {
+        "id": "Anda memiliki {count} klaim.",
+        "en": "You have {count} claims.",
+    },
+    "claim_line": {
+        "id": "Klaim {number}: {program}, {benefit}. Status: {status}. Perubahan terakhir: {date}.",
+        "en": "Claim {number}: {program}, {benefit}. Status: {status}. Last change: {date}.",
+    },
+    "claim_line_undated": {
+        "id": "Klaim {number}: {program}, {benefit}. Status: {status}.",
+        "en": "Claim {number}: {program}, {benefit}. Status: {status}.",
+    },
+    "claim_target": {
+        "id": "Menurut peraturan, klaim {program} dibayar paling lambat {days} hari kerja setelah berkas lengkap.",
+        "en": "By law, a {program} claim is paid within {days} working days once the file is complete.",
+    },
+    "claim_no_target": {
+        "id": "Peraturan tidak menetapkan batas waktu pembayaran untuk klaim {program}.",
+        "en": "The law sets no payment deadline for {program} claims.",
+    },
+    "claims_more": {
+        "id": "Ada {count} klaim lain. Petugas kami dapat menjelaskannya.",
+        "en": "There are {count} more claims. An agent can tell you about them.",
+    },
+    "menu_repeat": {
+        "id": "Untuk mendengar sekali lagi, tekan 1.",
+        "en": "To hear this again, press 1.",
+    },
+    "menu_sms": {
+        "id": "Untuk menerima status ini lewat SMS ke nomor ini, tekan 2.",
+        "en": "To get this status by SMS on this number, press 2.",
+    },
+    "menu_agent": {
+        "id": "Untuk berbicara dengan petugas, tekan 0. Jika sudah cukup, Anda dapat menutup telepon.",
+        "en": "To talk to an agent, press 0. If that is all, you may hang up.",
+    },
+    "invalid_choice": {
+        "id": "Pilihan tersebut tidak tersedia.",
+        "en": "That is not one of the choices.",
+    },
+    "sms_on_its_way": {
+        "id": "Status klaim Anda akan segera kami kirim lewat SMS ke nomor ini.",
+        "en": "We will send your claim status to this number by SMS shortly.",
+    },
+    "sms_already_sent": {
+        "id": "SMS status klaim sudah kami kirim ke nomor ini.",
+        "en": "The SMS with your claim status has already been sent to this number.",
+    },
+    "program_JKK": {"id": "Jaminan Kecelakaan Kerja", "en": "work accident insurance"},
+    "program_JKM": {"id": "Jaminan Kematian", "en": "death insurance"},
+    "program_JHT": {"id": "Jaminan Hari Tua", "en": "old-age savings"},
+    "benefit_medical_abroad": {"id": "perawatan medis di luar negeri", "en": "medical care abroad"},
+    "benefit_disability": {"id": "santunan cacat", "en": "disability benefit"},
+    "benefit_transport": {"id": "biaya transportasi", "en": "transport costs"},
+    "benefit_failed_departure": {"id": "gagal berangkat", "en": "failed departure"},
+    "benefit_scholarship": {"id": "beasiswa anak", "en": "scholarship for children"},
+    "benefit_death_benefit": {"id": "santunan kematian", "en": "death benefit payment"},
+    "benefit_funeral": {"id": "biaya pemakaman", "en": "funeral costs"},
+    "benefit_periodic": {"id": "santunan berkala", "en": "periodic payments"},
+    "benefit_balance": {"id": "saldo tabungan", "en": "savings balance"},
+    "benefit_other": {"id": "manfaat lain", "en": "another benefit"},
+    "claim_status_reported": {"id": "sudah dilaporkan", "en": "reported"},
+    "claim_status_submitted": {"id": "sudah diajukan, menunggu diproses", "en": "submitted, waiting to be processed"},
+    "claim_status_documents_incomplete": {
+        "id": "dokumen belum lengkap, mohon lengkapi dokumen Anda",
+        "en": "documents incomplete, please complete your documents",
+    },
+    "claim_status_verifying": {"id": "sedang diverifikasi", "en": "being verified"},
+    "claim_status_medical_assessment": {"id": "dalam penilaian dokter penasihat", "en": "in medical assessment"},
+    "claim_status_approved": {"id": "disetujui, menunggu pembayaran", "en": "approved, waiting for payment"},
+    "claim_status_rejected": {"id": "ditolak", "en": "rejected"},
+    "claim_status_paid": {"id": "sudah dibayar", "en": "paid"},
+    "claim_status_closed": {"id": "selesai", "en": "closed"},
+    "sms_claims_header": {
+        "id": "BPJS Ketenagakerjaan, status klaim KPJ ...{kpj}:",
+        "en": "BPJS Ketenagakerjaan, claim status for KPJ ...{kpj}:",
+    },
+    "sms_claim_line": {
+        "id": "{code} ({benefit}), klaim no. {number}: {status}, perubahan terakhir {date}. {target}",
+        "en": "{code} ({benefit}), claim no. {number}: {status}, last change {date}. {target}",
+    },
+    "sms_claim_line_undated": {
+        "id": "{code} ({benefit}), klaim no. {number}: {status}. {target}",
+        "en": "{code} ({benefit}), claim no. {number}: {status}. {target}",
+    },
+    "sms_target": {
+        "id": "Dibayar maks. {days} hari kerja setelah berkas lengkap.",
+        "en": "Paid within {days} working days of a complete file.",
+    },
+    "sms_no_target": {
+        "id": "Tanpa batas waktu pembayaran dalam peraturan.",
+        "en": "No payment deadline set by law.",
+    },
+    "sms_claims_none": {
+        "id": "Tidak ada klaim yang sedang diproses atau baru selesai.",
+        "en": "No claims in progress or recently settled.",
+    },
+    "sms_claims_more": {
+        "id": "Dan {count} klaim lain: hubungi kami.",
+        "en": "And {count} more claims: please call us.",
     },
     "goodbye": {
         "id": "Terima kasih telah menghubungi BPJS Ketenagakerjaan. Sampai jumpa.",

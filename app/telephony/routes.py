@@ -3,8 +3,9 @@
 Routes are thin: check the signature, hand the form to :mod:`app.telephony.services`, commit
 once, answer with TwiML from :mod:`app.telephony.twiml`. Stable URLs (SPEC §4):
 ``/telephony/voice/inbound``, ``/client``, ``/status``, ``/fallback``, and
-``/telephony/messaging/status`` (SMS delivery reports); the others are followed from our own
-TwiML or REST requests.
+``/telephony/messaging/status`` (SMS delivery reports); the others (among them the IVR
+self-service's ``/voice/self-service/birth-date`` and ``/voice/self-service/menu``) are followed
+from our own TwiML or REST requests.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.telephony import calllog, conference, message_status, services, twiml, voicemail
+from app.telephony import calllog, conference, message_status, selfservice, services, twiml, voicemail
 from app.telephony.blueprint import bp
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest
 from app.telephony.prompts import language_or_default
@@ -66,18 +67,69 @@ def voice_kpj() -> Response:
     if call.direction == "browser" and call.topic:
         # A browser caller chose her topic on the page: no topic menu, straight on to the queue.
         return _answer(_browser_queue(call, (prefix,) if prefix else ()))
-    return _answer(twiml.topic_menu(call.language, prefix))
+    return _answer(twiml.topic_menu(call.language, prefix, self_service=bool(found) and selfservice.offered(call)))
 
 
 @bp.post("/voice/topic")
 @twilio_signed
 def voice_topic() -> Response:
-    call = services.choose_topic(_form())
+    form = _form()
+    call = services.require_call(form)
+    if selfservice.chosen(call, form):
+        return _answer(_self_service(call, selfservice.start(call)))
+    call = services.choose_topic(form)
+    return _answer(_to_agent(call))
+
+
+def _to_agent(call: Call, prefix: tuple[str, ...] = ()) -> Any:
+    """After the topic is known: voicemail outside hours, the recording notice, or the queue."""
     if call.exit_reason == "closed":
-        return _answer(twiml.voicemail(call.language, prefix=["closed"]))
+        return twiml.voicemail(call.language, prefix=[*prefix, "closed"])
     if services.needs_consent(call):
-        return _answer(twiml.consent(call.language, _consent_url(call.language)))
-    return _answer(twiml.enqueue(call.language, call.topic))
+        return twiml.consent(call.language, _consent_url(call.language), greeting=prefix)
+    return twiml.enqueue(call.language, call.topic, prefix=prefix)
+
+
+def _count_arg(name: str, default: int) -> int:
+    """A counter our own URLs carry (self-service tries); anything else reads as the default."""
+    raw = request.args.get(name, "")
+    return min(int(raw), 99) if raw.isdigit() and len(raw) <= 2 else default
+
+
+def _self_service(call: Call, step: selfservice.Step) -> Any:
+    """A self-service step as TwiML (see :class:`app.telephony.selfservice.Step`)."""
+    language = call.language
+    if step.action == "birth_date":
+        return twiml.birth_date(language, attempt=step.attempt, again=step.again, prefix=step.prefix)
+    if step.action in ("statuses", "menu"):
+        return twiml.claim_statuses(
+            language, step.sentences, prefix=step.prefix, repeat=step.repeat, sms=step.sms, again=step.again
+        )
+    if step.action == "agent":
+        if call.status in TERMINAL_STATUSES:
+            return twiml.empty()
+        return _to_agent(call, step.prefix)
+    if step.action == "goodbye":
+        return twiml.goodbye(language)
+    if step.action == "end":
+        return twiml.empty()
+    return twiml.topic_menu(language)
+
+
+@bp.post("/voice/self-service/birth-date")
+@twilio_signed
+def voice_self_service_birth_date() -> Response:
+    """Self-service: the caller's birth date (DDMMYYYY) for her claim status."""
+    call, step = selfservice.enter_birth_date(_form(), _count_arg("attempt", 1), _count_arg("again", 0))
+    return _answer(_self_service(call, step))
+
+
+@bp.post("/voice/self-service/menu")
+@twilio_signed
+def voice_self_service_menu() -> Response:
+    """Self-service: the key after her claim status (1 again, 2 SMS, 0 an agent)."""
+    call, step = selfservice.choose(_form(), _count_arg("again", 0))
+    return _answer(_self_service(call, step))
 
 
 def _consent_url(language: str, callback_id: int | None = None) -> str:

@@ -26,6 +26,7 @@ from app.telephony.clicktocall import callback_leg_ended, create_callback
 from app.telephony.models import (
     TERMINAL_STATUSES,
     Call,
+    CallEvent,
     RawWebhook,
 )
 from app.telephony.prompts import TOPIC_KEYS
@@ -197,7 +198,23 @@ def ensure_ticket(call: Call, channel: str | None = None) -> int:
         )
         db.session.flush()
         integration.link_call(call.ticket_id, call.id)
+        if call.self_service is not None:
+            _self_service_note(call, call.ticket_id)
     return call.ticket_id
+
+
+def _self_service_note(call: Call, ticket_id: int) -> None:
+    """Tell the agent what the IVR's self-service established: whether she proved who she is
+    (a caller refused after wrong birth dates is not verified, whatever she says next)."""
+    outcome = {"verified": "verified", "agent": "verified", "verifying": "unverified"}.get(call.self_service or "")
+    refused = db.session.scalar(select(CallEvent.data).where(CallEvent.key == f"{call.id}:ss_refused"))
+    if refused:
+        outcome = str(refused.get("reason") or "tries")
+    elif call.self_service == "agent":
+        verified = db.session.scalar(select(CallEvent.id).where(CallEvent.key == f"{call.id}:ss_verified"))
+        outcome = "verified" if verified is not None else "unverified"
+    if outcome:
+        integration.ticket_note(ticket_id, "internal_note", {"call_id": call.id, "self_service": outcome})
 
 
 def queue_call(call: Call) -> None:
@@ -371,6 +388,9 @@ def _apply_status(call: Call, status: str, form: Mapping[str, str]) -> None:
     if status not in TERMINAL_STATUSES:
         return
     call.ended_at = at
+    if call.self_service == "verified":
+        # Ended in self-service, her claims heard, no agent asked for: contained.
+        log_event(call, "contained", at=at, data={"language": call.language})
     if call.callback_id is not None:
         callback_leg_ended(call, status)
         return

@@ -50,11 +50,23 @@ def _state(sim: Simulator) -> dict[str, Any]:
         return {"legs": [_leg_state(leg) for leg in sim.legs.values()], "messages": sim.messages[-10:]}
 
 
+def _demo_self_service_callers() -> list[Any]:
+    """The demo's fixed self-service callers that are loaded here (synthetic people whose KPJ
+    and birth date are published in the demo, so the page can say what to type)."""
+    from sqlalchemy import select
+
+    from app.demo_people import SELF_SERVICE_CALLERS
+    from app.records.models import Member
+
+    loaded = set(db.session.scalars(select(Member.kpj).where(Member.kpj.in_([c.kpj for c in SELF_SERVICE_CALLERS]))))
+    return [caller for caller in SELF_SERVICE_CALLERS if caller.kpj in loaded]
+
+
 @bp.get("/simulator")
 @require("staff.home")
 def simulator_page():
     _simulator()
-    return render_template("telephony/simulator.html")
+    return render_template("telephony/simulator.html", self_service_callers=_demo_self_service_callers())
 
 
 @bp.get("/simulator/state")

@@ -29,6 +29,8 @@ from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
+from app.telephony.selfservice import forget_expired_guards
+from app.telephony.selfservice import sms_body as self_service_sms_body
 from app.telephony.services import (
     ensure_ticket,
     replay_raw,
@@ -228,12 +230,14 @@ def _claim(attempt: CallbackAttempt, outcome: str) -> bool:
 
 
 def housekeeping() -> dict[str, int]:
-    """One pass of telephony upkeep in its own transaction (stalled call-back dials, and the
-    per-number call-back counters of days before yesterday): the periodic job ``telephony``,
+    """One pass of telephony upkeep in its own transaction (stalled call-back dials, the
+    per-number call-back counters of days before yesterday, the self-service counters of wrong
+    birth dates whose window is over): the periodic job ``telephony``,
     every ``TELEPHONY_HOUSEKEEPING_SECONDS``."""
     try:
         counts = recover_stalled_dials()
         counts["quotas_dropped"] = forget_old_quotas((calllog.now() - timedelta(days=2)).date())
+        counts["self_service_guards_dropped"] = forget_expired_guards(calllog.now())
         for name, value in erase_expired(calllog.now()).items():  # retention of calls no ticket holds
             counts[f"erased_{name}"] = value
         db.session.commit()
@@ -313,6 +317,26 @@ def send_callback_sms(callback_id: int) -> None:
         if not exc.permanent:
             raise
         log.warning("callback %s: SMS refused: %s", callback.id, exc)
+
+
+def send_self_service_sms(call_id: int) -> None:
+    """The claim status she asked for at the end of self-service, by SMS to the number she
+    called from, in her language. Recorded once per call (the outbox key); nothing is sent
+    if the number has been erased meanwhile."""
+    call = db.session.get(Call, call_id)
+    if call is None or not call.from_number or call.self_service not in ("verified", "agent"):
+        return
+    body = self_service_sms_body(call)
+    if body is None:
+        return
+    try:
+        get_provider().send_sms(
+            to=call.from_number, from_=current_app.config.get("TWILIO_CALLER_ID") or "BPJSTK", body=body
+        )
+    except ProviderError as exc:
+        if not exc.permanent:
+            raise
+        log.warning("call %s: self-service SMS refused: %s", call.id, exc)
 
 
 def fetch_recording(recording_id: int) -> None:

@@ -78,15 +78,63 @@ def kpj_menu(language: str, prefix: str | None = None) -> VoiceResponse:
     return response
 
 
-def topic_menu(language: str, prefix: str | None = None) -> VoiceResponse:
+def topic_menu(language: str, prefix: str | None = None, *, self_service: bool = False) -> VoiceResponse:
+    """The topic menu; ``self_service``: her KPJ was found, so claim status by keypad is offered."""
     response = VoiceResponse()
     if prefix:
         say(response, prefix, language)
     gather = response.gather(
         num_digits=1, action=_url("telephony.voice_topic", language), method="POST", timeout=GATHER_TIMEOUT
     )
+    if self_service:
+        say(gather, "self_service_offer", language)
     say(gather, "topic_menu", language)
     response.redirect(_url("telephony.voice_topic", language), method="POST")
+    return response
+
+
+def birth_date(language: str, *, attempt: int, again: int, prefix: tuple[str, ...] = ()) -> VoiceResponse:
+    """Self-service: her birth date, eight digits (DDMMYYYY). The try and the re-prompts so far
+    travel in the URL, so a replayed answer is recognised as the same try."""
+    response = VoiceResponse()
+    for key in prefix:
+        say(response, key, language)
+    action = url_for(
+        "telephony.voice_self_service_birth_date", lang=language_or_default(language), attempt=attempt, again=again
+    )
+    gather = response.gather(
+        num_digits=8, finish_on_key="#", action=action, method="POST", timeout=GATHER_TIMEOUT + 6
+    )
+    say(gather, "birth_date_prompt", language)
+    response.redirect(action, method="POST")  # nothing entered: the same URL without Digits
+    return response
+
+
+def claim_statuses(
+    language: str,
+    sentences: tuple[str, ...] = (),
+    *,
+    prefix: tuple[str, ...] = (),
+    repeat: bool,
+    sms: bool,
+    again: int = 0,
+) -> VoiceResponse:
+    """Self-service: her claims (``sentences``, already in her language, from the prompts), then
+    the menu: 1 again, 2 SMS (when offered), 0 an agent. A key cuts the reading short."""
+    response = VoiceResponse()
+    lang = language_or_default(language)
+    for key in prefix:
+        say(response, key, language)
+    action = url_for("telephony.voice_self_service_menu", lang=lang, again=again)
+    gather = response.gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT)
+    for sentence in sentences:
+        gather.say(sentence, **VOICES[lang])
+    if repeat:
+        say(gather, "menu_repeat", language)
+    if sms:
+        say(gather, "menu_sms", language)
+    say(gather, "menu_agent", language)
+    response.redirect(action, method="POST")  # no key: the same URL without Digits
     return response
 
 

@@ -169,6 +169,27 @@ def _erased(data: dict[str, Any]) -> str:
     return text
 
 
+# What the IVR's self-service established about the caller before she reached an agent.
+SELF_SERVICE_NOTES = {
+    "verified": lambda: _(
+        "In the voice menu the caller confirmed her birth date and heard her claim status, then asked for an agent."
+    ),
+    "tries": lambda: _(
+        "In the voice menu the caller entered a wrong birth date three times: her identity is not confirmed."
+    ),
+    "locked": lambda: _(
+        "Claim status by phone is locked for this KPJ after wrong birth dates: the caller's identity is not "
+        "confirmed."
+    ),
+    "no_birth_date": lambda: _(
+        "The caller asked for her claim status, but the member record has no birth date to confirm her identity."
+    ),
+    "unverified": lambda: _(
+        "The caller asked for her claim status but did not enter her birth date: her identity is not confirmed."
+    ),
+}
+
+
 def event_sentence(event: Any) -> str:
     """What happened, in the page's language, for a timeline entry (``''`` when the entry's
     own text says it all)."""
@@ -201,6 +222,8 @@ def event_sentence(event: Any) -> str:
         if data.get("call_id"):
             return _("The caller left a voicemail (call #%(call)s).", call=data["call_id"])
         return _("The caller left a voicemail.")
+    if kind == "internal_note" and "self_service" in data:  # app/telephony/services.py
+        return SELF_SERVICE_NOTES.get(str(data["self_service"]), SELF_SERVICE_NOTES["unverified"])()
     if kind in ("public_reply", "internal_note", "csat", "tagged", "attachment", "call_linked"):
         return ""  # their body, tags, files or call are shown as such
     # A kind this module does not know yet: its data in words, never as code.

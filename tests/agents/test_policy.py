@@ -40,6 +40,8 @@ PUBLIC_ENDPOINTS = {
     "telephony.voice_fallback_done",
     "telephony.voice_client",
     "telephony.voice_callback_answer",
+    "telephony.voice_self_service_birth_date",
+    "telephony.voice_self_service_menu",
     "telephony.messaging_status",
     # Public click-to-call API (rate-limited per IP).
     "telephony_api.voice_token",

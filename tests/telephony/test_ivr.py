@@ -109,7 +109,8 @@ def test_known_kpj_links_the_member(post, clock, language):
     assert _said(root)[0] == text("kpj_found", language)
     gather = root.find("Gather")
     assert gather.get("action") == f"/telephony/voice/topic?lang={language}"
-    assert _said(gather) == [text("topic_menu", language)]
+    # A member may hear her claim status (self-service) before the topics.
+    assert _said(gather) == [text("self_service_offer", language), text("topic_menu", language)]
     call = db.session.scalar(select(Call))
     assert call.member_id == member.id and call.kpj == member.kpj
 

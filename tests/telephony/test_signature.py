@@ -26,6 +26,8 @@ WEBHOOKS = [
     "/telephony/voice/recording",
     "/telephony/voice/fallback-done",
     "/telephony/voice/callback-answer",
+    "/telephony/voice/self-service/birth-date",
+    "/telephony/voice/self-service/menu",
 ]
 
 

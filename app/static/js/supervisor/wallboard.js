@@ -119,6 +119,10 @@
     setText("offered", today.offered || 0);
     setText("asa", duration(today.asa));
     setText("aht", duration(today.aht));
+    var served = s.self_service || {};
+    setText("containment_rate", pct(served.containment_rate));
+    setText("contained", served.contained || 0);
+    setText("self_service_started", served.started || 0);
     setText("callbacks_pending", s.callbacks_pending);
     setText("at_risk", s.tickets.at_risk);
     setLevel("at_risk", s.tickets.at_risk ? "warn" : "none");
