@@ -308,9 +308,26 @@ def _fetch_job(intent_id: int, connection: Redis) -> Job | None:
         return None
 
 
+def _forget_job(job: Job, connection: Redis) -> None:
+    """Take a dead run's job out of rq's registries and delete it, so that rq's own clean-up
+    does not run it again beside the new one."""
+    try:
+        job.delete()
+        return
+    except ValueError:  # rq 2.x: an execution record that expired before the job's
+        pass
+    started = StartedJobRegistry(job.origin, connection=connection)
+    entries = cast("list[bytes]", connection.zrange(started.key, 0, -1))
+    stale = [e for e in entries if e.decode().startswith(f"{job.id}:")]
+    if stale:
+        connection.zrem(started.key, *stale)
+    job.failed_job_registry.remove(job)
+    connection.delete(job.key)
+
+
 def _enqueue_again(intent_id: int, queue: str, run_after: datetime | None, job: Job | None, connection: Redis) -> None:
     if job is not None:
-        job.delete()  # out of rq's registries first: its own clean-up must not run it again
+        _forget_job(job, connection)
     _enqueue(intent_id, queue, run_after, connection)
     # Only bookkeeping columns: a worker may have finished it meanwhile (status stays).
     db.session.execute(
@@ -370,7 +387,7 @@ def recover_abandoned(connection: Redis) -> int:
                     )
                 ).first()
                 if row is None:
-                    job.delete()  # done or failed on our side: only rq's record was left
+                    _forget_job(job, connection)  # done or failed on our side: only rq's record was left
                     continue
                 log.warning("outbox intent %s: its worker %s died mid-run; running it again", intent_id, job.worker_name)
                 _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
