@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--sqlite", action="store_true", help="SQLite in a temp dir instead of PostgreSQL")
+    parser.add_argument("--without-sms-reports", action="store_true",
+                        help="leave out the simulator's SMS delivery reports (Twilio's part) from the worker")
     args = parser.parse_args()
 
     database_url = fresh_database(args.sqlite)
@@ -64,12 +66,14 @@ def main() -> None:
     from app.telephony.signature import webhook_token
     from config import TestingConfig
     from tests.services import RedisServer
-    from tests.soak import Soak
+    from tests.soak import LOOPS, Soak
 
     redis = RedisServer().start()
     token = webhook_token(create_app(TestingConfig, REDIS_URL=redis.url))
-    soak = Soak(database_url, redis.url, token, clients=args.clients)
-    print(f"soak: {args.minutes:g} min, {args.clients} clients, {'SQLite' if args.sqlite else 'PostgreSQL'}")
+    loops = tuple(n for n in LOOPS if not (args.without_sms_reports and n == "telephony-simulator"))
+    soak = Soak(database_url, redis.url, token, clients=args.clients, loops=loops)
+    print(f"soak: {args.minutes:g} min, {args.clients} clients, {'SQLite' if args.sqlite else 'PostgreSQL'}, "
+          f"worker loops {', '.join(loops)}")
     print(f"{'t (s)':>6} {'req/s':>6} {'web MB':>7} {'thr':>4} {'fds':>4} {'db':>3} "
           f"{'worker MB':>9} {'thr':>4} {'fds':>4} {'db':>3} {'backlog':>7}")
     previous = {"at": time.monotonic(), "requests": 0}

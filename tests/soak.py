@@ -37,6 +37,9 @@ PUBLIC = "https://halo.example.org"
 WEB_APP_NAME = "halopmi-soak-web"
 WORKER_APP_NAME = "halopmi-soak-worker"
 UNLIMITED = "1000000 per hour"
+# The worker's periodic jobs in a soak: the outbox, its recovery, the router tick, and the
+# simulator's SMS delivery reports (Twilio's part: in-process webhooks, not run in production).
+LOOPS = ("outbox", "outbox-recovery", "router", "telephony-simulator")
 
 
 def _phone(rng: random.Random) -> str:
@@ -93,8 +96,11 @@ class Totals:
 class Soak:
     """The processes, the traffic and the samples. ``database_url`` must hold the schema."""
 
-    def __init__(self, database_url: str, redis_url: str, token: str, *, seed: int = 12, clients: int = 4) -> None:
-        self.database_url, self.redis_url, self.token = database_url, redis_url, token
+    def __init__(
+        self, database_url: str, redis_url: str, token: str, *, seed: int = 12, clients: int = 4,
+        loops: tuple[str, ...] = LOOPS,
+    ) -> None:
+        self.database_url, self.redis_url, self.token, self.loops = database_url, redis_url, token, loops
         self.clients, self.random = clients, random.Random(seed)
         self.totals = Totals()
         self.samples: list[Sample] = []
@@ -137,10 +143,11 @@ class Soak:
     def start(self, web_threads: int = 4) -> None:
         self.web = Gunicorn("soak-web", ["-k", "gthread", "--threads", str(web_threads)], "wsgi:app",
                             self.env(WEB_APP_NAME))
-        keep = ("outbox", "outbox-recovery", "router", "telephony-simulator")
         from app import schedule
 
-        without = [arg for job in schedule.PERIODIC_JOBS if job.name not in keep for arg in ("--without", job.name)]
+        without = [
+            arg for job in schedule.PERIODIC_JOBS if job.name not in self.loops for arg in ("--without", job.name)
+        ]
         self.worker = subprocess.Popen(  # noqa: S603 - our own interpreter and command
             [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", *without],
             cwd=ROOT, env=self.env(WORKER_APP_NAME), stdout=self.worker_log, stderr=subprocess.STDOUT, text=True,

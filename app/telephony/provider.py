@@ -269,14 +269,21 @@ class SimulatorProvider:
     name = "simulator"
     _memory: dict[str, list[str]] = {}
     _lock = threading.Lock()
+    _clients: dict[str, Any] = {}
 
     def __init__(self, redis_url: str | None = None) -> None:
         self.redis_url = redis_url
 
     def _redis(self) -> Any:
-        from redis import Redis
+        """One client (and connection pool) per Redis URL for the process: a new client per
+        request opened a connection for each of a message's five Redis commands."""
+        url = str(self.redis_url)
+        client = SimulatorProvider._clients.get(url)
+        if client is None:
+            from redis import Redis
 
-        return Redis.from_url(str(self.redis_url))
+            client = SimulatorProvider._clients.setdefault(url, Redis.from_url(url))
+        return client
 
     def _push(self, key: str, value: dict[str, Any], keep: int | None = None) -> None:
         data = json.dumps(value)
