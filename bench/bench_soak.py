@@ -90,7 +90,9 @@ def main() -> None:
     try:
         soak.start()
         soak.run(args.minutes * 60, args.interval, on_sample=show)
+        ended = time.monotonic()
         left = soak.drain(timeout=120)
+        drained = time.monotonic() - ended
         samples = soak.samples
         base = next((s for s in samples if s.at - start >= 60), samples[0])
         last = samples[-1]
@@ -105,12 +107,20 @@ def main() -> None:
         print(f"\nrequests {totals.requests}, statuses {dict(sorted(totals.statuses.items()))}, "
               f"errors {len(totals.errors)}; latency p50 {soak.latency_ms(0.5):.0f} ms, "
               f"p99 {soak.latency_ms(0.99):.0f} ms, max {soak.latency_ms(1.0):.0f} ms")
+        jobs = sum(soak.intents().values())
         print(f"work: {len(totals.calls)} calls, {len(totals.complaints)} complaints, "
-              f"{sum(soak.messages_sent().values())} SMS at the provider, outbox left {left}")
+              f"{sum(soak.messages_sent().values())} SMS at the provider; {jobs} outbox jobs, "
+              f"{jobs - left} run in {last.at - start + drained:.0f} s "
+              f"({(jobs - left) / (last.at - start + drained):.1f}/s), {left} left")
         print(f"refused: {dict(totals.refused)}")
         print(f"outbox intents by job: {soak.intents()}")
         problems = soak.lost_work()
-        print("lost or doubled: " + (str(problems) if problems else "nothing"))
+        if left:  # still in the outbox: late, not lost (the worker did not keep up)
+            problems.pop("complaints without their SMS sent", None)
+            print(f"outbox not drained within 120 s: {left} intents still queued (their SMS are late, not lost)")
+        shown = {key: (value if len(value) <= 5 else [*value[:5], f"... {len(value)} in all"])
+                 for key, value in problems.items()}
+        print("lost or doubled: " + (str(shown) if shown else "nothing"))
         for error in totals.errors[:5]:
             print("  error:", error)
     finally:
