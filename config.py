@@ -97,6 +97,12 @@ class Config:
     # (seconds) named here (app/core/scheduler.py).
     OUTBOX_POLL_SECONDS = env("OUTBOX_POLL_SECONDS", 1.0, float)  # recorded intents → rq
     OUTBOX_RECOVERY_SECONDS = env("OUTBOX_RECOVERY_SECONDS", 60.0, float)  # rq jobs that vanished
+    # A dispatched intent whose rq job vanished is re-enqueued after this long (a job a dead
+    # worker held is taken back at once).
+    OUTBOX_RECOVERY_AFTER_SECONDS = env("OUTBOX_RECOVERY_AFTER_SECONDS", 300.0, float)
+    # An effect (SMS, call) asked of a provider less than this long ago may still be in flight:
+    # another run waits before asking the provider whether it happened (above REST time-outs).
+    OUTBOX_EFFECT_GRACE_SECONDS = env("OUTBOX_EFFECT_GRACE_SECONDS", 30.0, float)
     ROUTER_TICK_SECONDS = env("ROUTER_TICK_SECONDS", 2.0, float)  # offer time-outs, wrap-up, relaxation
     SLA_SWEEP_SECONDS = env("SLA_SWEEP_SECONDS", 30.0, float)  # SLA warnings, breaches, escalations
     TICKETS_HOUSEKEEPING_SECONDS = env("TICKETS_HOUSEKEEPING_SECONDS", 600.0, float)  # close, retention

@@ -26,6 +26,7 @@ import json
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -293,6 +294,63 @@ class ServerProcess:
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.process = None
+
+
+class Gunicorn:
+    """One gunicorn master with one worker, started as the README says."""
+
+    def __init__(
+        self, name: str, worker: list[str], target: str, env: dict[str, str], port: int | None = None
+    ) -> None:
+        self.name = name
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = tempfile.NamedTemporaryFile(prefix=f"halopmi-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                *worker,
+                "-w",
+                "1",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                target,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self) -> None:
+        try:
+            wait_until_healthy(self.url, PROCESS_STARTUP_TIMEOUT, alive=lambda: self.process.poll() is None)
+        except Exception as exc:
+            raise AssertionError(f"{self.name} did not start: {exc}\n{self.log()}") from exc
+
+    def log(self) -> str:
+        return Path(self._log.name).read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def kill(self) -> None:
+        """SIGKILL the master and its worker at once (a crash, an OOM kill): no handler runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
 
 
 def start_all(*processes: ServerProcess) -> None:

@@ -47,8 +47,8 @@ class RatingCreate(Rating, Verified):
 class AttachmentUpload(BaseModel):
     """multipart/form-data: the verification and one or more image/PDF files."""
 
-    verification: Annotated[str, Field(description=VERIFICATION_HELP)]
-    files: list[bytes]
+    verification: Annotated[str, Field(min_length=1, description=VERIFICATION_HELP)]
+    files: Annotated[list[bytes], Field(min_length=1)]
 
 
 class CasePath(BaseModel):

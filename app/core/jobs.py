@@ -12,24 +12,45 @@ started with the scheduler, as ``flask jobs worker`` is). After the last attempt
 marked ``failed`` and stays so until ``flask jobs requeue-failed``.
 
 Functions run through the outbox must not commit themselves; the job wrapper commits.
-Functions with effects outside the database (Twilio, SMS) keep their own intent rows.
+
+**Effects outside the database** (an SMS, a call, an email) cannot roll back with the job, so
+they go through :func:`effect`: a ``sending`` marker (an :class:`OutboxEffect` row, by the
+effect's natural key) is committed *before* the provider is asked, and the provider's answer
+right after. A worker killed in between leaves the marker without a result; the next run of the
+intent then asks the provider whether it happened (``lookup``: e.g. the messages sent to that
+number since the marker) and adopts what it finds instead of doing it again. The guarantee is
+**exactly once with a look-up** where the provider can be asked (SMS and calls through Twilio
+or the simulator), **at least once** where it cannot (email: a resend only if the worker died
+between the server's acceptance and our record). Those commits are checkpoints (:func:`checkpoint`): what
+the job wrote so far commits with the marker and the intent stays claimed (status ``running``),
+so a function that calls :func:`effect` must be safe to run again from its start (it finds what
+it wrote by a natural key). The provider is never called inside an open database transaction.
+
+A run cut short by a dead worker is taken back by :func:`recover_lost`: an intent still
+``dispatched`` or ``running`` whose rq job vanished, failed without our record of it (rq's
+"abandoned job"), or is held by a worker process that no longer exists on this host.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
-from rq.job import Job, get_current_job
-from sqlalchemy import JSON, Index, Integer, String, Text, select, update
+from rq import Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus, get_current_job
+from rq.registry import StartedJobRegistry
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.masking import mask_text
@@ -43,8 +64,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING, DISPATCHED, DONE, FAILED = "pending", "dispatched", "done", "failed"
+# Claimed by a run that committed a checkpoint (an effect's marker) and has not finished.
+RUNNING = "running"
 QUEUES = ("telephony", "notifications", "default")
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# Effect markers: the provider is being asked (or was, and the run died before its answer was
+# written); it answered with an error that does not say whether it was done (a time-out, a
+# 5xx); it did it; it refused (nothing was done, so the next run may ask again).
+SENDING, UNKNOWN, SENT, REFUSED = "sending", "unknown", "sent", "refused"
+# Provider clocks and ours differ a little: what the provider created this much before our
+# marker still counts as that effect's (retries are minutes apart).
+CLOCK_SKEW = timedelta(seconds=60)
+
+# The intent the current job runs (set by run_intent), and whether a checkpoint committed its
+# claim as "running" (the run then takes it as "done" again only when it finishes).
+_running_intent: ContextVar[int | None] = ContextVar("outbox_running_intent", default=None)
+_released: ContextVar[bool] = ContextVar("outbox_intent_released", default=False)
 
 
 class OutboxIntent(db.Model):  # type: ignore[name-defined]
@@ -70,6 +105,29 @@ class OutboxIntent(db.Model):  # type: ignore[name-defined]
     @property
     def job_id(self) -> str:
         return job_id_for(self.id)
+
+
+class OutboxEffect(db.Model):  # type: ignore[name-defined]
+    """An effect outside the database (an SMS, a call) that a job asked a provider for.
+
+    Committed as ``sending`` before the provider is asked, ``sent`` with the provider's id for
+    it (``result``) once it answered: see :func:`effect`. No personal data: the key names our
+    own rows (``ticket-notify:42:created:0:sms``), the result is the provider's id.
+    """
+
+    __tablename__ = "outbox_effects"
+    __table_args__ = (Index("ix_outbox_effects_result", "result"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    intent_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=SENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(String(200))
+    adopted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 def record_intent(
@@ -198,29 +256,142 @@ def dispatch_pending(connection: Redis, limit: int = 200) -> int:
     return sent
 
 
+def _process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: it exists
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except OSError:  # no /proc (not Linux): it answered the signal, so it runs
+        return False
+
+
+def _holder_is_dead(job: Job, connection: Redis) -> bool:
+    """Whether the rq worker that started ``job`` is dead: its registration expired (it stopped
+    beating), or it ran on this host and its process is gone (a ``kill -9``, an OOM kill).
+    A worker on another host that still beats counts as alive."""
+    if not job.worker_name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
+    if worker is None:
+        return True
+    try:
+        pid = int(worker.pid or 0)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0 or worker.hostname != socket.gethostname():
+        return False
+    return pid != os.getpid() and _process_gone(pid)
+
+
+def _run_lost(job: Job | None, connection: Redis) -> bool:
+    """Whether an intent that is neither done nor failed lost its rq job: it vanished (Redis
+    restarted without its data), rq gave up on it without our job having recorded a failure
+    (an abandoned job whose worker died), or the worker that started it is dead."""
+    if job is None:
+        return True
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.FAILED, JobStatus.STOPPED):
+        return True
+    return status == JobStatus.STARTED and _holder_is_dead(job, connection)
+
+
+def _fetch_job(intent_id: int, connection: Redis) -> Job | None:
+    try:
+        return Job.fetch(job_id_for(intent_id), connection=connection)
+    except NoSuchJobError:
+        return None
+
+
+def _forget_job(job: Job, connection: Redis) -> None:
+    """Take a dead run's job out of rq's registries and delete it, so that rq's own clean-up
+    does not run it again beside the new one."""
+    try:
+        job.delete()
+        return
+    except ValueError:  # rq 2.x: an execution record that expired before the job's
+        pass
+    started = StartedJobRegistry(job.origin, connection=connection)
+    entries = cast("list[bytes]", connection.zrange(started.key, 0, -1))
+    stale = [e for e in entries if e.decode().startswith(f"{job.id}:")]
+    if stale:
+        connection.zrem(started.key, *stale)
+    job.failed_job_registry.remove(job)
+    connection.delete(job.key)
+
+
+def _enqueue_again(intent_id: int, queue: str, run_after: datetime | None, job: Job | None, connection: Redis) -> None:
+    if job is not None:
+        _forget_job(job, connection)
+    _enqueue(intent_id, queue, run_after, connection)
+    # Only bookkeeping columns: a worker may have finished it meanwhile (status stays).
+    db.session.execute(
+        update(OutboxIntent)
+        .where(OutboxIntent.id == intent_id)
+        .values(dispatched_at=utcnow(), dispatch_count=OutboxIntent.dispatch_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)) -> int:
-    """Re-enqueue dispatched intents whose rq job vanished (Redis restarted without its data)."""
+    """Re-enqueue intents dispatched more than ``older_than`` ago that are still ``dispatched``
+    or ``running`` and whose rq job was lost (:func:`_run_lost`)."""
     cutoff = utcnow() - older_than
     stmt = (
         select(OutboxIntent.id, OutboxIntent.queue, OutboxIntent.run_after)
-        .where(OutboxIntent.status == DISPATCHED, OutboxIntent.dispatched_at < cutoff)
+        .where(OutboxIntent.status.in_((DISPATCHED, RUNNING)), OutboxIntent.dispatched_at < cutoff)
         .order_by(OutboxIntent.id)
         .limit(500)
     )
     recovered = 0
     try:
         for intent_id, queue, run_after in db.session.execute(_lock_for_dispatch(stmt)).all():
-            if Job.exists(job_id_for(intent_id), connection=connection):
+            job = _fetch_job(intent_id, connection)
+            if not _run_lost(job, connection):
                 continue
-            _enqueue(intent_id, queue, run_after, connection)
-            # Only bookkeeping columns: a worker may have finished it meanwhile (status stays).
-            db.session.execute(
-                update(OutboxIntent)
-                .where(OutboxIntent.id == intent_id)
-                .values(dispatched_at=utcnow(), dispatch_count=OutboxIntent.dispatch_count + 1)
-                .execution_options(synchronize_session=False)
-            )
+            if job is not None:
+                log.warning("outbox intent %s: its run died with its worker; running it again", intent_id)
+            _enqueue_again(intent_id, queue, run_after, job, connection)
             recovered += 1
+    except RedisError as exc:
+        log.warning("outbox recovery paused, Redis unavailable: %s", exc)
+    db.session.commit()
+    return recovered
+
+
+def recover_abandoned(connection: Redis) -> int:
+    """Re-enqueue at once the intents whose rq job a dead worker had started (whatever their
+    age): run when a worker starts, so one restarted after a crash takes back what its dead
+    predecessor on this host held, instead of after rq's heartbeat time-out and clean-up."""
+    recovered = 0
+    try:
+        for name in QUEUES:
+            registry = StartedJobRegistry(name, connection=connection)
+            for job_id in registry.get_job_ids(cleanup=False):
+                if not job_id.startswith("intent-"):
+                    continue
+                intent_id = int(job_id.removeprefix("intent-"))
+                job = _fetch_job(intent_id, connection)
+                if job is None or not _holder_is_dead(job, connection):
+                    continue
+                row = db.session.execute(
+                    _lock_for_dispatch(
+                        select(OutboxIntent.queue, OutboxIntent.run_after).where(
+                            OutboxIntent.id == intent_id, OutboxIntent.status.in_((DISPATCHED, RUNNING))
+                        )
+                    )
+                ).first()
+                if row is None:
+                    _forget_job(job, connection)  # done or failed on our side: only rq's record was left
+                    continue
+                log.warning("outbox intent %s: its worker %s died mid-run; running it again", intent_id, job.worker_name)
+                _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
+                recovered += 1
     except RedisError as exc:
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
     db.session.commit()
@@ -245,14 +416,22 @@ def _resolve(path: str) -> Callable[..., Any]:
     return target  # type: ignore[return-value]
 
 
+class EffectInFlight(Exception):  # noqa: N818 - a state, not an error
+    """An effect's marker is younger than ``OUTBOX_EFFECT_GRACE_SECONDS``: another run may still
+    be asking the provider. rq retries the job later, when a look-up can tell."""
+
+
 def run_intent(intent_id: int) -> str:
     """The rq job: claim the intent and run its function in one transaction (effect once).
 
     Returns ``"done"``, or ``"already-done"`` for a duplicate delivery. When the function
-    raises, its changes roll back, the error is kept on the intent and the exception goes back
-    to rq, which retries per :data:`DEFAULT_RETRY`; after the last attempt the intent is marked
-    ``failed`` (``flask jobs requeue-failed`` gives it another round).
+    raises, its changes roll back (to its last :func:`checkpoint`), the error is kept on the
+    intent and the exception goes back to rq, which retries per :data:`DEFAULT_RETRY`; after
+    the last attempt the intent is marked ``failed`` (``flask jobs requeue-failed`` gives it
+    another round).
     """
+    intent_token = _running_intent.set(intent_id)
+    released_token = _released.set(False)
     try:
         claimed = _execute_dml(
             update(OutboxIntent)
@@ -266,13 +445,113 @@ def run_intent(intent_id: int) -> str:
         intent = db.session.get(OutboxIntent, intent_id)
         assert intent is not None
         _resolve(intent.func)(*intent.args)
+        if _released.get() and not _execute_dml(
+            update(OutboxIntent)
+            .where(OutboxIntent.id == intent_id, OutboxIntent.status == RUNNING)
+            .values(status=DONE, done_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ):
+            # Another delivery ran it to the end meanwhile (its effects were this run's, found
+            # by their markers): its writes stand, these roll back.
+            db.session.rollback()
+            return "already-done"
         db.session.commit()
         return "done"
     except Exception as exc:
         _record_failure(intent_id, exc)
         raise
     finally:
+        _released.reset(released_token)
+        _running_intent.reset(intent_token)
         db.session.remove()
+
+
+def checkpoint() -> None:
+    """Commit what the running job wrote so far; its intent stays claimed (``running``).
+
+    Inside :func:`run_intent` the intent's claim (``done``, uncommitted) is committed as
+    ``running`` at the first checkpoint, so a later error or a dead worker still leaves it to
+    be run again (:func:`recover_lost`); the run takes it as ``done`` when it finishes. No
+    transaction stays open after a checkpoint: what follows (a provider's answer) holds no lock.
+    Outside a job it is a plain commit.
+    """
+    intent_id = _running_intent.get()
+    if intent_id is not None and not _released.get():
+        _execute_dml(
+            update(OutboxIntent)
+            .where(OutboxIntent.id == intent_id, OutboxIntent.status == DONE)
+            .values(status=RUNNING, done_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        _released.set(True)
+    db.session.commit()
+
+
+def effect(
+    key: str,
+    send: Callable[[], str],
+    *,
+    lookup: Callable[[datetime], Iterable[str]] | None = None,
+) -> str:
+    """Do ``send()`` (an SMS, a call: returns the provider's id for it) once for ``key``.
+
+    The marker is committed before ``send`` is called (:func:`checkpoint`), the result right
+    after. A later run that finds the marker without a result asks ``lookup(since)`` for the
+    provider's ids of what it did since the marker (oldest first) and adopts the first that no
+    other effect holds; if there is none, it was not done and is done now. Without ``lookup`` it
+    is done again (at least once). The marker is left ``sending`` only by a run that died (or
+    is still waiting for the provider): one younger than ``OUTBOX_EFFECT_GRACE_SECONDS`` may
+    belong to a live run, so :class:`EffectInFlight` (rq retries the job later).
+
+    An exception from ``send`` with a true ``not_done`` attribute (the provider refused: a 4xx)
+    marks the effect refused, so another run may ask again; any other marks it unknown (it may
+    have been carried out: the next run looks it up), and goes on to the caller either way.
+    """
+    row = db.session.scalar(select(OutboxEffect).where(OutboxEffect.key == key))
+    if row is not None and row.status == SENT and row.result is not None:
+        return row.result
+    now = utcnow()
+    if row is not None and row.status in (SENDING, UNKNOWN):
+        grace = timedelta(seconds=float(current_app.config.get("OUTBOX_EFFECT_GRACE_SECONDS", 30)))
+        if row.status == SENDING and now - row.started_at < grace:
+            waited = int((now - row.started_at).total_seconds())
+            raise EffectInFlight(f"{key}: another run asked the provider {waited} s ago")
+        found = _adopt(row, lookup) if lookup is not None else None
+        if found is not None:
+            log.warning("effect %s: the provider had done it (%s): adopted, not done again", key, found)
+            row.status, row.result, row.finished_at, row.adopted = SENT, found, now, True
+            checkpoint()
+            return found
+        log.warning("effect %s: not done by the provider after an interrupted run; doing it now", key)
+    if row is None:
+        row = OutboxEffect(key=key, intent_id=_running_intent.get(), attempts=0, adopted=False)
+        db.session.add(row)
+    row.status, row.started_at, row.finished_at = SENDING, now, None
+    row.attempts = (row.attempts or 0) + 1
+    checkpoint()  # durable before the provider is asked
+    try:
+        result = send()
+    except Exception as exc:
+        row.status = REFUSED if getattr(exc, "not_done", False) else UNKNOWN
+        row.finished_at = utcnow()
+        row.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
+        checkpoint()
+        raise
+    row.status, row.result, row.finished_at, row.last_error = SENT, result, utcnow(), None
+    checkpoint()
+    return result
+
+
+def _adopt(row: OutboxEffect, lookup: Callable[[datetime], Iterable[str]]) -> str | None:
+    candidates = [str(c) for c in lookup(row.started_at - CLOCK_SKEW)]
+    if not candidates:
+        return None
+    held = set(
+        db.session.scalars(
+            select(OutboxEffect.result).where(OutboxEffect.result.in_(candidates), OutboxEffect.id != row.id)
+        )
+    )
+    return next((c for c in candidates if c not in held), None)
 
 
 def _record_failure(intent_id: int, exc: Exception) -> None:
@@ -312,15 +591,20 @@ class OutboxDispatcher:
 
     When the Redis server itself restarted (its ``run_id`` changed) it first re-enqueues every
     dispatched intent whose job is gone, whatever its age, so jobs lost inside Redis run again
-    within a period of its return. Jobs lost otherwise are found by :func:`recover_lost`, the
-    job ``outbox-recovery`` (every ``OUTBOX_RECOVERY_SECONDS``).
+    within a period of its return. On its first pass it re-enqueues the jobs dead workers had
+    started (:func:`recover_abandoned`). Jobs lost otherwise are found by :func:`recover_lost`,
+    the job ``outbox-recovery`` (every ``OUTBOX_RECOVERY_SECONDS``).
     """
 
     def __init__(self, app: Flask) -> None:
         self.connection = redis_connection(app)
         self.known_run_id = redis_run_id(self.connection)
+        self.started = False
 
     def __call__(self) -> int:
+        if not self.started:  # a worker (re)starting: take back what a dead one held
+            recover_abandoned(self.connection)
+            self.started = True
         run_id = redis_run_id(self.connection)
         if run_id is not None and run_id != self.known_run_id:  # restarted, or back after an outage
             log.warning("Redis restarted: re-enqueueing dispatched jobs it may have lost")
@@ -331,6 +615,8 @@ class OutboxDispatcher:
 
 
 def outbox_recovery(app: Flask) -> Callable[[], int]:
-    """The periodic step that re-enqueues intents whose rq job vanished (job ``outbox-recovery``)."""
+    """The periodic step that re-enqueues intents whose rq job vanished or whose worker died
+    (job ``outbox-recovery``)."""
     connection = redis_connection(app)
-    return lambda: recover_lost(connection)
+    older_than = timedelta(seconds=float(app.config.get("OUTBOX_RECOVERY_AFTER_SECONDS", 300)))
+    return lambda: recover_abandoned(connection) + recover_lost(connection, older_than)

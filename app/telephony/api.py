@@ -41,8 +41,11 @@ def _refused(exc: CallbackRefused):
 @bp.post("/voice-token")
 @limiter.limit(lambda: current_app.config["VOICE_TOKEN_RATE_LIMIT"])
 def voice_token():
-    """A short-lived token for one browser/app call, bound to what the worker asked for."""
-    payload = _json()
+    """A short-lived token for one browser/app call, bound to what the worker asked for.
+
+    The body is optional (the document says so): none at all is ``{}``; one that is not a
+    JSON object is refused."""
+    payload = _json() if request.content_length or request.get_data(cache=True) else {}
     if payload is None:
         return error_response(400, "invalid_json")
     if not voice_tokens_possible():

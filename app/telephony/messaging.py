@@ -10,10 +10,12 @@ come back to ``/telephony/messaging/status`` and are recorded on the notificatio
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
 
+from app.core.jobs import effect
 from app.core.mail import mail_configured, send_email
 from app.core.masking import mask_text
 from app.telephony.provider import ProviderError, get_provider
@@ -52,11 +54,40 @@ class SmsMessenger:
             raise ProviderError("the provider returned no message id", permanent=False)
         return sid
 
+    def find_sms(self, to: str, body: str, since: datetime) -> list[str]:
+        """The provider's ids of messages with this body sent to ``to`` from our sender since
+        ``since``, oldest first: what a job whose run was cut short asks before sending again."""
+        return find_sent(to=to, from_=self.sender, body=body, since=since)
+
     def send_email(self, to: str, subject: str, body: str) -> str:
         if not mail_configured(self.config):
             log.info("email (no SMTP_HOST configured) to %s", mask_text(to))
             return "log-email"
         return send_email(self.config, to, subject, body)
+
+
+def find_sent(*, to: str, from_: str, body: str, since: datetime) -> list[str]:
+    """Ids of the messages with ``body`` the provider sent to ``to`` from ``from_`` since
+    ``since``, oldest first. The body is what tells our messages apart (Twilio's message
+    resource does not show the status callback URL)."""
+    found = get_provider().find_messages(to=to, from_=from_, since=since)
+    same = [m for m in found if m.get("body") == body]
+    same.sort(key=lambda m: m.get("created_at") or since)
+    return [str(m["sid"]) for m in same]
+
+
+def send_sms_once(key: str, *, to: str, from_: str, body: str, status_callback: str | None = None) -> str:
+    """Send one SMS for ``key`` through :func:`app.core.jobs.effect`: never twice, and a run cut
+    short mid-send asks the provider (:func:`find_sent`) before sending again."""
+    provider = get_provider()
+
+    def send() -> str:
+        sid = provider.send_sms(to=to, from_=from_, body=body, status_callback=status_callback)
+        if not sid:
+            raise ProviderError("the provider returned no message id", permanent=False)
+        return sid
+
+    return effect(key, send, lookup=lambda since: find_sent(to=to, from_=from_, body=body, since=since))
 
 
 def sms_messenger(config: Any) -> SmsMessenger:

@@ -3,8 +3,12 @@
 Only this module (and the webhook edge) talks to Twilio. ``TwilioProvider`` takes an injectable
 ``twilio.http.HttpClient`` (tests check every request against Twilio's OpenAPI document).
 Errors become :class:`ProviderError`: ``permanent`` for a 4xx (bad number, not allowed: do not
-retry), transient otherwise. The default HTTP client does not retry, so a request is never
-sent twice behind our back (a call is never dialled twice).
+retry), transient otherwise; ``not_done`` when Twilio answered that it did nothing (a 4xx,
+429 included), so that only then does a job treat the SMS or call as not made
+(:func:`app.core.jobs.effect`): after a 5xx, a time-out or a lost connection it may have been
+made, and the next attempt asks (:meth:`Provider.find_messages`, :meth:`Provider.find_calls`)
+before doing it again. The default HTTP client does not retry, so a request is never sent twice
+behind our back (a call is never dialled twice).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import io
 import json
 import math
 import threading
+import time
 import uuid
 import wave
 from collections.abc import Callable, Iterator
@@ -30,8 +35,16 @@ from app.core.time import utcnow
 
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 SIM_PREFIX = "halopmi:telephony-sim"
+# The simulated account's logs of calls placed and messages sent (what Twilio's list endpoints
+# show) keep this many entries.
+SIM_ACCOUNT_LOG = 2000
 TWILIO_API = "https://api.twilio.com/2010-04-01"
 MEDIA_CHUNK = 64 * 1024
+# Rehearsing a hanging provider: while this Redis key holds "<sms|call>:<before|after>", the
+# simulated provider waits before (or after) recording such a request and answering it, as
+# Twilio's answer would be late; HELD_KEY says one is waiting. Tests kill a worker meanwhile.
+HOLD_KEY = f"{SIM_PREFIX}:hold"
+HELD_KEY = f"{SIM_PREFIX}:held"
 # Seconds a REST request may take. Bounded, so a dial that hangs has failed long before the
 # housekeeping's grace period asks the provider what became of it (tasks.recover_stalled_dials).
 REST_TIMEOUT = 15
@@ -48,10 +61,16 @@ class Media:
 
 
 class ProviderError(RuntimeError):
-    def __init__(self, message: str, *, permanent: bool, code: int | None = None) -> None:
+    """``permanent``: do not retry (a 4xx other than 429). ``not_done``: the provider answered
+    that it did nothing (any 4xx); otherwise the request may have been carried out."""
+
+    def __init__(
+        self, message: str, *, permanent: bool, code: int | None = None, not_done: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        self.not_done = permanent if not_done is None else not_done
 
 
 class Provider(Protocol):
@@ -64,6 +83,8 @@ class Provider(Protocol):
     def update_call(self, call_sid: str, *, twiml: str) -> None: ...
 
     def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]: ...
+
+    def find_messages(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]: ...
 
     def send_sms(
         self, *, to: str, from_: str, body: str, status_callback: str | None = None
@@ -78,8 +99,14 @@ class Provider(Protocol):
 
 def _wrap(exc: Exception) -> ProviderError:
     if isinstance(exc, TwilioRestException):
-        permanent = 400 <= int(exc.status) < 500 and int(exc.status) != 429
-        return ProviderError(f"twilio {exc.status} {exc.code}: {exc.msg}", permanent=permanent, code=exc.code)
+        refused = 400 <= int(exc.status) < 500
+        return ProviderError(
+            f"twilio {exc.status} {exc.code}: {exc.msg}",
+            permanent=refused and int(exc.status) != 429,
+            code=exc.code,
+            not_done=refused,
+        )
+    # No answer (a time-out, a dropped connection): Twilio may have carried the request out.
     return ProviderError(f"twilio request failed: {exc}", permanent=False)
 
 
@@ -140,6 +167,23 @@ class TwilioProvider:
             {"sid": str(c.sid), "status": str(c.status), "created_at": c.date_created}
             for c in calls
             if c.date_created is None or c.date_created >= since
+        ]
+
+    def find_messages(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
+        """Messages we sent to ``to`` from ``from_`` created since ``since`` (newest first), with
+        their bodies (``GET Messages.json?To=&From=``).
+
+        Filtered on creation time here rather than with ``DateSent>``: a message still queued
+        at Twilio has no sent date, and it still counts as sent by us.
+        """
+        try:
+            messages = self.client.messages.list(to=to, from_=from_, limit=20)
+        except (TwilioRestException, TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
+        return [
+            {"sid": str(m.sid), "status": str(m.status), "body": m.body or "", "created_at": m.date_created}
+            for m in messages
+            if m.date_created is None or m.date_created >= since
         ]
 
     def send_sms(
@@ -215,31 +259,57 @@ def simulated_wav(sid: str, seconds: float = 1.0, rate: int = 8000) -> bytes:
 
 
 class SimulatorProvider:
-    """Plays Twilio's REST side for the simulator: requests land in Redis (or memory) for it."""
+    """Plays Twilio's REST side for the simulator: requests land in Redis (or memory) for it.
+
+    It keeps the account's logs as Twilio does (the calls placed and the messages sent, which
+    ``find_calls`` / ``find_messages`` read like Twilio's list endpoints), and it can be told to
+    answer late, to rehearse a provider that hangs (:data:`HOLD_KEY`).
+    """
 
     name = "simulator"
     _memory: dict[str, list[str]] = {}
     _lock = threading.Lock()
+    _clients: dict[str, Any] = {}
 
     def __init__(self, redis_url: str | None = None) -> None:
         self.redis_url = redis_url
 
-    def _push(self, key: str, value: dict[str, Any]) -> None:
-        data = json.dumps(value)
-        if self.redis_url:
+    def _redis(self) -> Any:
+        """One client (and connection pool) per Redis URL for the process: a new client per
+        request opened a connection for each of a message's five Redis commands."""
+        url = str(self.redis_url)
+        client = SimulatorProvider._clients.get(url)
+        if client is None:
             from redis import Redis
 
-            Redis.from_url(self.redis_url).rpush(f"{SIM_PREFIX}:{key}", data)
+            client = SimulatorProvider._clients.setdefault(url, Redis.from_url(url))
+        return client
+
+    def _push(self, key: str, value: dict[str, Any], keep: int | None = None) -> None:
+        data = json.dumps(value)
+        if self.redis_url:
+            connection = self._redis()
+            connection.rpush(f"{SIM_PREFIX}:{key}", data)
+            if keep:
+                connection.ltrim(f"{SIM_PREFIX}:{key}", -keep, -1)
             return
         with self._lock:
-            self._memory.setdefault(key, []).append(data)
+            items = self._memory.setdefault(key, [])
+            items.append(data)
+            if keep:
+                del items[:-keep]
+
+    def _read(self, key: str) -> list[dict[str, Any]]:
+        if self.redis_url:
+            raw = self._redis().lrange(f"{SIM_PREFIX}:{key}", 0, -1)
+        else:
+            with self._lock:
+                raw = list(self._memory.get(key, []))
+        return [json.loads(r) for r in raw]
 
     def pop_all(self, key: str) -> list[dict[str, Any]]:
         if self.redis_url:
-            from redis import Redis
-
-            connection = Redis.from_url(self.redis_url)
-            with connection.pipeline() as pipe:
+            with self._redis().pipeline() as pipe:
                 pipe.lrange(f"{SIM_PREFIX}:{key}", 0, -1)
                 pipe.delete(f"{SIM_PREFIX}:{key}")
                 raw, _ = pipe.execute()
@@ -248,28 +318,52 @@ class SimulatorProvider:
                 raw = self._memory.pop(key, [])
         return [json.loads(item) for item in raw]
 
+    def _hold(self, operation: str, moment: str) -> None:
+        """Answer late while :data:`HOLD_KEY` holds ``"<operation>:<moment>"`` (``sms`` or
+        ``call``, ``before`` or ``after`` the account records it), as a hanging Twilio would:
+        after ``REST_TIMEOUT`` the request fails without saying whether it was carried out."""
+        if not self.redis_url:
+            return
+        connection = self._redis()
+        wanted = f"{operation}:{moment}".encode()
+        if connection.get(HOLD_KEY) != wanted:
+            return
+        connection.set(HELD_KEY, wanted)
+        deadline = time.monotonic() + REST_TIMEOUT
+        while connection.get(HOLD_KEY) == wanted:
+            if time.monotonic() > deadline:
+                raise ProviderError("simulated provider: no answer in time", permanent=False)
+            time.sleep(0.05)
+
     def create_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 30) -> str:
+        self._hold("call", "before")
         sid = "CA" + uuid.uuid4().hex
         request = {"sid": sid, "to": to, "from": from_, "url": url, "status_callback": status_callback}
         self._push("outbound", request)
         # The simulated account's call list (what Twilio's ``GET Calls`` would show).
-        self._push("placed", {**request, "created_at": utcnow().isoformat()})
+        self._push("placed", {**request, "created_at": utcnow().isoformat()}, keep=SIM_ACCOUNT_LOG)
+        self._hold("call", "after")
         return sid
 
     def find_calls(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
-        if self.redis_url:
-            from redis import Redis
-
-            raw = Redis.from_url(self.redis_url).lrange(f"{SIM_PREFIX}:placed", 0, -1)
-        else:
-            with self._lock:
-                raw = list(self._memory.get("placed", []))
         found = []
-        for item in reversed([json.loads(r) for r in raw]):
+        for item in reversed(self._read("placed")):
             created = datetime.fromisoformat(item["created_at"])
             if item["to"] == to and item["from"] == from_ and created >= since:
                 found.append({"sid": item["sid"], "status": "queued", "created_at": created})
         return found
+
+    def find_messages(self, *, to: str, from_: str, since: datetime) -> list[dict[str, Any]]:
+        found = []
+        for item in reversed(self._read("messages")):
+            created = datetime.fromisoformat(item["created_at"])
+            if item["to"] == to and item["from"] == from_ and created >= since:
+                found.append({"sid": item["sid"], "status": "sent", "body": item["body"], "created_at": created})
+        return found
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The simulated account's message log, oldest first (what ``GET Messages`` lists)."""
+        return self._read("messages")
 
     def update_call(self, call_sid: str, *, twiml: str) -> None:
         self._push(f"redirect:{call_sid}", {"twiml": twiml})
@@ -277,11 +371,16 @@ class SimulatorProvider:
     def send_sms(
         self, *, to: str, from_: str, body: str, status_callback: str | None = None
     ) -> str | None:
+        self._hold("sms", "before")
         sid = "SM" + uuid.uuid4().hex
         self._push("sms", {"sid": sid, "to": to, "body": body})
+        created = utcnow().isoformat()
+        self._push("messages", {"sid": sid, "to": to, "from": from_, "body": body, "created_at": created},
+                   keep=SIM_ACCOUNT_LOG)
         if status_callback:
             # The simulator reports delivery as Twilio would (see Simulator.deliver_sms_statuses).
             self._push("sms-status", {"sid": sid, "to": to, "from": from_, "url": status_callback})
+        self._hold("sms", "after")
         return sid
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:

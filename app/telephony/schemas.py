@@ -21,7 +21,7 @@ from app.tickets.models import CATEGORIES
 
 ALLOWED_KINDS = frozenset({"mobile", "fixed", "fixed_or_mobile"})
 TOPICS = CATEGORIES  # the IVR/call-back topics are the ticket categories (docs/call-flow.md)
-HHMM = r"^[0-2][0-9]:[0-5][0-9]$"
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # 26:56 was schema-valid and refused
 
 
 def phone_problem(raw: str | None) -> str | None:
@@ -82,7 +82,8 @@ Digits16 = Annotated[str, Field(pattern=r"^[0-9]{16}$")]
 
 
 class Window(Schema):
-    """The worker's local time window, e.g. {"start": "18:00", "end": "21:00"}."""
+    """The worker's local time window, e.g. {"start": "18:00", "end": "21:00"}: ``end`` differs
+    from ``start``; a zone that is not an IANA name means her country's zone."""
 
     start: Hhmm
     end: Hhmm
@@ -120,12 +121,16 @@ class VoiceTokenCreate(Schema):
 class CallbackCreate(VoiceTokenCreate):
     """Ask to be called back on a phone abroad."""
 
-    phone: Annotated[str, AfterValidator(_dialable), BeforeValidator(lambda value: str(value or ""))]
+    # minLength 1 in the document: an empty number is refused, so the schema must not allow it.
+    phone: Annotated[
+        str, Field(min_length=1), AfterValidator(_dialable), BeforeValidator(lambda value: str(value or ""))
+    ]
     nik: Annotated[Digits16 | None, BeforeValidator(_blank_is_none)] = None
     preferred_window: Annotated[Window | None, BeforeValidator(_window)] = None
 
     messages = {
         **VoiceTokenCreate.messages,
+        "phone": {"string_too_short": "not_e164"},
         "nik": {"*": "invalid_nik"},
         "preferred_window": {"*": "invalid_window"},
     }

@@ -1,8 +1,16 @@
 """rq jobs of the telephony edge, run through the outbox (``app.core.jobs.record_intent``).
 
 ``connect_agent`` and ``place_callback`` are recorded by routing when an agent accepts
-(docs/call-flow.md). Jobs with an effect at the provider keep their own intent rows
-(:class:`~app.telephony.models.CallbackAttempt`) so a retried job never dials twice.
+(docs/call-flow.md). Jobs with an effect at the provider never repeat it blindly:
+
+* ``place_callback`` commits its attempt row (:class:`~app.telephony.models.CallbackAttempt`,
+  ``dialing``) before the provider is asked. An attempt still ``dialing`` after
+  ``CALLBACK_DIAL_GRACE_SECONDS`` (the worker died mid-dial, or the provider gave no clear
+  answer) is settled by :func:`recover_stalled_dials`, which asks the provider: adopt the call
+  or retry, never a second call blind;
+* ``send_callback_sms`` goes through :func:`app.core.jobs.effect` (marker, look-up);
+* ``connect_agent`` (a redirect) and the erasure's recording deletion are idempotent at the
+  provider: repeating them changes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 
-from app.core.jobs import record_intent
+from app.core.jobs import checkpoint, record_intent
 from app.extensions import db
 from app.telephony import calllog, integration, twiml
 from app.telephony.clicktocall import (
@@ -27,6 +35,7 @@ from app.telephony.clicktocall import (
 )
 from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
+from app.telephony.messaging import send_sms_once
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.selfservice import forget_expired_guards
@@ -102,10 +111,10 @@ def place_callback(work_item_id: int) -> None:
     db.session.add(attempt)
     callback.attempts = attempt.attempt_no
     callback.status = "dialing"
-    # The attempt row is our intent: durable before the provider is asked, so a crash after
+    # The attempt row is our marker: durable before the provider is asked, so a crash after
     # dialling can never lead to a second call (the unique (callback, attempt_no) backs it).
     # A crash before the answer below is written leaves it "dialing": recover_stalled_dials.
-    db.session.commit()
+    checkpoint()
     caller_id = caller_number()
     try:
         sid = get_provider().create_call(
@@ -116,6 +125,13 @@ def place_callback(work_item_id: int) -> None:
             timeout=30,
         )
     except ProviderError as exc:
+        if not exc.not_done:
+            # No clear answer (a time-out, a 5xx): the call may have been placed. Left
+            # "dialing", as after a crash, for recover_stalled_dials to ask the provider once the
+            # grace period is over; a new attempt now could ring her phone twice.
+            attempt.error = str(exc)[:500]
+            log.warning("callback attempt %s: the provider gave no clear answer (%s); asked later", attempt.id, exc)
+            return
         attempt.status, attempt.error = "error", str(exc)[:500]
         integration.cancel("callback", callback.id, "provider_error")
         if exc.permanent:
@@ -304,11 +320,13 @@ def schedule_callback(kind: str, ref_id: int, at_iso: str, agent_id: int) -> Non
 
 
 def send_callback_sms(callback_id: int) -> None:
+    """The SMS after the last call-back attempt failed: once (:func:`messaging.send_sms_once`)."""
     callback = db.session.get(CallbackRequest, callback_id)
     if callback is None or not callback.phone:
         return
     try:
-        get_provider().send_sms(
+        send_sms_once(
+            f"callback-sms:{callback.id}",
             to=callback.phone,
             from_=current_app.config.get("TWILIO_CALLER_ID") or "BPJSTK",
             body=sms_body(callback),

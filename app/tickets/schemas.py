@@ -83,7 +83,9 @@ def _birth_date(value: Any) -> date | None:
 
 
 class ComplaintCreate(Schema):
-    """A new complaint (SPEC §3.1.4), from the portal's form or the API: every message names its field."""
+    """A new complaint (SPEC §3.1.4), from the portal's form or the API: every message names its field.
+
+    Text is read without its surrounding whitespace: lengths are counted after that."""
 
     name: Annotated[str, Field(min_length=1, max_length=NAME_MAX), text()]
     phone: Annotated[
@@ -176,18 +178,23 @@ class Reply(Schema):
 
 
 def _score(value: Any) -> Any:
-    """A whole number 1-5, also as digits in a form field; ``true`` is not a number here."""
+    """A whole number 1-5, also as digits in a form field or as ``3.0`` (an integer to JSON
+    Schema); ``true`` is not a number here."""
     if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
     if isinstance(value, bool):
         fail(_l("Choose a rating from 1 to 5."), "score")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
 class Rating(Schema):
     """The worker's rating of the service once the case is resolved."""
 
-    score: Annotated[int, BeforeValidator(_score), Field(ge=1, le=5)]
+    # Field before the validator: the bounds reach the JSON Schema as minimum/maximum (after it,
+    # pydantic wrote them as "ge"/"le", which JSON Schema ignores: score 409 was schema-valid).
+    score: Annotated[int, Field(ge=1, le=5), BeforeValidator(_score)]
     comment: Annotated[str, Field(max_length=COMMENT_MAX), text()] = ""
 
     messages = {

@@ -1,8 +1,12 @@
 """Jobs of the tickets package, run through the outbox (``app.core.jobs.run_intent``).
 
 :func:`notify_worker` tells the worker about their case by SMS and/or email. Each message is a
-:class:`~app.tickets.models.Notification` row under a unique key, written before the provider is
-called and marked ``sent`` after, so a retried job never sends twice. Providers sit behind the
+:class:`~app.tickets.models.Notification` row under a unique key, and goes to the provider
+through :func:`app.core.jobs.effect`: a marker is committed before the provider is called and
+its answer right after, so a retried job never sends twice, and a run cut short between the two
+(a worker killed mid-send) asks the provider before sending again (SMS: the messages sent to
+that number since the marker, matched by body; email cannot be asked, so it may go twice in
+that one case). Providers sit behind the
 :class:`Messenger` seam: :class:`LogMessenger` (records, sends nothing) is used while Twilio
 Messaging is not configured. The Twilio implementation belongs to the telephony edge (only
 ``app/telephony`` imports ``twilio``) and plugs in through ``TICKETS_MESSENGER`` or
@@ -13,13 +17,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import select
 
-from app.core.jobs import record_intent
+from app.core.jobs import EffectInFlight, checkpoint, effect, record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
 from app.extensions import db
@@ -37,6 +42,11 @@ class Messenger(Protocol):
     ``delivery_replay`` attribute: the dotted name of a job, called with the provider's message
     id once the sending transaction has committed, that re-applies reports which arrived before
     the message id was on record (:func:`app.tickets.services.notify.record_delivery`).
+
+    One whose provider can list what it sent has ``find_sms(to, body, since)``: the ids of
+    messages with that body sent to ``to`` since ``since``, oldest first (see
+    :func:`app.core.jobs.effect`). Errors may carry ``not_done`` (the provider refused: nothing
+    was sent) and ``permanent`` (do not try again).
     """
 
     name: str
@@ -118,7 +128,8 @@ def _texts(ticket: Ticket, kind: str) -> tuple[str, str]:
 
 def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | None = None) -> list[int]:
     """Send the worker the ``kind`` message (created/reply/resolved) once per channel; with
-    ``channel`` (as the outbox records it), only on that channel."""
+    ``channel`` (as the outbox records it), only on that channel. Commits as it goes
+    (:func:`app.core.jobs.effect`); safe to run again from the start."""
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return []
@@ -142,17 +153,23 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | Non
             continue
         note.attempts += 1
         try:
-            if name == "sms":
-                note.provider_id = messenger.send_sms(destination, body)
-            else:
-                note.provider_id = messenger.send_email(destination, subject, body)
+            provider_id = effect(key, _sender(messenger, name, destination, subject, note.body),
+                                 lookup=_lookup(messenger, name, destination, note.body))
+        except EffectInFlight:
+            raise
         except Exception as exc:
             note.status = "failed"
             note.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
+            if getattr(exc, "permanent", False):  # refused for good (a bad number): kept, not retried
+                log.warning("notification %s refused by the provider: %s", note.id, note.last_error)
+                checkpoint()
+                continue
             raise
+        note.provider_id = provider_id
         note.provider = messenger.name
         note.status = "sent"
-        note.sent_at = utcnow()
+        note.sent_at = note.sent_at or utcnow()
+        note.last_error = None
         replay = getattr(messenger, "delivery_replay", None)
         if name == "sms" and replay and note.provider_id:
             # Runs after this job commits: a status callback that overtook the commit (and so
@@ -163,6 +180,19 @@ def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | Non
     return ids
 
 
+def _sender(messenger: Messenger, channel: str, destination: str, subject: str, body: str) -> Callable[[], str]:
+    if channel == "sms":
+        return lambda: messenger.send_sms(destination, body)
+    return lambda: messenger.send_email(destination, subject, body)
+
+
+def _lookup(
+    messenger: Messenger, channel: str, destination: str, body: str
+) -> Callable[[datetime], list[str]] | None:
+    find = getattr(messenger, "find_sms", None)
+    if channel != "sms" or find is None:
+        return None  # email cannot be asked: sent again (at least once)
+    return lambda since: find(destination, body, since)
 
 
 def housekeeping(now: datetime | None = None) -> dict[str, int]:

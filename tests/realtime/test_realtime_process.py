@@ -17,10 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -40,70 +36,18 @@ from config import TestingConfig
 from tests.console.test_live_routing import console_post
 from tests.live import (
     PASSWORD,
-    PROCESS_STARTUP_TIMEOUT,
     USER_AGENT,
+    Gunicorn,
     login_session,
     staff_user,
     wait_for_subscribers,
-    wait_until_healthy,
 )
-from tests.services import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.committed, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_THREADS = 4
 CONSOLES = 150  # far more than WEB_THREADS (the issue's case: 100 threads, the 101st console hung)
-
-
-class Gunicorn:
-    """One gunicorn master with one worker, started as the README says."""
-
-    def __init__(self, name: str, worker: list[str], target: str, env: dict[str, str]) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.NamedTemporaryFile(prefix=f"halopmi-{name}-", suffix=".log", delete=False)  # noqa: SIM115
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                *worker,
-                "-w",
-                "1",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                target,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self) -> None:
-        try:
-            wait_until_healthy(self.url, PROCESS_STARTUP_TIMEOUT, alive=lambda: self.process.poll() is None)
-        except Exception as exc:
-            raise AssertionError(f"{self.name} did not start: {exc}\n{self.log()}") from exc
-
-    def log(self) -> str:
-        return Path(self._log.name).read_text(encoding="utf-8", errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log.close()
-        Path(self._log.name).unlink(missing_ok=True)
 
 
 class Layout(NamedTuple):

@@ -213,6 +213,34 @@ def test_when_the_provider_cannot_say_nothing_is_decided(accepted, fake, clock, 
     assert _dials(fake) == []
 
 
+@pytest.mark.parametrize("placed", [True, False], ids=["placed", "not-placed"])
+def test_a_dial_without_a_clear_answer_is_asked_about_not_repeated(accepted, fake, clock, placed):
+    """Twilio answered 503 (or the request timed out): the call may or may not exist. The
+    attempt waits for the look-up after the grace period: adopted if placed, else retried."""
+    fake.fail_next(503)
+    tasks.place_callback(accepted["item_id"])
+    db.session.commit()
+    attempt = db.session.scalar(select(CallbackAttempt))
+    assert attempt.status == "dialing"
+    assert db.session.get(WorkItem, accepted["item_id"]).status != "cancelled"  # the agent waits
+
+    _after_grace(clock)
+    sid = "CA" + "f" * 32
+    created = format_datetime(attempt.created_at + timedelta(seconds=1), usegmt=True)
+    _list_answer(fake, [{"sid": sid, "to": PHONE, "status": "ringing", "date_created": created}] if placed else [])
+    expected = {"adopted": 1, "retried": 0, "unknown": 0} if placed else {"adopted": 0, "retried": 1, "unknown": 0}
+    assert tasks.recover_stalled_dials() == expected
+    db.session.commit()
+    attempt = db.session.scalar(select(CallbackAttempt))
+    callback = db.session.get(CallbackRequest, accepted["callback_id"])
+    if placed:
+        assert (attempt.status, attempt.call_sid) == ("dialed", sid)
+        assert db.session.get(WorkItem, accepted["item_id"]).status == "connected"
+    else:
+        assert attempt.status == "error" and callback.status == "scheduled"
+    assert len(_dials(fake)) == 1  # never dialled a second time meanwhile
+
+
 def test_the_simulator_answers_the_question_too(app, sim, clock, client, monkeypatch):
     """End to end on the embedded default: the adopted call rings the worker's (simulated) phone."""
     agent = make_agent()

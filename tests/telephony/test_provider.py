@@ -156,13 +156,28 @@ def test_a_refused_number_fails_clearly_without_retry(callback_item, fake):
     assert len(fake.requests) == 1
 
 
-def test_a_provider_outage_schedules_a_new_attempt_not_a_blind_redial(callback_item, fake):
+def test_a_provider_outage_is_not_answered_with_a_blind_redial(callback_item, fake):
+    """A 500 does not say whether Twilio placed the call: the attempt stays "dialing" for the
+    housekeeping to ask (tests/telephony/test_dial_recovery.py), no new attempt is scheduled.
+    (It used to schedule one, which rang her phone a second time if the first call went out.)"""
     fake.fail_next(500)
     place_callback(77)
     db.session.commit()
     callback = db.session.get(CallbackRequest, callback_item)
-    assert callback.status == "scheduled" and callback.attempts == 1
+    assert callback.status == "dialing" and callback.attempts == 1 and callback.next_attempt_at is None
+    attempt = db.session.scalar(select(CallbackAttempt))
+    assert attempt.status == "dialing" and "500" in attempt.error
+    place_callback(77)  # a redelivered job
+    db.session.commit()
     assert len(fake.requests) == 1
+
+
+def test_errors_say_whether_twilio_did_nothing(provider, fake):
+    for status, not_done in ((400, True), (429, True), (500, False), (503, False)):
+        fake.fail_next(status)
+        with pytest.raises(ProviderError) as caught:
+            provider.send_sms(to="+886912345678", from_="+62", body="x")
+        assert caught.value.not_done is not_done, status
 
 
 class _CallItem:
