@@ -1,5 +1,5 @@
-"""Worker notifications: SMS through the telephony provider (Twilio Messaging, or the simulator
-when Twilio is not configured) and email over SMTP (``app.core.mail``).
+"""Worker notifications: WhatsApp and SMS through the telephony provider (Twilio Messaging, or
+the simulator when Twilio is not configured) and email over SMTP (``app.core.mail``).
 
 The tickets package sends through a ``Messenger`` seam and never imports Twilio; point it here
 with ``TICKETS_MESSENGER=app.telephony.messaging:sms_messenger``. Without ``SMTP_HOST`` email
@@ -43,10 +43,28 @@ class SmsMessenger:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.sender = config.get("TWILIO_CALLER_ID") or "BPJSTK"
+        self.whatsapp_sender = config.get("TWILIO_WHATSAPP_FROM") or config.get("TWILIO_CALLER_ID") or "+62215550000"
 
     def send_sms(self, to: str, body: str) -> str:
         sid = get_provider().send_sms(
             to=to, from_=self.sender, body=body, status_callback=status_callback_url()
+        )
+        if not sid:
+            raise ProviderError("the provider returned no message id", permanent=False)
+        return sid
+
+    def send_whatsapp(
+        self, to: str, body: str, content_sid: str | None = None, variables: dict[str, str] | None = None
+    ) -> str:
+        """WhatsApp from the business sender (``TWILIO_WHATSAPP_FROM``, else the caller id):
+        free text, or an approved template (``content_sid`` + ``variables``)."""
+        sid = get_provider().send_whatsapp(
+            to=to,
+            from_=self.whatsapp_sender,
+            body=body,
+            status_callback=status_callback_url(),
+            content_sid=content_sid,
+            content_variables=variables,
         )
         if not sid:
             raise ProviderError("the provider returned no message id", permanent=False)

@@ -1,6 +1,7 @@
 """Jobs of the tickets package, run through the outbox (``app.core.jobs.run_intent``).
 
-:func:`notify_worker` tells the worker about their case by SMS and/or email. Each message is a
+:func:`notify_worker` tells the worker about her case on one channel (WhatsApp, SMS or email;
+:func:`notify_contact` answers a number with no case). Each message is a
 :class:`~app.tickets.models.Notification` row under a unique key, written before the provider is
 called and marked ``sent`` after, so a retried job never sends twice. Providers sit behind the
 :class:`Messenger` seam: :class:`LogMessenger` (records, sends nothing) is used while Twilio
@@ -13,30 +14,46 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from datetime import datetime
 from typing import Protocol
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 
+from app.core.dates import zone_for_country
 from app.core.jobs import record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
+from app.core.vocabulary import label
 from app.extensions import db
 from app.tickets.erasure import erase_requester, expired_ticket_ids
-from app.tickets.models import Notification, Ticket
+from app.tickets.models import (
+    MESSAGING_CHANNELS,
+    MessageTemplate,
+    MessagingContact,
+    Notification,
+    Ticket,
+    TicketEvent,
+)
+from app.tickets.services.contacts import opted_out_at, template_for, window_closes_at, worker_channel
 from app.tickets.services.lifecycle import close_stale_resolved
+from app.tickets.services.notify import notify
+from app.tickets.worker_texts import TEXTS, language_of, when_text, worker_text
 
 log = logging.getLogger(__name__)
 
 
 class Messenger(Protocol):
-    """Sends one text message; returns the provider's message id.
+    """Sends one message; returns the provider's message id.
 
-    A messenger whose provider reports delivery later (SMS status callbacks) may also have a
+    A messenger whose provider reports delivery later (status callbacks) may also have a
     ``delivery_replay`` attribute: the dotted name of a job, called with the provider's message
     id once the sending transaction has committed, that re-applies reports which arrived before
     the message id was on record (:func:`app.tickets.services.notify.record_delivery`).
+    ``send_whatsapp`` sends free text, or with ``content_sid`` an approved template (Twilio
+    Content API) filled with ``variables``; ``body`` is then what the worker will read.
     """
 
     name: str
@@ -44,6 +61,10 @@ class Messenger(Protocol):
     def send_sms(self, to: str, body: str) -> str: ...
 
     def send_email(self, to: str, subject: str, body: str) -> str: ...
+
+    def send_whatsapp(
+        self, to: str, body: str, content_sid: str | None = None, variables: dict[str, str] | None = None
+    ) -> str: ...
 
 
 class LogMessenger:
@@ -53,6 +74,7 @@ class LogMessenger:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
+        self.templates: list[tuple[str, str, dict[str, str]]] = []
 
     def send_sms(self, to: str, body: str) -> str:
         self.sent.append(("sms", to, body))
@@ -62,6 +84,15 @@ class LogMessenger:
     def send_email(self, to: str, subject: str, body: str) -> str:
         self.sent.append(("email", to, body))
         log.info("email (not sent: no provider configured) %s", mask_text(to))
+        return f"log-{len(self.sent)}"
+
+    def send_whatsapp(
+        self, to: str, body: str, content_sid: str | None = None, variables: dict[str, str] | None = None
+    ) -> str:
+        self.sent.append(("whatsapp", to, body))
+        if content_sid:
+            self.templates.append((to, content_sid, dict(variables or {})))
+        log.info("whatsapp (not sent: no provider configured) %s", mask_text(to))
         return f"log-{len(self.sent)}"
 
 
@@ -90,9 +121,32 @@ def get_messenger() -> Messenger:
     return _messenger
 
 
-def _texts(ticket: Ticket, kind: str) -> tuple[str, str]:
+# Notifications the service starts (outside WhatsApp's window only a template may carry them;
+# without one they go by SMS). Every other kind answers a message she has just sent.
+STARTED_BY_US = frozenset({"message", "created", "reply", "resolved", "callback"})
+# Sent even to a number that said STOP: the one confirmation that it did.
+AFTER_STOP = frozenset({"opted_out"})
+
+
+def _track_link(ticket: Ticket) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    return f"{str(base).rstrip('/')}/complaints/track?reference={ticket.reference}" if base else ""
+
+
+def _texts(ticket: Ticket, kind: str, key_suffix: str = "", channel: str = "sms") -> tuple[str, str]:
     """Subject and body, in the ticket's language (jobs run without a request locale)."""
     ref = ticket.reference or ""
+    if kind == "message":  # an agent's answer on a WhatsApp/SMS case: her words go as written
+        event = db.session.get(TicketEvent, int(key_suffix[1:])) if key_suffix[1:].isdigit() else None
+        text = (event.body or "") if event is not None and event.ticket_id == ticket.id else ""
+        prefix = f"BPJS Ketenagakerjaan ({ref}): " if channel == "sms" else ""
+        return "BPJS Ketenagakerjaan", prefix + text
+    if kind == "status":
+        status = vocabulary_label(ticket.status, "ticket_status_public", ticket.language)
+        when = when_text(ticket.updated_at, ticket.language, zone=zone_for_country(ticket.country))
+        return "BPJS Ketenagakerjaan", worker_text("status", ticket.language, reference=ref, status=status, when=when)
+    if kind in TEXTS:
+        return "BPJS Ketenagakerjaan", worker_text(kind, ticket.language, reference=ref)
     if ticket.language == "en":
         texts = {
             "created": f"BPJS Ketenagakerjaan: we received your complaint. Reference {ref}.",
@@ -110,59 +164,125 @@ def _texts(ticket: Ticket, kind: str) -> tuple[str, str]:
             f"menelepon nomor ini. Nomor referensi {ref}.",
         }
     body = texts.get(kind, texts["reply"])
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        body += f" {base.rstrip('/')}/complaints/track?reference={ref}"
+    link = _track_link(ticket)
+    if link:
+        body += f" {link}"
     return body.split(":")[0], body
 
 
+def vocabulary_label(code: str, kind: str, language: str | None) -> str:
+    """A vocabulary label in the worker's language (jobs have no reader)."""
+    with force_locale(language_of(language)):
+        return label(code, kind)
+
+
+def template_variables(template: MessageTemplate, ticket: Ticket) -> dict[str, str]:
+    """``{"1": …, "2": …}``: each placeholder filled from the ticket field the template names."""
+    values = {
+        "reference": ticket.reference or "",
+        "status": vocabulary_label(ticket.status, "ticket_status_public", ticket.language),
+        "link": _track_link(ticket),
+        "name": ticket.requester_name or "",
+    }
+    return {str(n): values.get(field, "") for n, field in enumerate(template.variables or [], start=1)}
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def render_template(body: str, variables: dict[str, str]) -> str:
+    """The template's text as the worker reads it (``{{1}}`` → its value)."""
+    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), body)
+
+
+def _note(key: str, ticket_id: int | None, channel: str, destination: str, body: str) -> Notification:
+    note = db.session.scalar(select(Notification).where(Notification.key == key))
+    if note is None:
+        note = Notification(key=key, ticket_id=ticket_id, channel=channel, destination=destination, body=body)
+        db.session.add(note)
+        db.session.flush()
+    return note
+
+
+def _skip(note: Notification, reason: str) -> None:
+    note.status = "skipped"
+    note.last_error = reason
+
+
 def notify_worker(ticket_id: int, kind: str, key_suffix: str, channel: str | None = None) -> list[int]:
-    """Send the worker the ``kind`` message (created/reply/resolved) once per channel; with
-    ``channel`` (as the outbox records it), only on that channel."""
+    """Send the worker the ``kind`` message once on ``channel`` (as the outbox records it; None,
+    from intents recorded before channels were chosen: her preferred channel). A WhatsApp
+    message the service starts goes as free text inside the 24-hour window, else as the
+    approved template for it, else not at all: then it is recorded as skipped and goes by SMS."""
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return []
-    subject, body = _texts(ticket, kind)
+    channel = channel or worker_channel(ticket)
+    destination = ticket.requester_email if channel == "email" else ticket.requester_phone
+    if channel is None or not destination:
+        return []
+    subject, body = _texts(ticket, kind, key_suffix, channel)
+    note = _note(f"ticket-notify:{ticket_id}:{kind}:{key_suffix}:{channel}", ticket_id, channel, destination, body)
+    if _send(note, kind, ticket.language, subject, ticket) == "no_template":
+        notify(ticket, kind, key_suffix, channel="sms")
+    return [note.id]
+
+
+def notify_contact(contact_id: int, kind: str, key_suffix: str) -> list[int]:
+    """An automatic answer to a number with no case (see
+    :func:`app.tickets.services.notify.notify_contact`), once."""
+    contact = db.session.get(MessagingContact, contact_id)
+    if contact is None:
+        return []
+    body = worker_text(kind, contact.language)
+    note = _note(f"contact-notify:{contact_id}:{kind}:{key_suffix}", None, contact.channel, contact.phone, body)
+    _send(note, kind, contact.language or "id", "BPJS Ketenagakerjaan", None)
+    return [note.id]
+
+
+def _send(note: Notification, kind: str, language: str, subject: str, ticket: Ticket | None) -> str:
+    """Hand ``note`` to the provider once (a note already sent or skipped stays so). Returns
+    ``sent``, ``done`` (nothing left to do), ``skipped`` or ``no_template`` (WhatsApp outside
+    its window without an approved template: the caller sends it another way)."""
+    if note.status in ("sent", "skipped"):
+        return "done"
+    if note.channel in MESSAGING_CHANNELS and kind not in AFTER_STOP and opted_out_at(note.destination):
+        _skip(note, "opted_out")
+        return "skipped"
+    content_sid: str | None = None
+    variables: dict[str, str] | None = None
+    if note.channel == "whatsapp" and window_closes_at(note.destination) is None:
+        template = template_for(kind, language) if kind in STARTED_BY_US and ticket is not None else None
+        if template is None:
+            _skip(note, "whatsapp_window_closed")
+            return "no_template" if kind in STARTED_BY_US and ticket is not None else "skipped"
+        content_sid, variables = template.content_sid, template_variables(template, ticket)  # type: ignore[arg-type]
+        note.body = render_template(template.body, variables)
+        note.content_sid, note.content_variables = content_sid, variables
     messenger = get_messenger()
-    ids: list[int] = []
-    targets = (("sms", ticket.requester_phone), ("email", ticket.requester_email))
-    for name, destination in targets:
-        if not destination or (channel is not None and name != channel):
-            continue
-        key = f"ticket-notify:{ticket_id}:{kind}:{key_suffix}:{name}"
-        note = db.session.scalar(select(Notification).where(Notification.key == key))
-        if note is None:
-            note = Notification(
-                key=key, ticket_id=ticket_id, channel=name, destination=destination, body=body
-            )
-            db.session.add(note)
-            db.session.flush()
-        ids.append(note.id)
-        if note.status == "sent":
-            continue
-        note.attempts += 1
-        try:
-            if name == "sms":
-                note.provider_id = messenger.send_sms(destination, body)
-            else:
-                note.provider_id = messenger.send_email(destination, subject, body)
-        except Exception as exc:
-            note.status = "failed"
-            note.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
-            raise
-        note.provider = messenger.name
-        note.status = "sent"
-        note.sent_at = utcnow()
-        replay = getattr(messenger, "delivery_replay", None)
-        if name == "sms" and replay and note.provider_id:
-            # Runs after this job commits: a status callback that overtook the commit (and so
-            # found no message with this id) is applied then.
-            record_intent(
-                replay, note.provider_id, queue="notifications", key=f"delivery-replay:{note.provider_id}"
-            )
-    return ids
-
-
+    note.attempts += 1
+    destination = note.destination or ""
+    try:
+        if note.channel == "sms":
+            note.provider_id = messenger.send_sms(destination, note.body)
+        elif note.channel == "whatsapp":
+            note.provider_id = messenger.send_whatsapp(destination, note.body, content_sid, variables)
+        else:
+            note.provider_id = messenger.send_email(destination, subject, note.body)
+    except Exception as exc:
+        note.status = "failed"
+        note.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
+        raise
+    note.provider = messenger.name
+    note.status = "sent"
+    note.sent_at = utcnow()
+    note.last_error = None
+    replay = getattr(messenger, "delivery_replay", None)
+    if note.channel in MESSAGING_CHANNELS and replay and note.provider_id:
+        # Runs after this job commits: a status callback that overtook the commit (and so
+        # found no message with this id) is applied then.
+        record_intent(replay, note.provider_id, queue="notifications", key=f"delivery-replay:{note.provider_id}")
+    return "sent"
 
 
 def housekeeping(now: datetime | None = None) -> dict[str, int]:
