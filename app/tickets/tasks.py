@@ -14,24 +14,20 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 from datetime import datetime
 from typing import Protocol
 
 from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.core.dates import zone_for_country
 from app.core.jobs import record_intent
 from app.core.masking import mask_text
 from app.core.time import utcnow
-from app.core.vocabulary import label
 from app.extensions import db
 from app.tickets.erasure import erase_requester, expired_ticket_ids
 from app.tickets.models import (
     MESSAGING_CHANNELS,
-    MessageTemplate,
     MessagingContact,
     Notification,
     Ticket,
@@ -40,7 +36,8 @@ from app.tickets.models import (
 from app.tickets.services.contacts import opted_out_at, template_for, window_closes_at, worker_channel
 from app.tickets.services.lifecycle import close_stale_resolved
 from app.tickets.services.notify import notify
-from app.tickets.worker_texts import TEXTS, language_of, when_text, worker_text
+from app.tickets.services.templates import fill_template, template_variables, track_link, vocabulary_label
+from app.tickets.worker_texts import TEXTS, when_text, worker_text
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +125,6 @@ STARTED_BY_US = frozenset({"message", "created", "reply", "resolved", "callback"
 AFTER_STOP = frozenset({"opted_out"})
 
 
-def _track_link(ticket: Ticket) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    return f"{str(base).rstrip('/')}/complaints/track?reference={ticket.reference}" if base else ""
-
-
 def _texts(ticket: Ticket, kind: str, key_suffix: str = "", channel: str = "sms") -> tuple[str, str]:
     """Subject and body, in the ticket's language (jobs run without a request locale)."""
     ref = ticket.reference or ""
@@ -164,35 +156,10 @@ def _texts(ticket: Ticket, kind: str, key_suffix: str = "", channel: str = "sms"
             f"menelepon nomor ini. Nomor referensi {ref}.",
         }
     body = texts.get(kind, texts["reply"])
-    link = _track_link(ticket)
+    link = track_link(ticket)
     if link:
         body += f" {link}"
     return body.split(":")[0], body
-
-
-def vocabulary_label(code: str, kind: str, language: str | None) -> str:
-    """A vocabulary label in the worker's language (jobs have no reader)."""
-    with force_locale(language_of(language)):
-        return label(code, kind)
-
-
-def template_variables(template: MessageTemplate, ticket: Ticket) -> dict[str, str]:
-    """``{"1": …, "2": …}``: each placeholder filled from the ticket field the template names."""
-    values = {
-        "reference": ticket.reference or "",
-        "status": vocabulary_label(ticket.status, "ticket_status_public", ticket.language),
-        "link": _track_link(ticket),
-        "name": ticket.requester_name or "",
-    }
-    return {str(n): values.get(field, "") for n, field in enumerate(template.variables or [], start=1)}
-
-
-_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
-
-
-def render_template(body: str, variables: dict[str, str]) -> str:
-    """The template's text as the worker reads it (``{{1}}`` → its value)."""
-    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), body)
 
 
 def _note(key: str, ticket_id: int | None, channel: str, destination: str, body: str) -> Notification:
@@ -257,7 +224,7 @@ def _send(note: Notification, kind: str, language: str, subject: str, ticket: Ti
             _skip(note, "whatsapp_window_closed")
             return "no_template" if kind in STARTED_BY_US and ticket is not None else "skipped"
         content_sid, variables = template.content_sid, template_variables(template, ticket)  # type: ignore[arg-type]
-        note.body = render_template(template.body, variables)
+        note.body = fill_template(template.body, variables)
         note.content_sid, note.content_variables = content_sid, variables
     messenger = get_messenger()
     note.attempts += 1

@@ -41,6 +41,9 @@ PUBLIC_ENDPOINTS = {
     "telephony.voice_client",
     "telephony.voice_callback_answer",
     "telephony.messaging_status",
+    "telephony.messaging_inbound",
+    # What those webhooks are, described for whoever connects Twilio (no data behind it).
+    "telephony.openapi_document",
     # Public click-to-call API (rate-limited per IP).
     "telephony_api.voice_token",
     "telephony_api.callbacks",

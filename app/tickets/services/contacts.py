@@ -22,7 +22,8 @@ DEFAULT_WINDOW_HOURS = 24
 
 @dataclass(frozen=True)
 class ReplyRoute:
-    """How an agent's public answer reaches the worker, said before it is sent.
+    """How an agent's public answer reaches the worker, said before it is sent
+    (``window_closes_at``: when WhatsApp's window closes or closed).
 
     ``mode``: ``free`` (sent as written on ``channel``), ``template`` (WhatsApp outside the
     window: only ``template`` goes, her case page keeps the full answer), ``sms`` (WhatsApp
@@ -136,10 +137,10 @@ def reply_route(ticket: Ticket, now: datetime | None = None) -> ReplyRoute | Non
         return ReplyRoute("sms", "free")
     contact = contact_for("whatsapp", phone)
     last = contact.last_inbound_at if contact else None
-    closes = window_closes_at(phone, now)
-    if closes is not None:
+    closes = last + timedelta(hours=window_hours()) if last else None
+    if window_closes_at(phone, now) is not None:
         return ReplyRoute("whatsapp", "free", window_closes_at=closes, last_message_at=last)
     template = template_for("message", ticket.language)
     if template is not None:
-        return ReplyRoute("whatsapp", "template", last_message_at=last, template=template)
-    return ReplyRoute("sms", "sms", last_message_at=last)
+        return ReplyRoute("whatsapp", "template", closes, last, template=template)
+    return ReplyRoute("sms", "sms", closes, last)
