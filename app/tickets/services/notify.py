@@ -18,6 +18,7 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.tickets.models import CARRIER_STATUS_RANK, MessagingContact, Notification, Ticket
 from app.tickets.services.contacts import worker_channel
+from app.tickets.services.timeline import publish_update
 
 
 def notify(ticket: Ticket, kind: str, key_suffix: str, *, channel: str | None = None) -> None:
@@ -100,4 +101,7 @@ def record_delivery(
     note.carrier_status_at = at or utcnow()
     if code:
         note.carrier_error_code = code
+    ticket = db.session.get(Ticket, note.ticket_id) if note.ticket_id else None
+    if ticket is not None:
+        publish_update(ticket, "delivery")  # the case page shows "Delivered", "Read" as they come
     return True
