@@ -368,7 +368,17 @@ class SimulatorProvider:
         self, *, to: str, from_: str, body: str, status_callback: str | None = None
     ) -> str | None:
         sid = "SM" + uuid.uuid4().hex
-        self._push("sms", {"sid": sid, "to": to, "body": body})
+        self._push(
+            "sms",
+            {
+                "sid": sid,
+                "to": to,
+                "body": body,
+                "channel": "sms",
+                "at": utcnow().isoformat(),
+                "status_callback": status_callback,
+            },
+        )
         if status_callback:
             # The simulator reports delivery as Twilio would (see Simulator.deliver_sms_statuses).
             self._push("sms-status", {"sid": sid, "to": to, "from": from_, "url": status_callback})
@@ -394,6 +404,8 @@ class SimulatorProvider:
                 "channel": "whatsapp",
                 "content_sid": content_sid,
                 "variables": content_variables or {},
+                "at": utcnow().isoformat(),
+                "status_callback": status_callback,
             },
         )
         if status_callback:
