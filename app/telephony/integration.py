@@ -17,7 +17,10 @@ from app.agents.routing import has_own_savepoints, routing_event
 from app.extensions import db
 from app.telephony.calllog import log_event
 from app.telephony.models import Call
+from app.tickets import attachments
 from app.tickets import services as tickets
+from app.tickets.services import conversation
+from app.tickets.services.notify import notify
 from app.tickets.titles import call_title
 
 log = logging.getLogger(__name__)
@@ -205,3 +208,36 @@ def message_delivered(
 
 def ticket_reference(ticket_id: int) -> str | None:
     return tickets.reference_of(ticket_id)
+
+
+# --- WhatsApp and SMS from workers (app.telephony.inbound_messages) ---------------------------
+
+
+def message_received(**values: Any) -> Any:
+    """A stored message from a worker's phone, put on her case (tickets decide where)."""
+    return conversation.receive_message(conversation.IncomingMessage(**values))
+
+
+def answer_message(ticket_id: int, kind: str, key_suffix: str, channel: str) -> None:
+    """An automatic answer (``kind``) to her on ``channel``, about her case, once per key."""
+    ticket = tickets.get_ticket(ticket_id)
+    notify(ticket, kind, key_suffix, channel=channel)
+
+
+def ticket_category(ticket_id: int) -> str:
+    return str(tickets.get_ticket(ticket_id).category)
+
+
+def media_max_bytes() -> int:
+    """The largest file a worker's message may bring (the attachments' limit)."""
+    return attachments.max_bytes()
+
+
+def media_type_accepted(content_type: str) -> bool:
+    """Whether a file announced as ``content_type`` is worth downloading."""
+    return attachments.message_type_accepted(content_type)
+
+
+def message_media(**values: Any) -> dict[str, int]:
+    """The files of her message (downloaded) and those refused, onto her case."""
+    return conversation.store_message_media(**values)

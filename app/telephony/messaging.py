@@ -1,5 +1,5 @@
-"""Worker notifications: SMS through the telephony provider (Twilio Messaging, or the simulator
-when Twilio is not configured) and email over SMTP (``app.core.mail``).
+"""Worker notifications: WhatsApp and SMS through the telephony provider (Twilio Messaging, or
+the simulator when Twilio is not configured) and email over SMTP (``app.core.mail``).
 
 The tickets package sends through a ``Messenger`` seam and never imports Twilio; point it here
 with ``TICKETS_MESSENGER=app.telephony.messaging:sms_messenger``. Without ``SMTP_HOST`` email
@@ -24,12 +24,19 @@ from app.telephony.signature import twilio_configured
 log = logging.getLogger(__name__)
 
 
+MESSAGE_STATUS_PATH = "/telephony/messaging/status"
+
+
+def absolute(path: str) -> str:
+    """Public URL of one of our webhook paths (jobs have no request to take the host from)."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+    return str(base).rstrip("/") + path
+
+
 def status_callback_url() -> str | None:
     """Where the provider reports SMS delivery: ``PUBLIC_BASE_URL`` + the messaging status
     path. Without a public URL Twilio could not reach us, so none is sent (the simulator,
     which runs in-process, is always given one)."""
-    from app.telephony.tasks import MESSAGE_STATUS_PATH, absolute
-
     if current_app.config.get("PUBLIC_BASE_URL") or not twilio_configured():
         return absolute(MESSAGE_STATUS_PATH)
     return None
@@ -45,6 +52,7 @@ class SmsMessenger:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.sender = config.get("TWILIO_CALLER_ID") or "BPJSTK"
+        self.whatsapp_sender = config.get("TWILIO_WHATSAPP_FROM") or config.get("TWILIO_CALLER_ID") or "+62215550000"
 
     def send_sms(self, to: str, body: str) -> str:
         sid = get_provider().send_sms(
@@ -58,6 +66,23 @@ class SmsMessenger:
         """The provider's ids of messages with this body sent to ``to`` from our sender since
         ``since``, oldest first: what a job whose run was cut short asks before sending again."""
         return find_sent(to=to, from_=self.sender, body=body, since=since)
+
+    def send_whatsapp(
+        self, to: str, body: str, content_sid: str | None = None, variables: dict[str, str] | None = None
+    ) -> str:
+        """WhatsApp from the business sender (``TWILIO_WHATSAPP_FROM``, else the caller id):
+        free text, or an approved template (``content_sid`` + ``variables``)."""
+        sid = get_provider().send_whatsapp(
+            to=to,
+            from_=self.whatsapp_sender,
+            body=body,
+            status_callback=status_callback_url(),
+            content_sid=content_sid,
+            content_variables=variables,
+        )
+        if not sid:
+            raise ProviderError("the provider returned no message id", permanent=False)
+        return sid
 
     def send_email(self, to: str, subject: str, body: str) -> str:
         if not mail_configured(self.config):

@@ -284,3 +284,32 @@ class Recording(db.Model):  # type: ignore[name-defined]
     duration: Mapped[int | None] = mapped_column(Integer)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundMessage(db.Model):  # type: ignore[name-defined]
+    """A WhatsApp or SMS message a worker sent us, exactly as Twilio delivered it, stored (and
+    committed) before anything is done with it: a failure afterwards loses nothing, the job
+    recorded beside it processes it again. ``message_sid`` is unique, so a redelivered webhook
+    adds nothing. Once the message is on her ticket its text, number and name are blanked here
+    (the ticket holds them, and erasing the ticket then erases them)."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    from_number: Mapped[str | None] = mapped_column(EncryptedText)
+    body: Mapped[str | None] = mapped_column(EncryptedText)
+    profile_name: Mapped[str | None] = mapped_column(EncryptedText)
+    # [{"url": …, "content_type": …}] as Twilio announced them (MediaUrlN / MediaContentTypeN).
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # NUL bytes (and other characters no database text can hold) replaced before storing.
+    replaced_characters: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What it was: message (on a case), new_ticket, status, agent, opted_out, opted_in.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    # None without media; pending until the job has fetched it; done afterwards.
+    media_status: Mapped[str | None] = mapped_column(String(8))

@@ -13,6 +13,7 @@ behind our back (a call is never dialled twice).
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -38,7 +40,9 @@ SIM_PREFIX = "halopmi:telephony-sim"
 # The simulated account's logs of calls placed and messages sent (what Twilio's list endpoints
 # show) keep this many entries.
 SIM_ACCOUNT_LOG = 2000
+SIM_ACCOUNT = "AC" + "0" * 32  # the simulated account's sid in the URLs it makes
 TWILIO_API = "https://api.twilio.com/2010-04-01"
+WHATSAPP = "whatsapp:"  # Twilio's channel prefix of a WhatsApp address
 MEDIA_CHUNK = 64 * 1024
 # Rehearsing a hanging provider: while this Redis key holds "<sms|call>:<before|after>", the
 # simulated provider waits before (or after) recording such a request and answering it, as
@@ -58,6 +62,16 @@ class Media:
     chunks: Iterator[bytes]
     close: Callable[[], None] = lambda: None
     length: int | None = None
+
+
+@dataclass
+class Download:
+    """A file a worker's message brought: its bytes, or None when it is larger than the limit
+    asked for (``size``: what the provider announced or what was read before stopping)."""
+
+    content_type: str
+    data: bytes | None
+    size: int | None
 
 
 class ProviderError(RuntimeError):
@@ -89,6 +103,19 @@ class Provider(Protocol):
     def send_sms(
         self, *, to: str, from_: str, body: str, status_callback: str | None = None
     ) -> str | None: ...
+
+    def send_whatsapp(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str | None = None,
+        content_sid: str | None = None,
+        content_variables: dict[str, str] | None = None,
+    ) -> str | None: ...
+
+    def download_media(self, url: str, limit: int) -> Download: ...
 
     def fetch_recording(self, sid: str) -> dict[str, Any]: ...
 
@@ -197,6 +224,69 @@ class TwilioProvider:
         except (TwilioRestException, TwilioException, OSError) as exc:
             raise _wrap(exc) from exc
         return str(message.sid)
+
+    def send_whatsapp(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str | None = None,
+        content_sid: str | None = None,
+        content_variables: dict[str, str] | None = None,
+    ) -> str | None:
+        """A WhatsApp message: free text (``body``), or outside the 24-hour window an approved
+        template (Content API ``content_sid`` with its ``content_variables``; the body is then
+        the template's, not ours, so none is sent)."""
+        values: dict[str, Any] = {"to": f"{WHATSAPP}{to}", "from_": f"{WHATSAPP}{from_}"}
+        if content_sid:
+            values["content_sid"] = content_sid
+            if content_variables:
+                values["content_variables"] = json.dumps(content_variables, ensure_ascii=False)
+        else:
+            values["body"] = body
+        if status_callback:
+            values["status_callback"] = status_callback  # delivered, then read
+        try:
+            message = self.client.messages.create(**values)
+        except (TwilioRestException, TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
+        return str(message.sid)
+
+    def download_media(self, url: str, limit: int) -> Download:
+        """A worker's file from Twilio (``MediaUrlN`` of her message), fetched with our
+        credentials and read up to ``limit`` bytes: a larger one is announced (Content-Length)
+        or noticed while reading, and not kept. Only this account's message media are fetched:
+        a URL elsewhere is refused (it came in a webhook)."""
+        parts = urlsplit(url)
+        prefix = f"/2010-04-01/Accounts/{self.account_sid}/Messages/"
+        if parts.scheme != "https" or parts.netloc != "api.twilio.com" or not parts.path.startswith(prefix):
+            raise ProviderError("not a media URL of this Twilio account", permanent=True)
+        http = self.media_http
+        if http is None:
+            import requests
+
+            http = requests
+        try:
+            response = http.get(url, auth=self._auth, stream=True, timeout=(5, 30))
+        except OSError as exc:  # requests' errors are OSErrors
+            raise ProviderError(f"message media request failed: {exc}", permanent=False) from exc
+        try:
+            if response.status_code >= 400:
+                status = int(response.status_code)
+                raise ProviderError(f"twilio {status}: message media", permanent=400 <= status < 500 and status != 429)
+            content_type = str(response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            length = response.headers.get("Content-Length")
+            if length and str(length).isdigit() and int(length) > limit:
+                return Download(content_type, None, int(length))
+            data = bytearray()
+            for chunk in response.iter_content(MEDIA_CHUNK):
+                data += chunk
+                if len(data) > limit:
+                    return Download(content_type, None, len(data))
+            return Download(content_type, bytes(data), len(data))
+        finally:
+            response.close()
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:
         try:
@@ -373,8 +463,18 @@ class SimulatorProvider:
     ) -> str | None:
         self._hold("sms", "before")
         sid = "SM" + uuid.uuid4().hex
-        self._push("sms", {"sid": sid, "to": to, "body": body})
         created = utcnow().isoformat()
+        self._push(
+            "sms",
+            {
+                "sid": sid,
+                "to": to,
+                "body": body,
+                "channel": "sms",
+                "at": created,
+                "status_callback": status_callback,
+            },
+        )
         self._push("messages", {"sid": sid, "to": to, "from": from_, "body": body, "created_at": created},
                    keep=SIM_ACCOUNT_LOG)
         if status_callback:
@@ -382,6 +482,71 @@ class SimulatorProvider:
             self._push("sms-status", {"sid": sid, "to": to, "from": from_, "url": status_callback})
         self._hold("sms", "after")
         return sid
+
+    def send_whatsapp(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        status_callback: str | None = None,
+        content_sid: str | None = None,
+        content_variables: dict[str, str] | None = None,
+    ) -> str | None:
+        sid = "SM" + uuid.uuid4().hex
+        self._push(
+            "sms",
+            {
+                "sid": sid,
+                "to": to,
+                "body": body,
+                "channel": "whatsapp",
+                "content_sid": content_sid,
+                "variables": content_variables or {},
+                "at": utcnow().isoformat(),
+                "status_callback": status_callback,
+            },
+        )
+        if status_callback:
+            self._push(
+                "sms-status",
+                {"sid": sid, "to": f"{WHATSAPP}{to}", "from": f"{WHATSAPP}{from_}", "url": status_callback},
+            )
+        return sid
+
+    def put_media(self, content_type: str, data: bytes = b"", size: int | None = None) -> str:
+        """A file on the simulated phone, as Twilio would host it for an incoming message; its
+        URL has Twilio's shape. ``size`` without ``data``: a file that large, never built."""
+        media_sid = "ME" + uuid.uuid4().hex
+        value = {"content_type": content_type, "data": base64.b64encode(data).decode(), "size": size}
+        if self.redis_url:
+            from redis import Redis
+
+            Redis.from_url(self.redis_url).set(f"{SIM_PREFIX}:media:{media_sid}", json.dumps(value), ex=86400)
+        else:
+            with self._lock:
+                self._memory[f"media:{media_sid}"] = [json.dumps(value)]
+        message_sid = "MM" + uuid.uuid4().hex
+        return f"{TWILIO_API}/Accounts/{SIM_ACCOUNT}/Messages/{message_sid}/Media/{media_sid}"
+
+    def download_media(self, url: str, limit: int) -> Download:
+        media_sid = urlsplit(url).path.rsplit("/", 1)[-1]
+        if self.redis_url:
+            from redis import Redis
+
+            raw: Any = Redis.from_url(self.redis_url).get(f"{SIM_PREFIX}:media:{media_sid}")
+        else:
+            with self._lock:
+                stored = self._memory.get(f"media:{media_sid}")
+                raw = stored[0] if stored else None
+        if raw is None:
+            raise ProviderError("twilio 404: message media", permanent=True)
+        value = json.loads(raw)
+        data = base64.b64decode(value["data"])
+        size = int(value.get("size") or len(data))
+        if size > limit:
+            return Download(value["content_type"], None, size)
+        return Download(value["content_type"], data, size)
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:
         return {"sid": sid, "duration": None, "status": "completed"}

@@ -3,7 +3,8 @@
 Routes are thin: check the signature, hand the form to :mod:`app.telephony.services`, commit
 once, answer with TwiML from :mod:`app.telephony.twiml`. Stable URLs (SPEC §4):
 ``/telephony/voice/inbound``, ``/client``, ``/status``, ``/fallback``, and
-``/telephony/messaging/status`` (SMS delivery reports); the others (among them the IVR
+``/telephony/messaging/inbound`` (WhatsApp and SMS from workers) and
+``/telephony/messaging/status`` (delivery reports); the others (among them the IVR
 self-service's ``/voice/self-service/birth-date`` and ``/voice/self-service/menu``) are followed
 from our own TwiML or REST requests.
 """
@@ -15,12 +16,23 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Response, abort, request, url_for
+from flask import Response, abort, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from app.core.inputs import nul_bytes_handled
 from app.extensions import db
-from app.telephony import calllog, conference, message_status, selfservice, services, twiml, voicemail
+from app.telephony import (
+    calllog,
+    conference,
+    inbound_messages,
+    message_status,
+    openapi,
+    selfservice,
+    services,
+    twiml,
+    voicemail,
+)
 from app.telephony.blueprint import bp
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest
 from app.telephony.prompts import language_or_default
@@ -248,6 +260,37 @@ def messaging_status() -> Response:
     return Response(status=204)
 
 
+@bp.post("/messaging/inbound")
+@nul_bytes_handled
+@twilio_signed(requires=("MessageSid", "SmsMessageSid", "SmsSid"))
+def messaging_inbound() -> Response:
+    """Twilio Messaging "a message comes in" (WhatsApp senders and SMS numbers): the message is
+    committed before anything is done with it, then put on her case; a redelivery adds nothing.
+    Answers go through the outbox, so the TwiML is empty."""
+    try:
+        message = inbound_messages.parse(request.form)
+    except inbound_messages.BadMessage as exc:
+        log.warning("messaging webhook refused: %s", exc)
+        return Response(str(exc), status=400, mimetype="text/plain")
+    stored = inbound_messages.store(message)
+    db.session.commit()
+    if stored is not None:
+        inbound_id = stored.id
+        try:
+            inbound_messages.process(inbound_id)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the message is stored: its job processes it again
+            db.session.rollback()
+            log.exception("inbound message %s stored, not processed yet (its job retries)", inbound_id)
+    return inbound_messages.answer()
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI description of the URLs Twilio calls (:mod:`app.telephony.openapi`)."""
+    return jsonify(openapi.document())
+
+
 @bp.post("/voice/conference")
 @twilio_signed(requires="ConferenceSid")
 def voice_conference() -> Response:
@@ -285,7 +328,13 @@ def _fallback_language() -> str | None:
 # caller is not left to Twilio's error message. Reports (status, recording, conference, SMS)
 # answer 503: there is nothing to say to a caller, and the log shows what was missed.
 _REPORTS = frozenset(
-    {"telephony.voice_status", "telephony.voice_recording", "telephony.voice_conference", "telephony.messaging_status"}
+    {
+        "telephony.voice_status",
+        "telephony.voice_recording",
+        "telephony.voice_conference",
+        "telephony.messaging_status",
+        "telephony.messaging_inbound",
+    }
 )
 
 

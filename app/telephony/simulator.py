@@ -64,7 +64,9 @@ class Simulator:
         self.conferences: dict[str, list[str]] = {}
         self.rooms: dict[str, Room] = {}
         self.recordings: list[dict[str, str]] = []
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []  # what the app sent (SMS, WhatsApp), as received
+        self.phone_messages: list[dict[str, Any]] = []  # what the workers' phones sent (simulator_phone)
+        self.phone_sequence = 0  # the order messages reached or left her phone
         self.provider = SimulatorProvider(app.config.get("REDIS_URL"))
         # One instance serves every request thread of a web process (app.extensions): whoever
         # reads or moves legs holds this lock. Re-entrant, because a leg's webhook may be

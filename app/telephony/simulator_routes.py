@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app.core.policy import require
 from app.extensions import csrf, db
-from app.telephony import playback
+from app.telephony import playback, simulator_phone
 from app.telephony.blueprint import bp
 from app.telephony.models import Recording
 from app.telephony.provider import ProviderError
@@ -44,10 +44,20 @@ def _leg_state(leg: Leg) -> dict[str, Any]:
     }
 
 
-def _state(sim: Simulator) -> dict[str, Any]:
+DEFAULT_PHONE = "+85291234567"
+
+
+def _state(sim: Simulator, phone: str | None = None) -> dict[str, Any]:
+    """The legs, the app's latest messages, and the messaging phone's conversation (``phone``)."""
     with sim.lock:
         sim.poll()
-        return {"legs": [_leg_state(leg) for leg in sim.legs.values()], "messages": sim.messages[-10:]}
+        number = phone or request.args.get("phone") or DEFAULT_PHONE
+        return {
+            "legs": [_leg_state(leg) for leg in sim.legs.values()],
+            "messages": sim.messages[-10:],
+            "phone": number,
+            "conversation": simulator_phone.thread(sim, number),
+        }
 
 
 def _demo_self_service_callers() -> list[Any]:
@@ -91,6 +101,16 @@ def simulator_action():
 
 def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):
     try:
+        if action == "message":
+            phone = str(data.get("from") or DEFAULT_PHONE)
+            simulator_phone.send(
+                sim,
+                phone=phone,
+                channel=str(data.get("channel") or "whatsapp"),
+                body=str(data.get("body") or ""),
+                attach=str(data.get("attach") or "") or None,
+            )
+            return jsonify(_state(sim, phone))
         if action == "dial":
             sim.dial_in(str(data.get("from") or "+85291234567"))
         elif action == "agent":
@@ -114,7 +134,8 @@ def _simulator_act(sim: Simulator, action: str, data: dict[str, Any]):
             else:
                 abort(400)
     except (SimulatorError, ValueError) as exc:
-        return jsonify(error={"code": "simulator", "message": str(exc), "fields": {}}, **_state(sim)), 409
+        state = _state(sim, str(data.get("from") or "") or None)
+        return jsonify(error={"code": "simulator", "message": str(exc), "fields": {}}, **state), 409
     return jsonify(_state(sim))
 
 

@@ -1,12 +1,13 @@
 """The tickets workspace's administration: erasing a requester's personal data from a case
-(``tickets.erase``) and the canned replies (``tickets.canned`` to change them). Thin, as in
-:mod:`app.tickets.routes`."""
+(``tickets.erase``), the canned replies (``tickets.canned`` to change them) and the approved
+WhatsApp templates (``settings.manage``). Thin, as in :mod:`app.tickets.routes`."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.core import vocabulary
 from app.core.i18n import _
 from app.core.policy import require
 from app.extensions import db
@@ -15,6 +16,7 @@ from app.tickets import services, settings
 from app.tickets.blueprint import STATUS_LABELS, bp
 from app.tickets.labels import category_choices
 from app.tickets.models import Ticket
+from app.tickets.services import templates as template_rules
 
 
 @bp.get("/erasure")
@@ -102,3 +104,46 @@ def canned_toggle(reply_id: int):
         abort(404)
     db.session.commit()
     return redirect(url_for("tickets.canned"))
+
+
+@bp.get("/templates")
+@require("settings.manage")
+def templates():
+    """Admin: the approved WhatsApp templates (what may be sent outside the 24-hour window)."""
+    return _templates_page({}, {})
+
+
+def _templates_page(errors: dict[str, str], values: dict[str, str], status: int = 200):
+    return render_template(
+        "tickets/templates.html",
+        templates=template_rules.message_templates(),
+        purposes=vocabulary.choices("template_purpose"),
+        fields=vocabulary.choices("template_field"),
+        max_variables=template_rules.MAX_VARIABLES,
+        errors=errors,
+        values=values,
+    ), status
+
+
+@bp.post("/templates")
+@require("settings.manage")
+def templates_save():
+    values = {name: (request.form.get(name) or "").strip() for name in template_rules.TEMPLATE_FORM}
+    chosen = [(request.form.get(f"variable_{n}") or "").strip() for n in range(1, template_rules.MAX_VARIABLES + 1)]
+    values["variables"] = ",".join(chosen).rstrip(",")
+    errors = template_rules.template_errors(values)
+    if errors:
+        return _templates_page(errors, values, 422)
+    template_rules.save_template(values)
+    db.session.commit()
+    flash(_("Template saved."), "info")
+    return redirect(url_for("tickets.templates"))
+
+
+@bp.post("/templates/<int:template_id>/toggle")
+@require("settings.manage")
+def templates_toggle(template_id: int):
+    if template_rules.toggle_template(template_id) is None:
+        abort(404)
+    db.session.commit()
+    return redirect(url_for("tickets.templates"))

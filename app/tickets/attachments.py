@@ -60,14 +60,66 @@ def max_files() -> int:
     return int(current_app.config.get("TICKETS_ATTACHMENT_MAX_FILES", DEFAULT_MAX_FILES))
 
 
-def sniff(data: bytes) -> str | None:
-    """The content type the bytes really are, among the accepted ones, or None."""
+# Voice notes, accepted from a worker's WhatsApp/SMS message only (WhatsApp records Ogg Opus;
+# phones also send AMR, MP3 and AAC in an MP4 box).
+_AUDIO_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"OggS", "audio/ogg"),
+    (b"#!AMR", "audio/amr"),
+    (b"ID3", "audio/mpeg"),
+    (b"\xff\xfb", "audio/mpeg"),
+    (b"\xff\xf3", "audio/mpeg"),
+    (b"\xff\xf2", "audio/mpeg"),
+)
+# What a message's file may be announced as (Twilio's MediaContentTypeN) to be worth fetching;
+# the bytes decide afterwards, as for any upload.
+MESSAGE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "audio/ogg",
+        "audio/amr",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/aac",
+        "audio/x-m4a",
+    }
+)
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "application/pdf": "pdf",
+    "audio/ogg": "ogg",
+    "audio/amr": "amr",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+}
+
+
+def sniff(data: bytes, *, audio: bool = False) -> str | None:
+    """The content type the bytes really are, among the accepted ones (images and PDF; voice
+    notes too with ``audio``), or None."""
     for prefix, content_type in _SIGNATURES:
         if data.startswith(prefix):
             return content_type
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if audio:
+        for prefix, content_type in _AUDIO_SIGNATURES:
+            if data.startswith(prefix):
+                return content_type
+        if data[4:8] == b"ftyp" and data[8:11] in (b"M4A", b"mp4", b"iso", b"3gp"):
+            return "audio/mp4"
     return None
+
+
+def message_type_accepted(content_type: str) -> bool:
+    """Whether a file a worker's message announces as ``content_type`` may be one we keep."""
+    return content_type.split(";")[0].strip().lower() in MESSAGE_TYPES
 
 
 def _safe_name(name: str) -> str:

@@ -46,7 +46,10 @@ CATEGORIES = (
     "emergency",
     "other",
 )
-CHANNELS = ("phone", "browser_call", "callback", "voicemail", "portal", "api", "email")
+# Conversations on a worker's phone: each message she sends is a reply on her ticket, and the
+# agents' public replies go back to her on the same channel (app/tickets/services/conversation.py).
+MESSAGING_CHANNELS = ("whatsapp", "sms")
+CHANNELS = ("phone", "browser_call", "callback", "voicemail", "portal", "api", "email", *MESSAGING_CHANNELS)
 PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "pending_worker", "pending_third_party", "resolved", "closed")
 OPEN_STATUSES = ("new", "open", "pending_worker", "pending_third_party")
@@ -72,9 +75,12 @@ EVENT_KINDS = (
     "tagged",
     "erased",
     "wrap_up",  # an agent's wrap-up of a call: data.disposition, data.call_id; body: the note
+    "media_refused",  # a file the worker sent by WhatsApp/SMS was not kept: data.reason, data.content_type, data.size
+    "opted_out",  # she sent STOP on data.channel: nothing more is sent there until she sends START
+    "opted_in",  # she sent START on data.channel again
 )
 MATCH_CONFIDENCES = ("exact", "probable", "confirmed")
-NOTIFICATION_CHANNELS = ("sms", "email")
+NOTIFICATION_CHANNELS = ("whatsapp", "sms", "email")
 # What the carrier reports about an SMS (Twilio's message statuses), by progress. Terminal
 # outcomes share one rank, so the first outcome reported is kept: a late or replayed "sent"
 # never takes a message back from "delivered", and "delivered" never becomes "undelivered".
@@ -302,10 +308,13 @@ class CannedReply(db.Model):  # type: ignore[name-defined]
 
 
 class Notification(db.Model):  # type: ignore[name-defined]
-    """A message to the worker (SMS/email); ``key`` makes a retried job send it once.
+    """A message to the worker (WhatsApp/SMS/email); ``key`` makes a retried job send it once.
 
     ``status`` is our side (handed to the provider or not); ``carrier_status`` is what the
-    provider later reports about delivery (SMS status callbacks), only ever moving forward.
+    provider later reports about delivery (status callbacks), only ever moving forward.
+    A WhatsApp message sent outside the 24-hour window is an approved template: its Content
+    API id and variables are kept with the text the worker reads. ``ticket_id`` is None for an
+    answer to a worker who has no case (STATUS with nothing open, the STOP confirmation).
     """
 
     __tablename__ = "ticket_notifications"
@@ -317,10 +326,12 @@ class Notification(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(8))
     destination: Mapped[str | None] = mapped_column(EncryptedText)
     body: Mapped[str] = mapped_column(Text)
+    content_sid: Mapped[str | None] = mapped_column(String(64))
+    content_variables: Mapped[dict[str, str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sent/failed/skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider: Mapped[str | None] = mapped_column(String(32))
@@ -332,6 +343,12 @@ class Notification(db.Model):  # type: ignore[name-defined]
     carrier_error_code: Mapped[str | None] = mapped_column(String(16))
     carrier_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def kind(self) -> str:
+        """What the message is (``message``, ``created``, ``first_reply``…), from its key."""
+        parts = self.key.split(":")
+        return parts[2] if len(parts) > 2 else ""
+
 
 class TicketView(db.Model):  # type: ignore[name-defined]
     """Who last opened a ticket and when: the collision warning on the ticket page."""
@@ -341,3 +358,67 @@ class TicketView(db.Model):  # type: ignore[name-defined]
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessagingContact(db.Model):  # type: ignore[name-defined]
+    """A phone number that has written to us on one messaging channel (WhatsApp or SMS).
+
+    ``last_inbound_at`` opens WhatsApp's customer-service window (free text for 24 hours after
+    her last message) and makes WhatsApp her preferred channel for notifications;
+    ``opted_out_at`` is her STOP, kept (never erased with a case: it must go on being honoured)
+    until she sends START. ``key`` (channel + keyed hash of the number) is unique, so two
+    messages arriving at once store one contact.
+    """
+
+    __tablename__ = "messaging_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    phone: Mapped[str] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    first_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("phone")
+    def _sync_hash(self, key: str, value: str) -> str:
+        self.phone_hash = blind_index("phone", value) or ""
+        return value
+
+    @staticmethod
+    def key_for(channel: str, phone_hash: str) -> str:
+        return f"{channel}:{phone_hash}"
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
+
+
+# What a WhatsApp template may say outside the 24-hour window, by purpose: an agent's answer on
+# a conversation ("message") and each notification kind.
+TEMPLATE_PURPOSES = ("message", "created", "reply", "resolved", "callback")
+# What fills a template's numbered variables ({{1}}, {{2}}…), in the order listed on the template.
+TEMPLATE_FIELDS = ("reference", "status", "link", "name")
+
+
+class MessageTemplate(db.Model):  # type: ignore[name-defined]
+    """An approved WhatsApp template (Twilio Content API ``HX…`` id), configured as data by
+    administrators: the only thing WhatsApp lets us send once the 24-hour window has closed.
+    ``body`` is its approved text with ``{{1}}``-style placeholders (what agents and the
+    simulator are shown); ``variables`` names the ticket field that fills each one."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("purpose", "language", name="uq_message_templates_purpose_language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    content_sid: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    variables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -30,7 +30,7 @@ from app.tickets.blueprint import (
     bp,
 )
 from app.tickets.labels import category_choices, category_label
-from app.tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket
+from app.tickets.models import CATEGORIES, CHANNELS, PRIORITIES, STATUSES, Ticket
 from app.tickets.phone_search import placement_countries
 
 # The blueprint every tickets view is on (the administration views come with admin_routes);
@@ -59,6 +59,7 @@ def index():
         category=args.get("category") if args.get("category") in CATEGORIES else None,
         country=(args.get("country") or "").upper()[:2] or None,
         priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
+        channel=args.get("channel") if args.get("channel") in CHANNELS else None,
         tag=_tag_filter(args.get("tag")),
         phone_country=_phone_country(args.get("phone_country")),
         user_id=current_user.id,
@@ -82,6 +83,7 @@ def index():
         counts=page.counts,
         tag_names=page.tag_names,
         phone_countries=[(code, vocabulary.country_name(code)) for code in placement_countries()],
+        channels=vocabulary.choices("channel", CHANNELS),
     )
 
 
@@ -107,6 +109,8 @@ def _row(ticket: Ticket) -> dict[str, Any]:
         "category": ticket.category,
         "category_label": category_label(ticket.category),
         "priority": ticket.priority,
+        "channel": ticket.channel,
+        "channel_label": vocabulary.label(ticket.channel, "channel"),
         "country": ticket.country,
         "assignee_id": ticket.assignee_id,
         "subject": ticket.subject,

@@ -190,6 +190,25 @@ SELF_SERVICE_NOTES = {
 }
 
 
+def _messaged(data: dict[str, Any]) -> str:
+    parts = [_("Sent by %(channel)s.", channel=label(data["channel"], "channel"))]
+    if data.get("media"):
+        parts.append(_("With %(n)d file(s).", n=int(data["media"])))
+    if data.get("replaced_characters"):
+        parts.append(_("Characters that cannot be stored were replaced (�)."))
+    return " ".join(parts)
+
+
+def _media_refused(data: dict[str, Any]) -> str:
+    size = data.get("size")
+    megabytes = _("%(mb).1f MB", mb=int(size) / (1024 * 1024)) if isinstance(size, int) else ""
+    what = ", ".join(part for part in (str(data.get("content_type") or ""), megabytes) if part)
+    reason = label(data.get("reason"), "media_refusal")
+    if what:
+        return _("A file the worker sent (%(what)s) was not kept: %(reason)s.", what=what, reason=reason)
+    return _("A file the worker sent was not kept: %(reason)s.", reason=reason)
+
+
 def event_sentence(event: Any) -> str:
     """What happened, in the page's language, for a timeline entry (``''`` when the entry's
     own text says it all)."""
@@ -224,6 +243,19 @@ def event_sentence(event: Any) -> str:
         return _("The caller left a voicemail.")
     if kind == "internal_note" and "self_service" in data:  # app/telephony/services.py
         return SELF_SERVICE_NOTES.get(str(data["self_service"]), SELF_SERVICE_NOTES["unverified"])()
+
+
+    if kind == "public_reply" and data.get("channel"):
+        return _messaged(data)
+    if kind == "media_refused":
+        return _media_refused(data)
+    if kind == "opted_out":
+        return _(
+            "The worker sent STOP by %(channel)s: nothing more is sent to this number until she sends START.",
+            channel=label(data.get("channel"), "channel"),
+        )
+    if kind == "opted_in":
+        return _("The worker sent START by %(channel)s: messages may be sent again.", channel=label(data.get("channel"), "channel"))
     if kind in ("public_reply", "internal_note", "csat", "tagged", "attachment", "call_linked"):
         return ""  # their body, tags, files or call are shown as such
     # A kind this module does not know yet: its data in words, never as code.

@@ -43,6 +43,9 @@ PUBLIC_ENDPOINTS = {
     "telephony.voice_self_service_birth_date",
     "telephony.voice_self_service_menu",
     "telephony.messaging_status",
+    "telephony.messaging_inbound",
+    # What those webhooks are, described for whoever connects Twilio (no data behind it).
+    "telephony.openapi_document",
     # Public click-to-call API (rate-limited per IP).
     "telephony_api.voice_token",
     "telephony_api.callbacks",

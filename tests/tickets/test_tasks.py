@@ -21,7 +21,7 @@ def _intents(db):
     return db.session.query(OutboxIntent).filter_by(func="app.tickets.tasks.notify_worker").order_by(OutboxIntent.id).all()
 
 
-def test_created_notice_goes_by_sms_and_email_once(db, messenger):
+def test_created_notice_goes_once_to_the_preferred_channel(db, messenger):
     ticket = services.open_ticket(
         channel="portal",
         category="other",
@@ -34,22 +34,28 @@ def test_created_notice_goes_by_sms_and_email_once(db, messenger):
     db.session.commit()
     ticket_id, reference = ticket.id, ticket.reference
     intent_ids = [intent.id for intent in _intents(db)]
-    assert len(intent_ids) == 2  # one per channel
-    assert [run_intent(i) for i in intent_ids] == ["done", "done"]
-    assert [run_intent(i) for i in intent_ids] == ["already-done"] * 2  # duplicate deliveries
+    assert len(intent_ids) == 1  # her phone, not her email too: one channel, the preferred one
+    assert [run_intent(i) for i in intent_ids] == ["done"]
+    assert [run_intent(i) for i in intent_ids] == ["already-done"]  # a duplicate delivery
     # Even a second run of the function itself sends nothing new.
+    tasks.notify_worker(ticket_id, "created", "0", "sms")
     tasks.notify_worker(ticket_id, "created", "0")
     db.session.commit()
-    assert [(channel, to) for channel, to, _body in messenger.sent] == [
-        ("sms", "+85291234567"),
-        ("email", "siti@example.org"),
-    ]
+    assert [(channel, to) for channel, to, _body in messenger.sent] == [("sms", "+85291234567")]
     assert reference in messenger.sent[0][2]
     notes = db.session.query(Notification).order_by(Notification.id).all()
-    assert [(n.channel, n.status, n.attempts, n.provider) for n in notes] == [
-        ("sms", "sent", 1, "log"),
-        ("email", "sent", 1, "log"),
-    ]
+    assert [(n.channel, n.status, n.attempts, n.provider) for n in notes] == [("sms", "sent", 1, "log")]
+
+
+def test_without_a_phone_the_notice_goes_by_email(db, messenger):
+    ticket = services.open_ticket(
+        channel="portal", category="other", subject="x", requester_email="siti@example.org"
+    )
+    services.notify_created(ticket)
+    db.session.commit()
+    [intent] = _intents(db)
+    assert run_intent(intent.id) == "done"
+    assert [(channel, to) for channel, to, _body in messenger.sent] == [("email", "siti@example.org")]
 
 
 def test_indonesian_text_by_default(db, messenger):
@@ -106,7 +112,7 @@ def test_messenger_from_configuration(db, app):
     assert ConfiguredMessenger.made[-1].sent[0][0] == "sms"
 
 
-def test_a_failing_email_is_retried_without_sending_the_sms_again(db):
+def test_a_failing_email_is_retried_and_sent_once(db):
     class EmailDown(tasks.LogMessenger):
         email_up = False
 
@@ -119,19 +125,16 @@ def test_a_failing_email_is_retried_without_sending_the_sms_again(db):
     tasks.set_messenger(messenger)
     try:
         ticket = services.open_ticket(
-            channel="portal", category="other", subject="x",
-            requester_phone="+85291234567", requester_email="siti@example.org",
+            channel="portal", category="other", subject="x", requester_email="siti@example.org",
         )
         services.notify_created(ticket)
         db.session.commit()
-        sms_intent, email_intent = (intent.id for intent in _intents(db))
-
-        assert run_intent(sms_intent) == "done"
+        [email_intent] = (intent.id for intent in _intents(db))
         with pytest.raises(RuntimeError):
             run_intent(email_intent)  # rq would retry this job
         messenger.email_up = True
         assert run_intent(email_intent) == "done"
-
-        assert [channel for channel, _to, _body in messenger.sent] == ["sms", "email"]
+        assert run_intent(email_intent) == "already-done"
+        assert [channel for channel, _to, _body in messenger.sent] == ["email"]
     finally:
         tasks.set_messenger(None)

@@ -1,7 +1,7 @@
 """outbox_effects: a marker committed before a job asks a provider for an SMS or a call
 
 Revision ID: a7c4e2f9b315
-Revises: f1a8c3e9b274
+Revises: b5c1e7a9d302
 Create Date: 2026-12-03 09:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a7c4e2f9b315"
-down_revision = "f1a8c3e9b274"
+down_revision = "b5c1e7a9d302"
 branch_labels = None
 depends_on = None
 

@@ -23,7 +23,7 @@ from app.core.time import utcnow
 from app.core.vocabulary import label
 from app.extensions import db
 from app.staff.models import User
-from app.tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
+from app.tickets.models import CATEGORIES, MESSAGING_CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent
 from app.tickets.services.errors import InvalidTransition, ReplyRefused, TicketError
 from app.tickets.services.locking import check_version, save
 from app.tickets.services.notify import notify
@@ -207,17 +207,30 @@ def reply(
             promise_changed.send(ticket, now=ticket.first_response_at)
         if ticket.status == "new":
             change_status(ticket, "open", actor_id=actor_id)
-        notify(ticket, "reply", key_suffix=f"e{event.id}")
+        if ticket.channel in MESSAGING_CHANNELS:
+            # A WhatsApp/SMS conversation: the answer itself goes back on her channel.
+            notify(ticket, "message", key_suffix=f"e{event.id}", channel=ticket.channel)
+        else:
+            notify(ticket, "reply", key_suffix=f"e{event.id}")
     if set_status and set_status != ticket.status:
         change_status(ticket, set_status, actor_id=actor_id)
     return event
 
 
-def requester_reply(ticket_id: Ticket | int, body: str, *, now: datetime | None = None) -> TicketEvent:
-    """The worker answers (portal/API): pending → open; a recent resolution reopens the ticket."""
+def requester_reply(
+    ticket_id: Ticket | int,
+    body: str,
+    *,
+    now: datetime | None = None,
+    data: dict[str, Any] | None = None,
+    allow_empty: bool = False,
+) -> TicketEvent:
+    """The worker answers (portal/API, or a WhatsApp/SMS message: ``data`` names its channel
+    and message, and a message that is only a photo has no text, ``allow_empty``):
+    pending → open; a recent resolution reopens the ticket."""
     ticket = effective(get_ticket(ticket_id))
     text = (body or "").strip()
-    if not text:
+    if not text and not allow_empty:
         raise TicketError(_("Write a message first."), "empty_body")
     now = now or utcnow()
     if ticket.status == "closed":
@@ -232,7 +245,7 @@ def requester_reply(ticket_id: Ticket | int, body: str, *, now: datetime | None 
                 ),
                 "reopen_expired",
             )
-    event = add_event(ticket, "public_reply", {}, public=True, body=text, by_requester=True)
+    event = add_event(ticket, "public_reply", data or {}, public=True, body=text or None, by_requester=True)
     if ticket.status in ("resolved", "pending_worker"):
         change_status(ticket, "open", by_requester=True, reason="worker_replied")
     else:

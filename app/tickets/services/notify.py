@@ -1,7 +1,10 @@
-"""Messages to the worker (SMS/email) and what the carrier reported about them.
+"""Messages to the worker (WhatsApp/SMS/email) and what the carrier reported about them.
 
 Each message is an outbox intent (``app.tickets.tasks.notify_worker``) with a unique key, so a
-reply is never announced twice, however often it is recorded.
+reply is never announced twice, however often it is recorded. It goes to one channel: the one
+asked for (an answer on the channel she wrote on), else her preferred one
+(:func:`~app.tickets.services.contacts.worker_channel`: WhatsApp when she has used it, else
+SMS, else email).
 """
 
 from __future__ import annotations
@@ -13,29 +16,46 @@ from sqlalchemy import select
 from app.core.jobs import OutboxIntent, record_intent
 from app.core.time import utcnow
 from app.extensions import db
-from app.tickets.models import CARRIER_STATUS_RANK, Notification, Ticket
+from app.tickets.models import CARRIER_STATUS_RANK, MessagingContact, Notification, Ticket
+from app.tickets.services.contacts import worker_channel
+from app.tickets.services.timeline import publish_update
 
 
-def notify(ticket: Ticket, kind: str, key_suffix: str) -> None:
-    """Promise a message to the worker, one intent per channel: each job then has a single
-    effect at a provider, so a failing email can be retried without sending the SMS again.
-    The keys make it once-only even if recorded again."""
-    for channel, destination in (("sms", ticket.requester_phone), ("email", ticket.requester_email)):
-        if not destination:
-            continue
-        key = f"ticket-notify:{ticket.id}:{kind}:{key_suffix}:{channel}"
-        # Autoflush makes intents recorded earlier in this transaction visible to the query too.
-        if db.session.scalar(select(OutboxIntent.id).where(OutboxIntent.key == key)) is not None:
-            continue
-        record_intent(
-            "app.tickets.tasks.notify_worker",
-            ticket.id,
-            kind,
-            key_suffix,
-            channel,
-            queue="notifications",
-            key=key,
-        )
+def notify(ticket: Ticket, kind: str, key_suffix: str, *, channel: str | None = None) -> None:
+    """Promise the worker the ``kind`` message on ``channel`` (default: her preferred channel),
+    as one intent whose job has a single effect at a provider. The key makes it once-only even
+    if recorded again."""
+    channel = channel or worker_channel(ticket)
+    if channel is None:
+        return
+    destination = ticket.requester_email if channel == "email" else ticket.requester_phone
+    if not destination:
+        return
+    key = f"ticket-notify:{ticket.id}:{kind}:{key_suffix}:{channel}"
+    # Autoflush makes intents recorded earlier in this transaction visible to the query too.
+    if db.session.scalar(select(OutboxIntent.id).where(OutboxIntent.key == key)) is not None:
+        return
+    record_intent(
+        "app.tickets.tasks.notify_worker",
+        ticket.id,
+        kind,
+        key_suffix,
+        channel,
+        queue="notifications",
+        key=key,
+    )
+
+
+def notify_contact(contact: MessagingContact, kind: str, key_suffix: str) -> None:
+    """An automatic answer to a number that has no case with us (STATUS with nothing open, the
+    STOP confirmation), on the channel it wrote on; once per key."""
+    db.session.flush()  # a contact stored in this transaction has its id
+    key = f"contact-notify:{contact.id}:{kind}:{key_suffix}"
+    if db.session.scalar(select(OutboxIntent.id).where(OutboxIntent.key == key)) is not None:
+        return
+    record_intent(
+        "app.tickets.tasks.notify_contact", contact.id, kind, key_suffix, queue="notifications", key=key
+    )
 
 
 def notify_created(ticket: Ticket) -> None:
@@ -81,4 +101,7 @@ def record_delivery(
     note.carrier_status_at = at or utcnow()
     if code:
         note.carrier_error_code = code
+    ticket = db.session.get(Ticket, note.ticket_id) if note.ticket_id else None
+    if ticket is not None:
+        publish_update(ticket, "delivery")  # the case page shows "Delivered", "Read" as they come
     return True

@@ -31,6 +31,7 @@ class SearchQuery:
     category: str | None = None
     country: str | None = None
     priority: str | None = None
+    channel: str | None = None
     tag: str | None = None
     phone_country: str | None = None  # where a local phone number in ``text`` was dialled
     user_id: int | None = None
@@ -115,6 +116,8 @@ def search_statement(query: SearchQuery, now: datetime | None = None) -> Select[
         stmt = stmt.where(Ticket.country == query.country.upper())
     if query.priority:
         stmt = stmt.where(Ticket.priority == query.priority)
+    if query.channel:
+        stmt = stmt.where(Ticket.channel == query.channel)
     if query.tag:
         tag_id = db.session.scalar(select(Tag.id).where(Tag.name == query.tag))
         # An unknown tag matches nothing (tag id -1 is never used).

@@ -37,11 +37,18 @@ def effective(ticket: Ticket) -> Ticket:
     return ticket
 
 
-def publish_update(ticket: Ticket, change: str) -> None:
-    """Tell open workspaces the ticket changed (realtime, sent after the commit)."""
+def publish_update(ticket: Ticket, change: str, *, by_requester: bool = False) -> None:
+    """Tell open workspaces the ticket changed (realtime, sent after the commit); ``by_requester``:
+    the worker wrote (her message shows live on the ticket page)."""
     realtime.publish(
         "ticket.updated",
-        {"id": ticket.id, "reference": ticket.reference, "version": ticket.version, "change": change},
+        {
+            "id": ticket.id,
+            "reference": ticket.reference,
+            "version": ticket.version,
+            "change": change,
+            "by_requester": by_requester,
+        },
         room="tickets",
     )
 
@@ -73,7 +80,7 @@ def add_event(
     db.session.add(event)
     db.session.flush()
     if kind not in ("created",):
-        publish_update(ticket, kind)
+        publish_update(ticket, kind, by_requester=by_requester)
     return event
 
 

@@ -30,11 +30,13 @@ from app.tickets.models import (
     TicketView,
 )
 from app.tickets.services.canned import canned_replies
+from app.tickets.services.contacts import ReplyRoute, reply_route
 from app.tickets.services.errors import Conflict
 from app.tickets.services.lifecycle import TRANSITIONS
 from app.tickets.services.linking import member_candidates
 from app.tickets.services.search import SearchQuery, open_counts, search_tickets
 from app.tickets.services.tags import tag_names
+from app.tickets.services.templates import fill_template, template_variables
 from app.tickets.services.timeline import add_event, timeline
 
 # Someone who opened the ticket this recently may still be working on it.
@@ -160,6 +162,9 @@ class TicketPage:
     max_mb: int
     max_files: int
     conflict: Conflict | None = None
+    # A WhatsApp/SMS case: how a public reply will reach her, and a template's text for her.
+    reply_route: ReplyRoute | None = None
+    template_preview: str | None = None
 
     def context(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -180,6 +185,7 @@ def ticket_page(ticket: Ticket, viewer_id: int, *, conflict: Conflict | None = N
     ] + [("notification", n.created_at, n) for n in notifications]
     dated.sort(key=lambda entry: entry[1])
     member = db.session.get(Member, ticket.member_id) if ticket.member_id else None
+    route = reply_route(ticket)
     actor_ids = {e.actor_id for e in events} | {
         c.get("actor_id") for c in (conflict.changes if conflict else [])
     }
@@ -203,6 +209,12 @@ def ticket_page(ticket: Ticket, viewer_id: int, *, conflict: Conflict | None = N
         max_mb=attachments.max_bytes() // (1024 * 1024),
         max_files=attachments.max_files(),
         conflict=conflict,
+        reply_route=route,
+        template_preview=(
+            fill_template(route.template.body, template_variables(route.template, ticket))
+            if route is not None and route.template is not None
+            else None
+        ),
     )
 
 
