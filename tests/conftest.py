@@ -14,6 +14,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -175,19 +176,26 @@ class _Rollback:
     tests are marked ``committed``).
     """
 
-    def __init__(self) -> None:
-        engine = _db.engine
+    def __init__(self, held: _Rollback | None = None) -> None:
         self.factory = _db.session.session_factory
-        self.connection = engine.connect()
-        self.sqlite = engine.dialect.name == "sqlite"
-        raw = self.connection.connection.dbapi_connection
-        if self.sqlite:
-            # pysqlite opens transactions itself (and not for SAVEPOINT); take over, as
-            # SQLAlchemy's "Serializable isolation / Savepoints" recipe for pysqlite does.
-            raw.isolation_level = None  # type: ignore[union-attr]
-        self.transaction = self.connection.begin()
-        if self.sqlite:
-            self.connection.exec_driver_sql("BEGIN")
+        self.held = held
+        if held is not None:
+            # Inside a module's held transaction (see :func:`held_data`): a SAVEPOINT of its own.
+            self.connection = held.connection
+            self.sqlite = held.sqlite
+            self.transaction = self.connection.begin_nested()
+        else:
+            engine = _db.engine
+            self.connection = engine.connect()
+            self.sqlite = engine.dialect.name == "sqlite"
+            raw = self.connection.connection.dbapi_connection
+            if self.sqlite:
+                # pysqlite opens transactions itself (and not for SAVEPOINT); take over, as
+                # SQLAlchemy's "Serializable isolation / Savepoints" recipe for pysqlite does.
+                raw.isolation_level = None  # type: ignore[union-attr]
+            self.transaction = self.connection.begin()
+            if self.sqlite:
+                self.connection.exec_driver_sql("BEGIN")
         self.saved_kw = dict(self.factory.kw)
         self.factory.configure(join_transaction_mode="create_savepoint")
         thread = threading.get_ident()
@@ -200,16 +208,81 @@ class _Rollback:
             return original(session, *args, **kwargs)
 
         self.factory.class_.get_bind = get_bind  # type: ignore[method-assign]
+        self.bound = True
+
+    def unbind(self) -> None:
+        """Sessions back to Flask-SQLAlchemy's binding; the transaction stays open."""
+        if self.bound:
+            del self.factory.class_.get_bind  # back to Flask-SQLAlchemy's
+            self.factory.kw.clear()
+            self.factory.kw.update(self.saved_kw)
+            self.bound = False
 
     def close(self) -> None:
-        del self.factory.class_.get_bind  # back to Flask-SQLAlchemy's
-        self.factory.kw.clear()
-        self.factory.kw.update(self.saved_kw)
+        self.unbind()
         if self.transaction.is_active:
             self.transaction.rollback()
+        if self.held is not None:
+            return  # the module's connection and transaction stay
         if self.sqlite:
             self.connection.connection.dbapi_connection.isolation_level = ""  # type: ignore[union-attr]
         self.connection.close()
+
+
+# Data seeded once for a module (see :func:`held_data`), by fixture name, while it is held.
+_HELD: dict[str, _Rollback] = {}
+
+
+class _Holding:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.hold = _Rollback()
+
+    def seeded(self) -> None:
+        """The data is in: from here on each test that requests the fixture gets a SAVEPOINT."""
+        _db.session.remove()
+        self.hold.unbind()
+        _HELD[self.name] = self.hold
+
+
+@contextmanager
+def held_data(name: str, app: Flask, process_state: _ProcessState) -> Iterator[_Holding]:
+    """Seed data once for the tests of a module that request the fixture ``name``.
+
+    For a module-scoped fixture whose tests read the same slow-to-make data (a demo seed, tens of
+    thousands of rows for the query planner)::
+
+        @pytest.fixture(scope="module")
+        def demo(_session_app, _process_state):
+            with held_data("demo", _session_app, _process_state) as holding:
+                report = seed(...)
+                holding.seeded()
+                yield report
+
+    The seed runs in a transaction on one connection, held until the fixture ends (the end of
+    the module) and then rolled back. Each test that requests the fixture runs, as usual, in a
+    rolled-back transaction: a SAVEPOINT inside the held one, so what a test writes is gone
+    before the next test starts. A test that does not request the fixture, or needs commits,
+    while the data is held is an error rather than a silent wait on SQLite's lock (give it its
+    own module or class). ``app.config`` and added extension state are put back at the end.
+    """
+    process_state.restore()
+    config = dict(app.config)
+    extensions = dict(app.extensions)
+    with app.app_context():
+        holding = _Holding(name)
+        try:
+            yield holding
+        finally:
+            _HELD.pop(name, None)
+            _db.session.remove()
+            holding.hold.close()
+    app.config.clear()
+    app.config.update(config)
+    for key in set(app.extensions) - set(extensions):
+        if not key.startswith(_CONTROL_LISTENER_KEY):
+            app.extensions.pop(key)
+    limiter.reset()
 
 
 def _fresh_app(redis_url: str) -> Flask:
@@ -264,6 +337,13 @@ def app(
     * ``own_app``: a fresh app (a test that adds routes or needs settings read by create_app),
       still in a rolled-back transaction.
     """
+    held = [_HELD[name] for name in request.fixturenames if name in _HELD]
+    own = request.node.get_closest_marker("own_app") is not None
+    if _HELD and (len(held) != 1 or own or needs_commits(request)):
+        pytest.fail(
+            f"{request.node.nodeid} runs while {sorted(_HELD)} is held for its module (see held_data)"
+            " but does not use it (or uses two), needs commits or its own app: give it its own module"
+        )
     if needs_commits(request):
         app = _fresh_app(redis_url)
         with app.app_context():
@@ -281,7 +361,6 @@ def app(
         limiter.reset()
         return
 
-    own = request.node.get_closest_marker("own_app") is not None
     if own:
         app = _fresh_app(redis_url)
     else:
@@ -290,7 +369,7 @@ def app(
     config = dict(app.config)
     extensions = dict(app.extensions)
     with app.app_context():
-        rollback = _Rollback()
+        rollback = _Rollback(held[0] if held else None)
         try:
             yield app
         finally:

@@ -13,18 +13,23 @@ from app.demo import seed
 from app.supervisor import kpis, reports, staffing, wallboard
 from app.telephony.models import Call, CallbackRequest, CallEvent
 from app.tickets.models import Ticket, TicketEvent
+from tests.conftest import held_data
 
 # 14:30 in Jakarta on a Wednesday: the centre has been open for hours today.
 NOW = datetime(2026, 3, 4, 7, 30, tzinfo=UTC)
 DAYS = 8
 
 
-@pytest.fixture
-def demo(app, db, tmp_path):  # type: ignore[no-untyped-def]
-    app.config["DEMO_LOGINS_FILE"] = str(tmp_path / "logins.json")
-    with time_machine.travel(NOW, tick=False):
-        report = seed(members=80, history_days=DAYS, now=NOW)
-    return report
+@pytest.fixture(scope="module")
+def demo(_session_app, _process_state, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One seed for the module (the slow part: ~1 min on PostgreSQL), rolled back at its end;
+    each test reads it in a SAVEPOINT of its own (see ``held_data`` in tests/conftest.py)."""
+    with held_data("demo", _session_app, _process_state) as holding:
+        _session_app.config["DEMO_LOGINS_FILE"] = str(tmp_path_factory.mktemp("demo") / "logins.json")
+        with time_machine.travel(NOW, tick=False):
+            report = seed(members=80, history_days=DAYS, now=NOW)
+        holding.seeded()
+        yield report
 
 
 def db_scalar(stmt):  # type: ignore[no-untyped-def]
@@ -33,7 +38,7 @@ def db_scalar(stmt):  # type: ignore[no-untyped-def]
     return db.session.scalar(stmt)
 
 
-def test_every_supervisor_page_has_figures(demo):
+def test_every_supervisor_page_has_figures(app, demo):
     """(One seed for the three pages: loading the demo is the slow part.)"""
     period = reports.parse_period(
         {"start": (NOW - timedelta(days=DAYS)).date().isoformat(), "end": NOW.date().isoformat()}, now=NOW
@@ -67,7 +72,7 @@ def test_every_supervisor_page_has_figures(demo):
     assert planned and all(row.erlang_c.rostered >= 1 for row in planned)
 
 
-def test_every_queued_call_has_its_ticket_and_the_agents_presence_tells_the_same_story(demo):
+def test_every_queued_call_has_its_ticket_and_the_agents_presence_tells_the_same_story(app, demo):
     queued = db_scalar(select(func.count(Call.id)).where(Call.enqueued_at.is_not(None)))
     # Every call has a ticket, except those contained in the IVR's self-service (no case to open).
     without_ticket = select(func.count(Call.id)).where(Call.ticket_id.is_(None))

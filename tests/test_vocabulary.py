@@ -42,7 +42,7 @@ from app.tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tests.conftest import RequestScopedClient, csrf_token
+from tests.conftest import RequestScopedClient, csrf_token, held_data
 
 # The stored vocabularies each table must cover: the vocabulary (app.core) knows no domain
 # package, so the check that a new stored code got its label lives here.
@@ -168,15 +168,19 @@ def test_the_checker_finds_codes_in_text_but_not_in_attributes_or_scripts() -> N
     assert [code for code, _ in shown] == ["True", "SA", "pending_worker", "JKK"]
 
 
-@pytest.fixture
-def demo(app: Flask, db, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def demo(_session_app: Flask, _process_state, tmp_path_factory):  # type: ignore[no-untyped-def]
     """A small demo (the real seed code) at a fixed moment, the clock moved before anything is
-    signed, plus one complaint filed on the portal by a demo member and answered by an agent."""
-    app.config["DEMO_LOGINS_FILE"] = str(tmp_path / "logins.json")
-    with time_machine.travel(NOW, tick=True):
-        seed(members=30, history_days=3)
-        logins = json.loads((tmp_path / "logins.json").read_text())
-        yield logins
+    signed. Seeded once for both languages and rolled back at the end of the module; each test
+    runs in a SAVEPOINT of its own (see ``held_data`` in tests/conftest.py), so the complaint
+    one files on the portal is gone before the next."""
+    logins_file = tmp_path_factory.mktemp("demo") / "logins.json"
+    with held_data("demo", _session_app, _process_state) as holding:
+        _session_app.config["DEMO_LOGINS_FILE"] = str(logins_file)
+        with time_machine.travel(NOW, tick=True):
+            seed(members=30, history_days=3)
+            holding.seeded()
+            yield json.loads(logins_file.read_text())
 
 
 def _sign_in(client: FlaskClient, logins: dict[str, str], username: str, language: str) -> User:
