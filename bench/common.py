@@ -341,11 +341,16 @@ class Gunicorn(Process):
 class Worker(Process):
     """``flask jobs worker``: rq, the outbox dispatcher and every periodic job."""
 
-    def __init__(self, env: dict[str, str], *, root: Path = ROOT, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self, env: dict[str, str], *, root: Path = ROOT, extra: Sequence[str] = (), log: Path | None = None
+    ) -> None:
+        output = open(log, "ab") if log else None  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "flask", "--app", "wsgi:app", "jobs", "worker", *extra],
-            cwd=root, env=env, start_new_session=True,
+            cwd=root, env=env, start_new_session=True, stdout=output, stderr=output,
         )
+        if output is not None:
+            output.close()
 
 
 # --- signed requests ---------------------------------------------------------------------------
