@@ -86,11 +86,11 @@ def _number(value: float | None) -> str:
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
 
 
-def format_rows(rows: Sequence[Row], sections: dict[int, str] | None = None) -> str:
+def format_rows(rows: Sequence[Row], sections: dict[int, list[str]] | None = None) -> str:
     """One aligned table: figure, value, baseline, ratio, data size, conditions.
 
-    ``sections``: row index → a heading line printed before that row (the runner names each
-    benchmark)."""
+    ``sections``: row index → heading lines printed before that row (the runner names each
+    benchmark; a heading at ``len(rows)`` comes last)."""
     header = ("figure", "value", "baseline", "ratio", "data size", "conditions")
     cells = [
         (r.figure, _number(r.value), _number(r.baseline), f"{r.ratio:.2f}" if r.ratio is not None else "-", r.size, r.conditions)
@@ -105,10 +105,11 @@ def format_rows(rows: Sequence[Row], sections: dict[int, str] | None = None) -> 
         ).rstrip()
 
     out = [line(header), line(["-" * w for w in widths] + ["-" * 10])]
+    sections = sections or {}
     for index, c in enumerate(cells):
-        if sections and index in sections:
-            out.append(f"[{sections[index]}]")
+        out += [f"[{heading}]" for heading in sections.get(index, [])]
         out.append(line(c))
+    out += [f"[{heading}]" for heading in sections.get(len(cells), [])]
     return "\n".join(out)
 
 
@@ -190,15 +191,16 @@ def ensure_database(name: str) -> str:
     return f"{PG}/{name}"
 
 
-def server_env(database_url: str, redis_url: str = REDIS, **overrides: str) -> dict[str, str]:
-    """halopmi's production configuration against ``database_url`` and ``redis_url``."""
+def server_env(database_url: str, redis_url: str | None = None, **overrides: str) -> dict[str, str]:
+    """halopmi's production configuration against ``database_url`` and ``redis_url``
+    (default ``BENCH_REDIS_URL``)."""
     from cryptography.fernet import Fernet
 
     env = dict(os.environ)
     env.update(
         HALOPMI_CONFIG="production",
         DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
+        REDIS_URL=redis_url or REDIS,
         SECRET_KEY=SECRET,
         PII_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         PII_HASH_KEY="bench-hash-key",
@@ -511,7 +513,8 @@ def seed_agents(
     browser at 127.0.0.1 with :data:`USER_AGENT` (Flask-Login's ``login_user``), plus the CSRF
     secret the first page would add: hundreds of scrypt logins would take minutes and hit the
     login rate limit."""
-    os.environ.update(env)
+    from unittest import mock
+
     from flask import g, session
     from flask_login import login_user
     from flask_wtf.csrf import generate_csrf
@@ -520,7 +523,8 @@ def seed_agents(
     from app.agents.models import AgentSkill, User
     from app.extensions import db
 
-    app = create_app()
+    with mock.patch.dict(os.environ, env):  # the configuration the servers read from it
+        app = create_app()
     agents: list[Agent] = []
     with app.app_context():
         users = [
