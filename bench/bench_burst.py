@@ -11,8 +11,8 @@ The production layout on loopback (README, "Production deployment"): ``--web`` w
 nginx does), one realtime process (``gunicorn -k gevent wsgi_realtime:app``), one worker
 (``flask jobs worker``: rq, the outbox, the router tick and every periodic job),
 ``HALOPMI_CONFIG=production``, PostgreSQL (database ``<BENCH_DB_PREFIX>_burst``, made afresh) and
-Redis (``BENCH_REDIS_URL``: **the benchmark empties that Redis database** first, so that no job of
-an earlier run reaches this one's worker). The call centre's calendar is set to always open.
+Redis (``BENCH_REDIS_URL``: **the benchmark deletes rq's keys and the simulator's in that Redis
+database** first, so that no job of an earlier run reaches this one's worker). The call centre's calendar is set to always open.
 
 This process plays Twilio, over signed HTTP to the real webhook URLs, following the TwiML the app
 answers. Caller *i* dials in at ``i * spread / calls`` seconds: ``/telephony/voice/inbound``, then
@@ -77,7 +77,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common  # noqa: E402
-from bench.common import REDIS, USER_AGENT, Agent, Gunicorn, Row, quantiles_ms  # noqa: E402
+from bench.common import USER_AGENT, Agent, Gunicorn, Row, quantiles_ms  # noqa: E402
 
 QUICK = {"calls": 300, "agents": 30, "talk": 1.0, "deadline": 180.0}
 SIM_REDIRECT = "halopmi:telephony-sim:redirect:"
@@ -97,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wrap-up", type=float, default=1.0, help="seconds an agent takes to wrap up")
     parser.add_argument("--abandon", type=float, default=0.1, help="share of callers who hang up while waiting")
     parser.add_argument("--deadline", type=float, default=400.0, help="seconds after which waiting callers give up")
+    parser.add_argument(
+        "--agent-processes", type=int, default=5, help="processes the agents' consoles run in (browsers have their own CPU)"
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare-Flask run")
     parser.add_argument(
@@ -333,8 +336,11 @@ async def _agents(realtime: str, webs: list[str], agents: list[Agent], args: arg
                 self.leg = ""
                 self.free_since: float | None = None
                 self.hello = asyncio.Event()
-                self.sio = socketio.AsyncClient(reconnection=False)
+                # As console/socket.js: Socket.IO's client reconnects, and the console then
+                # re-fetches its state (here: nothing held is lost, so nothing to re-fetch).
+                self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
                 self.sio.on("hello", self.on_hello, namespace="/staff")
+                self.sio.on("disconnect", self.on_disconnect, namespace="/staff")
                 self.sio.on("offer", self.on_offer, namespace="/staff")
                 self.sio.on("offer.cancelled", self.on_cancelled, namespace="/staff")
                 self.sio.on("presence.changed", self.on_presence, namespace="/staff")
@@ -362,7 +368,14 @@ async def _agents(realtime: str, webs: list[str], agents: list[Agent], args: arg
                 return status
 
             async def on_hello(self, data: Any) -> None:
+                if self.hello.is_set():  # back after a drop: the agent says "available" again
+                    log["reconnects"].append((self.agent.id, time.time()))
+                    if self.item is None:
+                        loop.create_task(self.api("presence", {"state": "available"}))
                 self.hello.set()
+
+            async def on_disconnect(self, *reason: Any) -> None:
+                log["disconnects"].append((self.agent.id, time.time(), str(reason[:1])))
 
             async def on_offer(self, data: dict[str, Any]) -> None:
                 received = time.time()
@@ -393,6 +406,8 @@ async def _agents(realtime: str, webs: list[str], agents: list[Agent], args: arg
             async def on_presence(self, data: dict[str, Any]) -> None:
                 if data.get("state") == "wrap_up" and self.item is not None:
                     loop.create_task(self.wrap_up(self.item))
+                elif data.get("state") == "offline":
+                    log["offline"].append((self.agent.id, time.time(), data.get("reason")))
                 elif data.get("state") == "available" and data.get("reason") != "wrap_up_done" and self.free_since is None:
                     self.free_since = time.time()  # freed by the server (wrap-up time over, offer taken back)
 
@@ -423,7 +438,9 @@ async def _agents(realtime: str, webs: list[str], agents: list[Agent], args: arg
         await asyncio.gather(*(c.start() for c in consoles))
         pipe.send("ready")
         await loop.run_in_executor(None, pipe.recv)  # "stop"
+        stopping = time.time()
         await asyncio.gather(*(c.sio.disconnect() for c in consoles), return_exceptions=True)
+        log["disconnects"] = [d for d in log["disconnects"] if d[1] < stopping]
         pipe.send({**log, "hits": [(h.path, h.started, h.seconds, h.status) for h in twilio.hits]})
 
 
@@ -466,11 +483,16 @@ class Site:
 
 
 def prepare(env: dict[str, str], root: Path) -> None:
-    """Schema, an always-open call centre (a crisis line does not close) and an empty Redis db."""
+    """Schema, an always-open call centre (a crisis line does not close), and no rq job or
+    simulated call left in Redis by an earlier run (its worker would run them here)."""
     from redis import Redis
     from sqlalchemy import create_engine, text
 
-    Redis.from_url(env["REDIS_URL"]).flushdb()
+    redis = Redis.from_url(env["REDIS_URL"])
+    for pattern in ("rq:*", "halopmi:telephony-sim:*"):
+        for key in redis.scan_iter(match=pattern, count=1000):
+            redis.delete(key)
+    redis.close()
     common.create_schema(env, root)
     engine = create_engine(env["DATABASE_URL"])
     with engine.begin() as conn:
@@ -496,23 +518,29 @@ def burst(args: argparse.Namespace, root: Path = common.ROOT, label: str = "halo
     channel = f"halopmi-bench-burst-{uuid.uuid4().hex[:8]}"
     env = common.server_env(
         common.fresh_database(common.database_name("burst")),
-        RATELIMIT_STORAGE_URI=REDIS,
+        RATELIMIT_STORAGE_URI=common.REDIS,
         SOCKETIO_CHANNEL=channel,
         PYTHONPATH=str(root),
     )
     prepare(env, root)
     agents = common.seed_agents(env, args.agents, languages=lambda n: ("id", "en"))
     site = Site(env, args, root=root)
-    swarm = None
+    swarms: list[tuple[Any, Connection]] = []
     try:
         webs = [w.url for w in site.webs]
         context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        swarm = context.Process(target=_agents_process, args=(site.realtime.url, webs, agents, args, theirs), daemon=True)  # type: ignore[union-attr]
-        swarm.start()
-        if not ours.poll(120):
-            raise SystemExit("the agents' consoles did not connect within 120 s")
-        assert ours.recv() == "ready"
+        for n in range(max(1, min(args.agent_processes, args.agents))):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_agents_process,
+                args=(site.realtime.url, webs, agents[n :: args.agent_processes], args, theirs),  # type: ignore[union-attr]
+                daemon=True,
+            )
+            process.start()
+            swarms.append((process, ours))
+        for _, pipe in swarms:
+            if not pipe.poll(120) or pipe.recv() != "ready":
+                raise SystemExit("the agents' consoles did not connect within 120 s")
         time.sleep(1.0)
         spies = profile(site, args.profile, label)
         meter = common.CpuMeter(site.pids())
@@ -524,15 +552,20 @@ def burst(args: argparse.Namespace, root: Path = common.ROOT, label: str = "halo
         for spy in spies:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             spy.wait(timeout=60)
-        ours.send("stop")
-        if not ours.poll(60):
-            raise SystemExit("the agents did not report")
-        result["agents"] = ours.recv()
-        swarm.join(timeout=10)
-        swarm = None
+        merged: dict[str, list[Any]] = defaultdict(list)
+        for _, pipe in swarms:
+            pipe.send("stop")
+        for process, pipe in swarms:
+            if not pipe.poll(60):
+                raise SystemExit("the agents did not report")
+            for key, values in pipe.recv().items():
+                merged[key] += values
+            process.join(timeout=10)
+        result["agents"] = dict(merged)
     finally:
-        if swarm is not None:
-            swarm.kill()
+        for process, _ in swarms:
+            if process.is_alive():
+                process.kill()
         site.stop()
     result["database"] = database_facts(env["DATABASE_URL"], [c.sid for c in result["callers"]])
     result["label"] = label
@@ -716,6 +749,10 @@ def summarise(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
         cpu=result["cpu"],
         console_api_p99_ms=round(quantiles_ms([a[2] for a in api])["p99"], 1),
         console_api_errors=sum(1 for a in api if a[3] == 0 or a[3] >= 500),
+        console_drops=len(agents_log.get("disconnects", [])),
+        first_drops=[(a, round(at - first, 1), why) for a, at, why in agents_log.get("disconnects", [])[:3]],
+        console_reconnects=len(agents_log.get("reconnects", [])),
+        set_offline=len(agents_log.get("offline", [])),
     )
     return out
 
@@ -744,6 +781,9 @@ def rows_for(name: str, ours: dict[str, Any], base: dict[str, Any] | None, args:
             f"agent state events available -> offered while more callers waited than agents; {conditions}"),
         Row(f"burst{label}: free agent -> offer, console, p99 (ms)", ours["free_console"]["p99"], None, f"{ours['free_console_n']} offers",
             f"wrap-up POST sent -> offer event received; {conditions}"),
+        Row(f"burst{label}: consoles dropped during the burst", ours["console_drops"], None, f"{args.agents} consoles",
+            f"Socket.IO disconnects before the end ({ours['console_reconnects']} reconnected, "
+            f"{ours['set_offline']} agents set offline); {conditions}"),
         Row(f"burst{label}: agent accepts -> caller moved to the agent, p99 (ms)", ours["connect"]["p99"], None,
             f"{ours['connect_n']} calls", f"accept answered -> the redirect reached Twilio (outbox, rq, REST); p50 {ours['connect']['p50']:.0f} ms; {conditions}"),
         Row(f"burst{label}: web CPU per request (ms)", ours["web_cpu_ms"], base["web_cpu_ms"] if base else None, size,
