@@ -4,6 +4,8 @@
     python3 run.py          set up (virtualenv, packages, translations, front-end assets) and run
                             the embedded default: SQLite, embedded Redis, rq worker, demo data
     python3 run.py test     set up and run the test suite (extra arguments go to pytest)
+    python3 run.py bench    set up and run every benchmark under bench/ into one table
+                            (--quick: small sizes; names to run only some; needs PostgreSQL, Redis)
     python3 run.py setup    only set up
 
 Standard library only until the virtualenv exists; then it re-executes itself inside it.
@@ -101,6 +103,8 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "test":
         return subprocess.call([sys.executable, "-m", "pytest", *argv[1:]], cwd=ROOT)
+    if command == "bench":
+        return subprocess.call([sys.executable, str(ROOT / "bench" / "run_all.py"), *argv[1:]], cwd=ROOT)
     if command == "run":
         os.chdir(ROOT)
         sys.path.insert(0, str(ROOT))

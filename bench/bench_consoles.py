@@ -8,8 +8,8 @@ Run from the repository root (needs the local PostgreSQL and Redis)::
 The production layout of the README ("Production deployment") on loopback, as two gunicorn
 processes: the web process (``-k gthread -w 1 --threads 16 wsgi:app``: pages, API, Twilio's
 webhooks) and one realtime process (``-k gevent -w 1 wsgi_realtime:app``: ``/socket.io/`` only),
-``HALOPMI_CONFIG=production``, PostgreSQL database ``halopmi_bench_consoles`` (made afresh), Redis
-(``BENCH_REDIS_URL``, default db 12) with a channel of its own. ``--consoles`` agents (one console
+``HALOPMI_CONFIG=production``, PostgreSQL database ``<BENCH_DB_PREFIX>_consoles`` (made afresh),
+Redis (``BENCH_REDIS_URL``) with a channel of its own (servers and sessions: ``bench/common.py``). ``--consoles`` agents (one console
 each; half of them take English calls, so ``queue:en`` holds half the consoles) get session cookies
 minted with the server's secret, exactly what signing in stores (Flask-Login's ``login_user`` in a
 request from this address and User-Agent): 1,000 scrypt logins would take minutes and hit the
@@ -31,9 +31,9 @@ Measured in the same run:
    before the first one, divided by the consoles, against the idle process's RSS;
 5. connecting every console (the reload storm after a deploy): wall time.
 
-This is not a test: it asserts nothing about speed. ``--json`` prints the rows (figure, value,
-baseline, ratio, size, conditions) as ``bench_webhooks.py`` does, for the ``make bench`` runner;
-:func:`measure` returns the same rows to a caller in Python.
+This is not a test: it asserts nothing about speed. :func:`measure` returns the rows (figure,
+value, baseline, ratio, size, conditions) to the runner (``python3 run.py bench``); ``--json``
+prints them.
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -54,180 +49,33 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_webhooks import (  # noqa: E402 - the same signed requests and servers' settings
-    SECRET,
-    create_schema,
-    fixed_rate,
-    free_port,
-    server_env,
-    simulator_token,
-)
+from bench import common  # noqa: E402
+from bench.common import REDIS, USER_AGENT, CpuMeter, Gunicorn, Row, fixed_rate, quantiles_ms  # noqa: E402
 
-DB_NAME = "halopmi_bench_consoles"
-PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-USER_AGENT = "halopmi-bench-consoles/1.0"
 EVENT = "bench.ping"
+QUICK = {"consoles": 200, "seconds": 5.0, "events": 10}
 
 
-# --- servers ------------------------------------------------------------------------------
-
-
-def fresh_database() -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    return f"{PG}/{DB_NAME}"
-
-
-class Gunicorn:
-    """One gunicorn master and its one worker on a loopback port."""
-
-    def __init__(self, name: str, worker: list[str], target: str, env: dict[str, str]) -> None:
-        self.name, self.port = name, free_port()
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                *worker,
-                "-w",
-                "1",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "--backlog",
-                "2048",
-                target,
-            ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{name} server exited with {self.process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                    conn.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
-                    if b" 200 " in conn.recv(64):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise SystemExit(f"{name} server did not answer /healthz within 90 s")
-
-    def rss_mb(self) -> float:
-        """RSS of the worker (the process holding the sockets), in MB."""
-        children = subprocess.run(  # noqa: S603, S607
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
-        ).stdout.split()
-        total = 0
-        for pid in children or [str(self.process.pid)]:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
-                continue
-        return total / 1024
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def worker_pid(server: Gunicorn) -> int:
-    children = subprocess.run(  # noqa: S603, S607
-        ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
-    ).stdout.split()
-    return int(children[0]) if children else server.process.pid
-
-
-class CpuMeter:
-    """CPU seconds spent by named processes between start() and stop()."""
-
-    def __init__(self, pids: dict[str, list[int]]) -> None:
-        self.pids = pids
-        self.start = {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()}
-
-    def stop(self) -> dict[str, float]:
-        return {
-            name: round(sum(cpu_seconds(p) for p in group) - self.start[name], 2)
-            for name, group in self.pids.items()
-        }
-
-
-# --- agents and their sessions ------------------------------------------------------------
-
-
-def seed_agents(env: dict[str, str], count: int) -> list[tuple[int, str, str]]:
-    """``count`` agents, half taking English calls; returns (id, language, session cookie)."""
-    os.environ.update(env)
-    from flask import session
-    from flask_login import login_user
-
-    from app import create_app
-    from app.agents.models import AgentSkill
-    from app.extensions import db
-    from app.staff.models import User
-
-    app = create_app()
-    agents: list[tuple[int, str, str]] = []
-    with app.app_context():
-        users = [
-            User(email=f"agent{n}@bench.example.org", name=f"Agen {n}", role="agent", password_hash="!")
-            for n in range(count)
-        ]
-        db.session.add_all(users)
-        db.session.flush()
-        languages = {user.id: ("en" if n % 2 else "id") for n, user in enumerate(users)}
-        db.session.add_all(
-            AgentSkill(agent_id=uid, kind="language", value=lang) for uid, lang in languages.items()
-        )
-        db.session.commit()
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-        for user in users:
-            # What POST /login stores for a browser at this address with this User-Agent.
-            with app.test_request_context(
-                "/login", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": USER_AGENT}
-            ):
-                login_user(user)
-                agents.append((user.id, languages[user.id], serializer.dumps(dict(session))))
-        db.session.remove()
-        db.engine.dispose()
-    return agents
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--consoles", type=int, default=1000, help="consoles (one agent each) to connect")
+    parser.add_argument("--client-processes", type=int, default=2, help="processes the console clients run in")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each webhook window")
+    parser.add_argument("--rate", type=float, default=50.0, help="webhooks per second in each window")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn --threads of the web process")
+    parser.add_argument("--events", type=int, default=20, help="events emitted for each delivery figure")
+    parser.add_argument("--gap", type=float, default=0.25, help="seconds between two emitted events")
 
 
 # --- console clients (each client process runs an asyncio loop) ---------------------------
 
 
-def _client_process(url: str, agents: list[tuple[int, str, str]], pipe: Connection) -> None:
+def _client_process(url: str, agents: list[common.Agent], pipe: Connection) -> None:
     asyncio.run(_consoles(url, agents, pipe))
 
 
-async def _consoles(url: str, agents: list[tuple[int, str, str]], pipe: Connection) -> None:
+async def _consoles(url: str, agents: list[common.Agent], pipe: Connection) -> None:
     import socketio
 
     loop = asyncio.get_running_loop()
@@ -269,7 +117,7 @@ async def _consoles(url: str, agents: list[tuple[int, str, str]], pipe: Connecti
         async with gate:
             await connect(cookie)
 
-    results = await asyncio.gather(*(gated(cookie) for _, _, cookie in agents), return_exceptions=True)
+    results = await asyncio.gather(*(gated(agent.cookie) for agent in agents), return_exceptions=True)
     failures = [repr(r) for r in results if isinstance(r, BaseException)]
     deadline = time.monotonic() + 30
     while hellos[0] < len(agents) - len(failures) and time.monotonic() < deadline:
@@ -296,7 +144,7 @@ async def _consoles(url: str, agents: list[tuple[int, str, str]], pipe: Connecti
 class ConsoleSwarm:
     """Consoles spread over client processes (each an asyncio loop with many sockets)."""
 
-    def __init__(self, url: str, agents: list[tuple[int, str, str]], processes: int) -> None:
+    def __init__(self, url: str, agents: list[common.Agent], processes: int) -> None:
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes = []
@@ -351,18 +199,6 @@ class ConsoleSwarm:
 # --- measurements -------------------------------------------------------------------------
 
 
-def quantiles_ms(values: list[float]) -> dict[str, float]:
-    values = sorted(values)
-    if len(values) < 2:
-        return {
-            "p50": values[0] * 1000 if values else float("nan"),
-            "p99": values[-1] * 1000 if values else float("nan"),
-            "max": values[-1] * 1000 if values else float("nan"),
-        }
-    q = statistics.quantiles(values, n=100)
-    return {"p50": q[49] * 1000, "p99": q[98] * 1000, "max": values[-1] * 1000}
-
-
 def deliver(
     swarm: ConsoleSwarm, channel: str, room: str, label: str, events: int, gap: float
 ) -> dict[str, Any]:
@@ -380,22 +216,26 @@ def deliver(
     return {**quantiles_ms(values), "received": len(values)}
 
 
-def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    token = simulator_token(SECRET)
+def measure(args: argparse.Namespace) -> list[Row]:
+    token = common.simulator_token()
     channel = f"halopmi-bench-consoles-{uuid.uuid4().hex[:8]}"
-    env = server_env(fresh_database())
-    env.update(REDIS_URL=REDIS, RATELIMIT_STORAGE_URI=REDIS, SOCKETIO_CHANNEL=channel)
-    create_schema(env)
-    agents = seed_agents(env, args.consoles)
-    web = Gunicorn("web", ["-k", "gthread", "--threads", str(args.threads)], "wsgi:app", env)
+    env = common.server_env(
+        common.fresh_database(common.database_name("consoles")),
+        RATELIMIT_STORAGE_URI=REDIS,
+        SOCKETIO_CHANNEL=channel,
+    )
+    common.create_schema(env)
+    agents = common.seed_agents(env, args.consoles)
+    web = Gunicorn("web", "wsgi:app", env, threads=args.threads)
     realtime = None
     swarm = None
     try:
         realtime = Gunicorn(
             "realtime",
-            ["-k", "gevent", "--worker-connections", str(max(1000, 2 * args.consoles + 100))],
             "wsgi_realtime:app",
             env,
+            worker_class="gevent",
+            extra=["--worker-connections", str(max(1000, 2 * args.consoles + 100))],
         )
         # Warm-up: connections, caches, the pool; 8 s (after a 2 s one, the first window was the
         # slowest of the four in one run of two).
@@ -404,15 +244,15 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         rss_before = realtime.rss_mb()
 
         started = time.monotonic()
-        swarm = ConsoleSwarm(f"http://127.0.0.1:{realtime.port}", agents, args.client_processes)
+        swarm = ConsoleSwarm(realtime.url, agents, args.client_processes)
         connected = swarm.wait_connected()
         connect_seconds = time.monotonic() - started
         time.sleep(2.0)  # the connect handlers' writes settle
         rss_after = realtime.rss_mb()
 
         pids = {
-            "web": [worker_pid(web)],
-            "realtime": [worker_pid(realtime)],
+            "web": web.worker_pids(),
+            "realtime": realtime.worker_pids(),
             "console clients": [p.pid for p in swarm.processes if p.pid],
         }
         meter = CpuMeter(pids)
@@ -420,10 +260,10 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         cpu_webhooks = meter.stop()
         during = swarm.report()  # events the consoles received while the webhooks ran
 
-        one_agent = next(agent_id for agent_id, language, _ in agents if language == "en")
+        one_agent = next(agent.id for agent in agents if "en" in agent.languages)
         with_consoles_2 = fixed_rate(web.port, token, args.rate, args.seconds, 32)
         single = deliver(swarm, channel, f"user:{one_agent}", "one", args.events, args.gap)
-        english = sum(1 for _, language, _ in agents if language == "en")
+        english = sum(1 for agent in agents if "en" in agent.languages)
         meter = CpuMeter(pids)
         fanout = deliver(swarm, channel, "queue:en", "queue", args.events, args.gap)
         cpu_fanout = meter.stop()
@@ -443,73 +283,12 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
     # Two windows each way, in the order A B B A (no consoles, consoles, consoles, none again):
     # the figure is the mean of the two, so a machine getting busier or quieter cancels out.
     def mean(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
-        return (a[key] + b[key]) / 2
+        return float(a[key] + b[key]) / 2
 
     windows = {"without": (without, without_2), "with": (with_consoles, with_consoles_2)}
-    p99_with, p99_without = mean(*windows["with"], "p99"), mean(*windows["without"], "p99")
-    p50_with, p50_without = mean(*windows["with"], "p50"), mean(*windows["without"], "p50")
     calls = with_consoles["requests"] + with_consoles_2["requests"]
     per_console_kb = (rss_after - rss_before) * 1024 / max(1, connected["connected"])
     n = connected["connected"]
-    conditions = (
-        f"web gunicorn gthread {args.threads} threads + realtime gunicorn gevent, 1 worker each, "
-        f"{args.client_processes} client processes, loopback, PostgreSQL+Redis, {os.cpu_count()} cores"
-    )
-    rows = [
-        (
-            f"webhooks at {args.rate:.0f} req/s with {n} consoles, p99 (ms)",
-            p99_with,
-            p99_without,
-            f"{calls} calls each way",
-            "baseline: no consoles; mean of 2 windows each way, A-B-B-A",
-        ),
-        (
-            f"webhooks at {args.rate:.0f} req/s with {n} consoles, p50 (ms)",
-            p50_with,
-            p50_without,
-            f"{calls} calls each way",
-            "baseline: no consoles; mean of 2 windows each way, A-B-B-A",
-        ),
-        (
-            f"event delivery to {english} consoles (queue:en), p50 (ms)",
-            fanout["p50"],
-            single["p50"],
-            f"{fanout['received']} deliveries of {args.events * english}",
-            "baseline: to 1 console",
-        ),
-        (
-            f"event delivery to {english} consoles (queue:en), p99 (ms)",
-            fanout["p99"],
-            single["p99"],
-            f"{fanout['received']} deliveries of {args.events * english}",
-            "baseline: to 1 console",
-        ),
-        (
-            "realtime process memory per console (KB)",
-            per_console_kb,
-            None,
-            f"{n} consoles; RSS {rss_before:.0f} MB idle, {rss_after:.0f} MB with them",
-            "(RSS with the consoles - RSS before them) / consoles",
-        ),
-        (
-            f"connecting {n} consoles (s)",
-            connect_seconds,
-            None,
-            f"{n} consoles",
-            "50 handshakes in flight per client process",
-        ),
-    ]
-    out = [
-        {
-            "figure": figure,
-            "value": value,
-            "baseline": baseline,
-            "ratio": (value / baseline) if baseline else None,
-            "size": size,
-            "conditions": f"{conditions}; {note}",
-        }
-        for figure, value, baseline, size, note in rows
-    ]
     extra = {
         "consoles_connected": n,
         "connect_failures": connected["failed"],
@@ -517,11 +296,8 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
         "consoles_still_connected": still,
         "servers_alive": healthy,
         "webhook_errors": {name: sum(w["errors"] for w in pair) for name, pair in windows.items()},
-        "webhook_p99_windows_ms": {
-            name: [round(w["p99"], 1) for w in pair] for name, pair in windows.items()
-        },
+        "webhook_p99_windows_ms": {name: [round(w["p99"], 1) for w in pair] for name, pair in windows.items()},
         "events_received_while_webhooks_ran": during["other_events"],
-        "rss_mb": {"before": rss_before, "after": rss_after},
         "cpu_seconds_during_webhooks_with_consoles": cpu_webhooks,
         "cpu_seconds_during_fanout": cpu_fanout,
         "max_ms": {
@@ -531,41 +307,30 @@ def measure(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, A
             "single": single["max"],
         },
     }
-    return out, extra
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    print("bench_consoles:", json.dumps(extra))
+    conditions = (
+        f"web gunicorn gthread {args.threads} threads + realtime gunicorn gevent, 1 worker each, "
+        f"{args.client_processes} client processes, loopback, PostgreSQL+Redis, {common.machine()}; "
+        f"{connected['failed']} consoles refused"
     )
-    parser.add_argument("--consoles", type=int, default=1000, help="consoles (one agent each) to connect")
-    parser.add_argument(
-        "--client-processes", type=int, default=2, help="processes the console clients run in"
-    )
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each webhook window")
-    parser.add_argument("--rate", type=float, default=50.0, help="webhooks per second in each window")
-    parser.add_argument("--threads", type=int, default=16, help="gunicorn --threads of the web process")
-    parser.add_argument("--events", type=int, default=20, help="events emitted for each delivery figure")
-    parser.add_argument("--gap", type=float, default=0.25, help="seconds between two emitted events")
-    parser.add_argument(
-        "--json", action="store_true", help="print the rows as JSON (for the make bench runner)"
-    )
-    args = parser.parse_args()
-
-    rows, extra = measure(args)
-    if args.json:
-        print(json.dumps({"rows": rows, **extra}))
-        return
-    print(f"\nConsoles on a realtime process - {rows[0]['conditions'].split(';')[0]}")
-    print(f"{'figure':58} {'value':>10} {'baseline':>11} {'ratio':>7}  size")
-    for row in rows:
-        baseline = f"{row['baseline']:11.1f}" if row["baseline"] is not None else f"{'-':>11}"
-        ratio = f"{row['ratio']:7.2f}" if row["ratio"] is not None else f"{'-':>7}"
-        print(f"{row['figure']:58} {row['value']:10.1f} {baseline} {ratio}  {row['size']}")
-    for row in rows:
-        print(f"  {row['figure']}: {row['conditions'].split('; ')[-1]}")
-    print(json.dumps(extra, indent=None))
+    webhooks = f"baseline: no consoles; mean of 2 windows of {args.seconds:g} s each way, A-B-B-A; {conditions}"
+    delivered = f"{fanout['received']} deliveries of {args.events * english}"
+    return [
+        Row(f"webhooks at {args.rate:.0f} req/s with {n} consoles, p99 (ms)",
+            mean(*windows["with"], "p99"), mean(*windows["without"], "p99"), f"{calls} calls each way", webhooks),
+        Row(f"webhooks at {args.rate:.0f} req/s with {n} consoles, p50 (ms)",
+            mean(*windows["with"], "p50"), mean(*windows["without"], "p50"), f"{calls} calls each way", webhooks),
+        Row(f"event delivery to {english} consoles (queue:en), p50 (ms)", fanout["p50"], single["p50"], delivered,
+            f"baseline: to 1 console; {conditions}"),
+        Row(f"event delivery to {english} consoles (queue:en), p99 (ms)", fanout["p99"], single["p99"], delivered,
+            f"baseline: to 1 console; {conditions}"),
+        Row("realtime process memory per console (KB)", per_console_kb, None,
+            f"{n} consoles; RSS {rss_before:.0f} MB idle, {rss_after:.0f} MB with them",
+            f"(RSS with the consoles - RSS before them) / consoles; {conditions}"),
+        Row(f"connecting {n} consoles (s)", connect_seconds, None, f"{n} consoles",
+            f"50 handshakes in flight per client process; {conditions}"),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

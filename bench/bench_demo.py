@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
 from config import DevelopmentConfig  # noqa: E402
 
 NOW = datetime(2026, 3, 4, 7, 30, tzinfo=UTC)  # 14:30 in Jakarta, a Wednesday
@@ -43,21 +45,25 @@ def _app(directory: Path, name: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _timed(label: str, run) -> None:  # type: ignore[no-untyped-def]
+def _timed(label: str, run) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     wall, cpu = time.perf_counter(), time.process_time()
     report = run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"{label:44} {wall:7.2f} s wall {cpu:7.2f} s CPU   {report}")
+    return wall, cpu
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+QUICK = {"days": 3}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=28)
-    args = parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
     from app.demo import seed
 
+    timings: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for name, label, days, calls in (
@@ -69,13 +75,23 @@ def main() -> None:
             with app.app_context():
                 db.create_all()
                 if calls:
-                    _timed(label, lambda days=days: seed(history_days=days, now=NOW))
-                    _timed("the same again (idempotent)", lambda days=days: seed(history_days=days, now=NOW))
+                    timings[name] = _timed(label, lambda days=days: seed(history_days=days, now=NOW))
+                    timings["again"] = _timed(
+                        "the same again (idempotent)", lambda days=days: seed(history_days=days, now=NOW)
+                    )
                 else:
                     with mock.patch("app.demo_calls.seed_calls", return_value=(0, 0)):
-                        _timed(label, lambda days=days: seed(history_days=days, now=NOW))
+                        timings[name] = _timed(label, lambda days=days: seed(history_days=days, now=NOW))
                 db.session.remove()
+    conditions = f"SQLite in a temp dir, in process; baseline: members, claims and staff only; {common.machine()}"
+    base = timings["base"][1]
+    return [
+        Row(f"demo load: + {args.days} days of case history, CPU (s)", timings["cases"][1], base, "300 members", conditions),
+        Row(f"demo load: whole demo, {args.days} days of calls, CPU (s)", timings["full"][1], base, "300 members",
+            f"{conditions}; wall {timings['full'][0]:.1f} s"),
+        Row("demo load: the same again, CPU (s)", timings["again"][1], base, "300 members", conditions),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

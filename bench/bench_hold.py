@@ -13,25 +13,31 @@ twice: with the queue board (``QUEUE_BOARD_SECONDS=2``: the queue is read at mos
 process, a caller's place is a look-up) and with ``QUEUE_BOARD_SECONDS=0`` (the queue read for
 every request, as the position was before: a count over the waiting items on each fetch). A
 bare-Flask answer of a constant hold document, under the same gunicorn, is the baseline. It
-asserts nothing; ``--json`` prints the rows for ``bench/run_all.py``.
+asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench_webhooks as web  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
+
+QUICK = {"callers": 200, "seconds": 3.0}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--callers", type=int, default=500, help="calls on hold")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measuring window")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn --threads")
 
 
 def seed(env: dict[str, str], callers: int) -> list[str]:
@@ -57,7 +63,7 @@ def seed(env: dict[str, str], callers: int) -> list[str]:
         "print(' '.join(sids))\n"
     )
     done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", script], cwd=web.ROOT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", script], cwd=common.ROOT, env=env, check=True, capture_output=True, text=True
     )
     return done.stdout.split()
 
@@ -69,59 +75,42 @@ def hold_rate(port: int, token: str, sids: list[str], clients: int, seconds: flo
     def request(n: int) -> tuple[str, dict[str, str]]:
         with lock:
             sid = next(turn)
-        return "/telephony/voice/wait", {**web.call_form(sid, "in-progress"), "QueueTime": "60"}
+        return "/telephony/voice/wait", {**common.call_form(sid, "in-progress"), "QueueTime": "60"}
 
-    web.saturate(port, token, clients, 2.0, request)  # warm-up
-    return web.saturate(port, token, clients, seconds, request)
+    common.saturate(port, token, clients, 2.0, request)  # warm-up
+    return common.saturate(port, token, clients, seconds, request)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--callers", type=int, default=500, help="calls on hold")
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measuring window")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
-    parser.add_argument("--threads", type=int, default=16, help="gunicorn --threads")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON (for bench/run_all.py)")
-    args = parser.parse_args()
-
-    token = web.simulator_token(web.SECRET)
-    env = web.server_env(web.fresh_database())
-    web.create_schema(env)
+def measure(args: argparse.Namespace) -> list[Row]:
+    token = common.simulator_token()
+    env = common.server_env(common.fresh_database(common.database_name("web")))
+    common.create_schema(env)
     sids = seed(env, args.callers)
     figures: dict[str, dict[str, float]] = {}
     for name, target, board in (
         ("board", "wsgi:app", "2"), ("fresh", "wsgi:app", "0"), ("bare Flask", "bench.bare_flask:app", "2"),
     ):
-        server = web.Server(name, target, {**env, "QUEUE_BOARD_SECONDS": board}, args.threads)
+        server = common.Gunicorn(name, target, {**env, "QUEUE_BOARD_SECONDS": board}, threads=args.threads)
         try:
             figures[name] = hold_rate(server.port, token, sids, args.clients, args.seconds)
         finally:
             server.stop()
 
+    errors = "/".join(str(f.get("errors", 0)) for f in figures.values())
     conditions = (
-        f"{args.callers} callers on hold, gunicorn gthread 1 worker {args.threads} threads, {args.clients} clients, "
-        "loopback, PostgreSQL+Redis"
+        f"gunicorn gthread 1 worker {args.threads} threads, {args.clients} clients, loopback, PostgreSQL+Redis, "
+        f"{args.seconds:g} s windows, {common.machine()}; HTTP errors board/fresh/bare {errors}"
     )
-    rows = [
-        ("wait URL, queue board 2 s (req/s)", figures["board"]["rps"], figures["bare Flask"]["rps"]),
-        ("wait URL, queue read each request (req/s)", figures["fresh"]["rps"], figures["bare Flask"]["rps"]),
-        ("wait URL, board vs read each request (x)", figures["board"]["rps"], figures["fresh"]["rps"]),
+    size = f"{args.callers} callers on hold"
+    return [
+        Row("wait URL, queue board 2 s (req/s)", figures["board"]["rps"], figures["bare Flask"]["rps"], size,
+            f"baseline bare Flask; {conditions}"),
+        Row("wait URL, queue read each request (req/s)", figures["fresh"]["rps"], figures["bare Flask"]["rps"], size,
+            f"baseline bare Flask; {conditions}"),
+        Row("wait URL, board vs read each request (req/s)", figures["board"]["rps"], figures["fresh"]["rps"], size,
+            f"baseline: QUEUE_BOARD_SECONDS=0; {conditions}"),
     ]
-    errors = {name: f.get("errors", 0) for name, f in figures.items()}
-    if args.json:
-        print(json.dumps({"rows": [
-            {"figure": f, "value": v, "baseline": b, "ratio": v / b if b else None,
-             "size": f"{args.callers} callers", "conditions": conditions}
-            for f, v, b in rows
-        ], "errors": errors}))
-        return
-    print(f"\nHold loop - {conditions}; {args.seconds:.0f} s windows")
-    print(f"{'figure':44} {'value':>10} {'baseline':>10} {'ratio':>8}")
-    for figure, value, baseline in rows:
-        print(f"{figure:44} {value:10.1f} {baseline:10.1f} {value / baseline if baseline else 0:8.2f}")
-    print(f"errors (HTTP >= 400): {errors}")
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
+    common.main(sys.modules[__name__])

@@ -48,6 +48,8 @@ from app.records.importer import default_workers, import_file  # noqa: E402
 from app.records.models import Member  # noqa: E402
 from app.records.schemas import MEMBER_COLUMNS, RowError, parse_member  # noqa: E402
 from app.records.sync import FileSource, fingerprint  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 PG_SCHEMA = "halopmi_bench"
@@ -344,8 +346,9 @@ def naive(path: Path, sample: int) -> int:
     return done
 
 
-def run(label: str, url: str, csv_path: Path, rows: int, sample: int, workers: int | None) -> None:
+def run(label: str, url: str, csv_path: Path, rows: int, sample: int, workers: int | None) -> list[Row]:
     app = make_app(url)
+    out: list[Row] = []
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -387,6 +390,15 @@ def run(label: str, url: str, csv_path: Path, rows: int, sample: int, workers: i
                 f"    {rows / naive_rate / seconds:,.0f}× faster than naive (extrapolated); "
                 f"{seconds / validate_seconds:.1f}× the validate-only time"
             )
+            out.append(
+                Row(
+                    f"import members, {label}, {count} validation workers (rows/s)",
+                    report.read / seconds,
+                    naive_rate,
+                    f"{rows:,} rows",
+                    f"baseline: naive ORM, a commit per row ({done:,}-row sample); CPU {_cpu_used:.1f} s; {common.machine()}",
+                )
+            )
 
         seconds, (again, _path) = timed(
             lambda: import_file(
@@ -398,13 +410,25 @@ def run(label: str, url: str, csv_path: Path, rows: int, sample: int, workers: i
             f"re-import, {parallel} worker(s) (idempotent): {seconds:6.2f} s  {again.read / seconds:9,.0f} rows/s  "
             f"unchanged {again.unchanged:,}  created {again.created}  updated {again.updated}  (CPU {_cpu_used:.1f} s)"
         )
+        out.append(
+            Row(
+                f"re-import members, {label}, all unchanged (rows/s)",
+                again.read / seconds,
+                rows / validate_seconds,
+                f"{rows:,} rows",
+                f"baseline: validate only (no crypto, no database); {parallel} workers; {common.machine()}",
+            )
+        )
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+    return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+QUICK = {"rows": 5_000, "naive_sample": 500}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--naive-sample", type=int, default=2_000)
     parser.add_argument(
@@ -413,8 +437,10 @@ def main() -> None:
         default=None,
         help="validation processes for the import (default: as `flask records import`)",
     )
-    args = parser.parse_args()
 
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="halopmi-bench-") as tmp:
         csv_path = Path(tmp) / "members.csv"
         seconds, broken = timed(lambda: generate(csv_path, args.rows))
@@ -422,7 +448,7 @@ def main() -> None:
             f"generated {args.rows:,} rows ({broken:,} malformed) in {seconds:.1f} s: "
             f"{csv_path.stat().st_size / 1e6:.1f} MB; cores available: {os.cpu_count()}"
         )
-        run("sqlite", f"sqlite:///{tmp}/bench.db", csv_path, args.rows, args.naive_sample, args.workers)
+        rows += run("sqlite", f"sqlite:///{tmp}/bench.db", csv_path, args.rows, args.naive_sample, args.workers)
 
         url = os.environ.get("BENCH_DATABASE_URL")
         if url:
@@ -434,12 +460,13 @@ def main() -> None:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
                 connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
             try:
-                run("postgresql", url, csv_path, args.rows, args.naive_sample, args.workers)
+                rows += run("postgresql", url, csv_path, args.rows, args.naive_sample, args.workers)
             finally:
                 with admin.begin() as connection:
                     connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
                 admin.dispose()
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

@@ -59,6 +59,8 @@ from app.agents.routing import presence as presence_svc  # noqa: E402
 from app.core.time import utcnow  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.staff.models import User  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row, quantiles_ms  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 PG_SCHEMA = "halopmi_bench_routing"
@@ -169,8 +171,9 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def bench(url: str, agents: int, items: int, samples: int, seed: int) -> None:
+def bench(url: str, agents: int, items: int, samples: int, seed: int) -> list[Row]:
     rng = random.Random(seed)
+    figures: dict[str, dict[str, float]] = {}
     app = make_app(url)
     with app.app_context():
         dialect = db.engine.dialect.name
@@ -198,6 +201,7 @@ def bench(url: str, agents: int, items: int, samples: int, seed: int) -> None:
             latencies.append(timed(free_one))
             undo_offers()
         print(f"availability → offer      {percentiles(latencies)}   offers made: {offered}/{samples}")
+        figures["available"] = quantiles_ms(latencies)
 
         # 2. enqueue → offer (one agent free)
         latencies, ref = [], 10_000_000
@@ -217,6 +221,7 @@ def bench(url: str, agents: int, items: int, samples: int, seed: int) -> None:
             )
             undo_offers()
         print(f"enqueue → offer           {percentiles(latencies)}")
+        figures["enqueue"] = quantiles_ms(latencies)
 
         # 3. burst: everyone free at once
         db.session.execute(text("UPDATE agent_presence SET state='available'"))
@@ -265,12 +270,33 @@ def bench(url: str, agents: int, items: int, samples: int, seed: int) -> None:
             latencies.append(timed(floor))
             undo_offers()
         print(f"baseline (SQL floor)      {percentiles(latencies)}")
+        floor_ms = quantiles_ms(latencies)
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+    size = f"{agents:,} agents, {items:,} waiting items, {samples} samples"
+    conditions = f"{dialect}, in process; baseline: bare SQL for one decision (no rules, no events); {common.machine()}"
+    rows = [
+        Row(f"routing ({dialect}): availability -> offer, {q} (ms)", figures["available"][q], floor_ms[q], size, conditions)
+        for q in ("p50", "p99")
+    ]
+    rows += [
+        Row(f"routing ({dialect}): enqueue -> offer, {q} (ms)", figures["enqueue"][q], floor_ms[q], size, conditions)
+        for q in ("p50", "p99")
+    ]
+    rows.append(
+        Row(
+            f"routing ({dialect}): burst, every agent free at once (ms per offer)",
+            total / max(1, len(made)) * 1000,
+            floor_ms["p50"],
+            f"{len(made):,} offers in one pass",
+            conditions + " (p50)",
+        )
+    )
+    return rows
 
 
-def bench_consoles(consoles: int, events: int) -> None:
+def bench_consoles(consoles: int, events: int) -> list[Row]:
     import threading
     import uuid
 
@@ -377,6 +403,7 @@ def bench_consoles(consoles: int, events: int) -> None:
                     time.sleep(0.05)
                 print(f"enqueue → queue.updated on each console   {percentiles(latencies)}")
                 print(f"enqueue → last of {consoles} consoles        {percentiles(last)}")
+                each, final = quantiles_ms(latencies), quantiles_ms(last)
         finally:
             # In parallel: each client may wait seconds for the server's close frame.
             closers = [threading.Thread(target=client.close, daemon=True) for client in clients]
@@ -385,10 +412,18 @@ def bench_consoles(consoles: int, events: int) -> None:
             for closer in closers:
                 closer.join(timeout=15)
             server.stop()
+    conditions = f"one web process (threading, tests.live) holding the sockets, SQLite, Redis; {common.machine()}"
+    return [
+        Row(f"routing: enqueue -> queue.updated on each of {consoles} consoles, {q} (ms)", each[q], None,
+            f"{events} events", conditions)
+        for q in ("p50", "p99")
+    ] + [Row(f"routing: enqueue -> the last of {consoles} consoles, p99 (ms)", final["p99"], None, f"{events} events", conditions)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+QUICK = {"agents": 100, "items": 500, "samples": 30, "consoles": 0}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--samples", type=int, default=300)
@@ -398,8 +433,10 @@ def main() -> None:
         "--consoles", type=int, default=300, help="event delivery to this many consoles (0: skip)"
     )
     parser.add_argument("--events", type=int, default=30)
-    args = parser.parse_args()
 
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
     url = os.environ.get("BENCH_DATABASE_URL")
     if url:
         admin = create_engine(url)
@@ -407,17 +444,18 @@ def main() -> None:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
             connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
         try:
-            bench(url, args.agents, args.items, args.samples, args.seed)
+            rows += bench(url, args.agents, args.items, args.samples, args.seed)
         finally:
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
             admin.dispose()
     if args.sqlite or not url:
         with tempfile.TemporaryDirectory() as tmp:
-            bench(f"sqlite:///{tmp}/bench.db", args.agents, args.items, args.samples, args.seed)
+            rows += bench(f"sqlite:///{tmp}/bench.db", args.agents, args.items, args.samples, args.seed)
     if args.consoles:
-        bench_consoles(args.consoles, args.events)
+        rows += bench_consoles(args.consoles, args.events)
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

@@ -33,6 +33,8 @@ from app.extensions import db  # noqa: E402
 from app.sla import reports  # noqa: E402
 from app.sla import services as sla  # noqa: E402
 from app.tickets.models import Ticket  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
 from bench.pgschema import bench_app, vacuum_analyze  # noqa: E402
 
 SCHEMA = "halopmi_bench_sla_reports"
@@ -68,7 +70,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _time(label: str, samples: int, run) -> float:  # type: ignore[no-untyped-def]
+def _time(label: str, samples: int, run) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     run()  # warm-up, not measured
     timings = []
     for _ in range(samples):
@@ -77,8 +79,9 @@ def _time(label: str, samples: int, run) -> float:  # type: ignore[no-untyped-de
         timings.append((time.perf_counter() - t0) * 1000)
         db.session.rollback()
     p50 = statistics.median(timings)
-    print(f"  {label:<44} p50 {p50:8.1f} ms   p99 {_percentile(timings, 0.99):8.1f} ms")
-    return p50
+    p99 = _percentile(timings, 0.99)
+    print(f"  {label:<44} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+    return p50, p99
 
 
 def _naive(period: reports.Period) -> int:
@@ -92,11 +95,15 @@ def _naive(period: reports.Period) -> int:
     return len(counts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+QUICK = {"rows": 50_000, "samples": 3}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=20)
-    args = parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
     with bench_app(SCHEMA):
         sla.install_defaults()
         agents = 60
@@ -133,16 +140,33 @@ def main() -> None:
         month = reports.Period(today - timedelta(days=29), today)
         year = reports.Period(today - timedelta(days=364), today)
         print("compliance report (app.sla.reports.compliance):")
-        for dimension in reports.DIMENSIONS:
-            _time(f"last 30 days by {dimension}", args.samples, lambda d=dimension: reports.compliance(d, month))
+        figures = {
+            f"compliance, 30 days by {dimension}": _time(
+                f"last 30 days by {dimension}", args.samples, lambda d=dimension: reports.compliance(d, month)
+            )
+            for dimension in reports.DIMENSIONS
+        }
         for dimension in ("category", "agent", "month"):
-            _time(f"whole year by {dimension}", max(3, args.samples // 4),
-                  lambda d=dimension: reports.compliance(d, year))
-        _time("breach list, last 30 days (first page)", args.samples, lambda: reports.breaches(month))
-        _time("per-ticket CSV, last 30 days (whole file)", 3, lambda: sum(1 for _ in reports.export_tickets(month)))
+            figures[f"compliance, whole year by {dimension}"] = _time(
+                f"whole year by {dimension}", max(3, args.samples // 4), lambda d=dimension: reports.compliance(d, year)
+            )
+        figures["breach list, 30 days"] = _time(
+            "breach list, last 30 days (first page)", args.samples, lambda: reports.breaches(month)
+        )
+        figures["per-ticket CSV, 30 days"] = _time(
+            "per-ticket CSV, last 30 days (whole file)", 3, lambda: sum(1 for _ in reports.export_tickets(month))
+        )
         print("baseline:")
-        _time("naive: ORM load + count in Python, 30 days", 3, lambda: _naive(month))
+        naive = _time("naive: ORM load + count in Python, 30 days", 3, lambda: _naive(month))
+    conditions = (
+        f"PostgreSQL, app.sla.reports as the pages call it, {args.samples} samples; baseline: 30 days loaded "
+        f"through the ORM and counted in Python (p50); {common.machine()}"
+    )
+    return [
+        Row(f"SLA report: {name}, p50 (ms)", p50, naive[0], f"{args.rows:,} tickets over 365 days", conditions)
+        for name, (p50, _p99) in figures.items()
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

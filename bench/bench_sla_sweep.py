@@ -39,6 +39,8 @@ from app.sla import services as sla  # noqa: E402
 from app.sla.models import SlaEvent  # noqa: E402
 from app.sla.sweep import BATCH_SIZE, sweep  # noqa: E402
 from app.tickets.models import OPEN_STATUSES, Ticket, TicketEvent  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
 from bench.pgschema import bench_app, vacuum_analyze  # noqa: E402
 
 SCHEMA = "halopmi_bench_sla"
@@ -114,12 +116,17 @@ def _naive_sweep() -> int:
     return due
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+QUICK = {"open": 10_000, "closed": 10_000, "repeat": 1}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open", type=int, default=200_000)
     parser.add_argument("--closed", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    swept: list[tuple[str, int, float]] = []
     with bench_app(SCHEMA):
         sla.install_defaults()
         db.session.commit()
@@ -160,12 +167,23 @@ def main() -> None:
                 f"{len(passes) // args.repeat} pass(es) of ≤{BATCH_SIZE:,}, slowest pass {max(passes):.3f} s;"
                 f" {recorded:,} warnings+breaches; the next sweep {idle * 1000:.1f} ms ({second.warnings + second.breaches} new)"
             )
+            swept.append((label, due, min(drains)))
         _reset(0.005, args.open)
         t0 = time.perf_counter()
         found = _naive_sweep()
-        print(f"  baseline: naive ORM scan of every open ticket: {time.perf_counter() - t0:6.3f} s "
+        naive_seconds = time.perf_counter() - t0
+        print(f"  baseline: naive ORM scan of every open ticket: {naive_seconds:6.3f} s "
               f"({found:,} due found, nothing recorded)")
+    size = f"{args.open:,} open + {args.closed:,} closed tickets"
+    conditions = (
+        f"PostgreSQL, app.sla.sweep.sweep until nothing is due, best of {args.repeat}; baseline: naive ORM scan "
+        f"of every open ticket (records nothing); {common.machine()}"
+    )
+    return [
+        Row(f"SLA sweep, {label}: {due:,} due (s)", seconds, naive_seconds, size, conditions)
+        for label, due, seconds in swept
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

@@ -29,6 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
+
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 DB_NAME = "halopmi_bench_soak"
 
@@ -46,15 +49,20 @@ def fresh_database(sqlite: bool) -> str:
     return f"{PG}/{DB_NAME}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+QUICK = {"minutes": 1.0, "interval": 10.0}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--sqlite", action="store_true", help="SQLite in a temp dir instead of PostgreSQL")
     parser.add_argument("--without-sms-reports", action="store_true",
                         help="leave out the simulator's SMS delivery reports (Twilio's part) from the worker")
-    args = parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
 
     database_url = fresh_database(args.sqlite)
     os.environ.update(HALOPMI_CONFIG="testing", TEST_DATABASE_URL=database_url)
@@ -98,8 +106,14 @@ def main() -> None:
         last = samples[-1]
         minutes = max(1e-6, (last.at - base.at) / 60)
         print("\nchange per minute after the first minute:")
+        conditions = f"{args.clients} clients, {'SQLite' if args.sqlite else 'PostgreSQL'}, after minute 1"
         for name in ("web", "worker"):
             before, after = getattr(base, name), getattr(last, name)
+            rows.append(Row(f"soak: {name} RSS growth (MB/min)",
+                            round((after["rss_kb"] - before["rss_kb"]) / 1024 / minutes, 2),
+                            size=f"{args.minutes:g} min", conditions=conditions))
+            rows.append(Row(f"soak: {name} thread growth", after["threads"] - before["threads"],
+                            size=f"{args.minutes:g} min", conditions=conditions))
             print(f"  {name:6} RSS {(after['rss_kb'] - before['rss_kb']) / 1024 / minutes:+.2f} MB/min, "
                   f"threads {after['threads'] - before['threads']:+d}, open files {after['fds'] - before['fds']:+d}, "
                   f"db connections {last.db_connections[name] - base.db_connections[name]:+d}")
@@ -121,12 +135,17 @@ def main() -> None:
         shown = {key: (value if len(value) <= 5 else [*value[:5], f"... {len(value)} in all"])
                  for key, value in problems.items()}
         print("lost or doubled: " + (str(shown) if shown else "nothing"))
+        rows.append(Row("soak: lost or doubled work items", sum(len(v) for v in problems.values()),
+                        size=f"{totals.requests} requests", conditions=f"{args.clients} clients"))
+        rows.append(Row("soak: latency p99 (ms)", round(soak.latency_ms(0.99), 1),
+                        size=f"{totals.requests} requests", conditions=f"{args.clients} clients"))
         for error in totals.errors[:5]:
             print("  error:", error)
     finally:
         soak.stop()
         redis.stop()
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

@@ -51,6 +51,8 @@ from app import create_app  # noqa: E402
 from app.core.time import utcnow  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.supervisor import exports, kpis, reports, rollup, staffing, wallboard  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 SCHEMA = "halopmi_bench_supervision"
@@ -156,7 +158,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def measure(label: str, samples: int, run: Callable[[], object]) -> tuple[float, float]:
+def timed_ms(label: str, samples: int, run: Callable[[], object]) -> tuple[float, float]:
     run()  # warm the connection, caches and plans; not measured
     db.session.rollback()
     timings = []
@@ -238,7 +240,12 @@ def seed(args: argparse.Namespace) -> None:
     )
 
 
-def run_all(app, samples: int) -> None:  # type: ignore[no-untyped-def]
+def run_all(app, samples: int) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+    figures: dict[str, tuple[float, float]] = {}
+
+    def measure(label: str, _samples: int, run: Callable[[], object]) -> None:
+        figures[label] = timed_ms(label, samples, run)
+
     settings = kpis.KpiSettings.from_config()
     zone = settings.zone
     today = utcnow().astimezone(zone).date()
@@ -287,6 +294,7 @@ def run_all(app, samples: int) -> None:  # type: ignore[no-untyped-def]
         samples,
         lambda: _get(client, f"/supervisor/reports/agents?start={month.start}&end={month.end}"),
     )
+    return figures
 
 
 def _get(client, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -294,17 +302,19 @@ def _get(client, path: str) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, (path, response.status_code)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+QUICK = {"events": 100_000, "tickets": 50_000, "days": 60, "samples": 3}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure a schema kept by --keep (no seeding)")
-    args = parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url or not url.startswith("postgresql"):
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL of your own database")
@@ -327,7 +337,7 @@ def main() -> None:
             db.session.execute(text("DELETE FROM supervision_rollup_days"))
             db.session.commit()
             print(f"reports from the logs alone, with the supervision indexes ({args.samples} samples each):")
-            run_all(app, args.samples)
+            logs_only = run_all(app, args.samples)
             started = time.perf_counter()
             days = 0
             while rolled := rollup.roll_up():
@@ -336,7 +346,7 @@ def main() -> None:
             print(
                 f"as shipped: roll-ups for finished days, the logs for the rest ({args.samples} samples each):"
             )
-            run_all(app, args.samples)
+            shipped = run_all(app, args.samples)
             print("baseline: the logs alone, without the supervision indexes:")
             present = [
                 name
@@ -347,7 +357,7 @@ def main() -> None:
                 db.session.execute(text(f"DROP INDEX {name}"))
             db.session.execute(text("DELETE FROM supervision_rollup_days"))
             db.session.commit()
-            run_all(app, max(3, args.samples // 4))
+            baseline = run_all(app, max(3, args.samples // 4))
             if args.keep:
                 db.session.remove()
                 with db.engine.begin() as conn:  # put them back for the next --reuse
@@ -362,7 +372,17 @@ def main() -> None:
                 with db.engine.begin() as conn:
                     conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             db.engine.dispose()
+    conditions = (
+        f"PostgreSQL, as shipped (roll-ups of finished days + logs for today), {args.samples} samples; baseline: "
+        f"the logs alone without the supervision indexes; {common.machine()}"
+    )
+    size = f"{args.events:,} call events, {args.tickets:,} tickets, {args.days} days"
+    return [
+        Row(f"supervision: {name}, p50 (ms)", p50, baseline[name][0], size,
+            f"{conditions}; logs only with indexes {logs_only[name][0]:.0f} ms")
+        for name, (p50, _p99) in shipped.items()
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])

@@ -52,6 +52,8 @@ from app import create_app  # noqa: E402
 from app.core.crypto import blind_index  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.tickets import services  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import Row  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 SCHEMA = "halopmi_bench_tickets"
@@ -118,14 +120,16 @@ def _measure(label: str, samples: list[str], run: Callable[[str], int]) -> tuple
     return p50, p99, found / len(samples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+QUICK = {"rows": 50_000, "samples": 50}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
-    args = parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url or not url.startswith("postgresql"):
         sys.exit(
@@ -219,23 +223,33 @@ def main() -> None:
             names = [f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(THIRD)}" for _ in ids]
             member_kpjs = [f"{50000000000 + rng.randint(1, n_members):011d}" for _ in ids]
             print("search (through app.tickets.services.search_tickets):")
-            _measure("reference", references, search)
-            _measure("KPJ (given on the ticket)", known["kpj"], search)
-            _measure("KPJ (linked member)", member_kpjs, search)
-            _measure("NIK (keyed hash)", known["nik"], search)
-            _measure("passport (keyed hash)", known["passport"], search)
-            _measure("phone (keyed hash)", known["phone"], search)
-            _measure("name prefix", names, search)
-            _measure(
-                "view: breaching soon",
-                ["" for _ in range(min(50, len(ids)))],
-                lambda _v: len(services.search_tickets(services.SearchQuery(view="breaching"))),
-            )
+            figures = {
+                "reference": _measure("reference", references, search),
+                "KPJ on the ticket": _measure("KPJ (given on the ticket)", known["kpj"], search),
+                "KPJ of the linked member": _measure("KPJ (linked member)", member_kpjs, search),
+                "NIK": _measure("NIK (keyed hash)", known["nik"], search),
+                "passport": _measure("passport (keyed hash)", known["passport"], search),
+                "phone": _measure("phone (keyed hash)", known["phone"], search),
+                "name prefix": _measure("name prefix", names, search),
+                "view breaching soon": _measure(
+                    "view: breaching soon",
+                    ["" for _ in range(min(50, len(ids)))],
+                    lambda _v: len(services.search_tickets(services.SearchQuery(view="breaching"))),
+                ),
+            }
 
             print("baseline: the phone lookup with its index disabled (sequential scan):")
             db.session.execute(text("DROP INDEX ix_tickets_requester_phone_hash"))
             db.session.commit()
-            _measure("phone, no index", known["phone"][:10], search)
+            floor = _measure("phone, no index", known["phone"][:10], search)
+            conditions = (
+                f"PostgreSQL, app.tickets.services.search_tickets in process; baseline: the phone search "
+                f"without its index (sequential scan); {common.machine()}"
+            )
+            return [
+                Row(f"ticket search: {name}, p99 (ms)", p99, floor[1], f"{args.rows:,} tickets, {len(ids)} samples", conditions)
+                for name, (_p50, p99, _hits) in figures.items()
+            ]
         finally:
             db.session.rollback()
             db.session.remove()
@@ -246,4 +260,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.main(sys.modules[__name__])
