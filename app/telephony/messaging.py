@@ -18,6 +18,7 @@ from flask import current_app
 from app.core.jobs import effect
 from app.core.mail import mail_configured, send_email
 from app.core.masking import mask_text
+from app.telephony.paths import MESSAGE_STATUS_PATH, absolute
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.signature import twilio_configured
 
@@ -28,8 +29,6 @@ def status_callback_url() -> str | None:
     """Where the provider reports SMS delivery: ``PUBLIC_BASE_URL`` + the messaging status
     path. Without a public URL Twilio could not reach us, so none is sent (the simulator,
     which runs in-process, is always given one)."""
-    from app.telephony.tasks import MESSAGE_STATUS_PATH, absolute
-
     if current_app.config.get("PUBLIC_BASE_URL") or not twilio_configured():
         return absolute(MESSAGE_STATUS_PATH)
     return None

@@ -37,6 +37,7 @@ from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
 from app.telephony.messaging import send_sms_once
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
+from app.telephony.paths import CALLBACK_ANSWER_PATH, STATUS_PATH, absolute
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.services import (
     ensure_ticket,
@@ -46,17 +47,6 @@ from app.telephony.services import (
 )
 
 log = logging.getLogger(__name__)
-
-STATUS_PATH = "/telephony/voice/status"
-MESSAGE_STATUS_PATH = "/telephony/messaging/status"
-CALLBACK_ANSWER_PATH = "/telephony/voice/callback-answer"
-
-
-def absolute(path: str) -> str:
-    """Public URL of one of our webhook paths (jobs have no request to take the host from)."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
-    return str(base).rstrip("/") + path
-
 
 def callback_conference(callback_id: int) -> str:
     return f"callback-{callback_id}"
