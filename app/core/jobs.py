@@ -67,6 +67,9 @@ PENDING, DISPATCHED, DONE, FAILED = "pending", "dispatched", "done", "failed"
 # Claimed by a run that committed a checkpoint (an effect's marker) and has not finished.
 RUNNING = "running"
 QUEUES = ("telephony", "notifications", "default")
+# Deliveries of one intent after which a run that died with its worker is not retried: the
+# intent is marked failed (flask jobs requeue-failed gives it another round).
+MAX_DISPATCHES = 10
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
 # Effect markers: the provider is being asked (or was, and the run died before its answer was
 # written); it answered with an error that does not say whether it was done (a time-out, a
@@ -325,9 +328,21 @@ def _forget_job(job: Job, connection: Redis) -> None:
     connection.delete(job.key)
 
 
-def _enqueue_again(intent_id: int, queue: str, run_after: datetime | None, job: Job | None, connection: Redis) -> None:
+def _enqueue_again(intent_id: int, queue: str, run_after: datetime | None, job: Job | None, connection: Redis) -> bool:
+    """Enqueue a lost run's intent again (False: given up, marked failed)."""
     if job is not None:
         _forget_job(job, connection)
+        runs = db.session.scalar(select(OutboxIntent.dispatch_count).where(OutboxIntent.id == intent_id)) or 0
+        if runs >= MAX_DISPATCHES:
+            # A job that kills its worker every time (memory, a native crash) is not run for ever.
+            log.error("outbox intent %s: dispatched %s times, its runs died; marked failed", intent_id, runs)
+            db.session.execute(
+                update(OutboxIntent)
+                .where(OutboxIntent.id == intent_id, OutboxIntent.status != DONE)
+                .values(status=FAILED, last_error=f"dispatched {runs} times; its runs died with their worker")
+                .execution_options(synchronize_session=False)
+            )
+            return False
     _enqueue(intent_id, queue, run_after, connection)
     # Only bookkeeping columns: a worker may have finished it meanwhile (status stays).
     db.session.execute(
@@ -336,6 +351,7 @@ def _enqueue_again(intent_id: int, queue: str, run_after: datetime | None, job: 
         .values(dispatched_at=utcnow(), dispatch_count=OutboxIntent.dispatch_count + 1)
         .execution_options(synchronize_session=False)
     )
+    return True
 
 
 def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)) -> int:
@@ -356,8 +372,7 @@ def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)
                 continue
             if job is not None:
                 log.warning("outbox intent %s: its run died with its worker; running it again", intent_id)
-            _enqueue_again(intent_id, queue, run_after, job, connection)
-            recovered += 1
+            recovered += _enqueue_again(intent_id, queue, run_after, job, connection)
     except RedisError as exc:
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
     db.session.commit()
@@ -390,8 +405,7 @@ def recover_abandoned(connection: Redis) -> int:
                     _forget_job(job, connection)  # done or failed on our side: only rq's record was left
                     continue
                 log.warning("outbox intent %s: its worker %s died mid-run; running it again", intent_id, job.worker_name)
-                _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
-                recovered += 1
+                recovered += _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
     except RedisError as exc:
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
     db.session.commit()

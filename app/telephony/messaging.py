@@ -18,19 +18,11 @@ from flask import current_app
 from app.core.jobs import effect
 from app.core.mail import mail_configured, send_email
 from app.core.masking import mask_text
+from app.telephony.paths import MESSAGE_STATUS_PATH, absolute
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.signature import twilio_configured
 
 log = logging.getLogger(__name__)
-
-
-MESSAGE_STATUS_PATH = "/telephony/messaging/status"
-
-
-def absolute(path: str) -> str:
-    """Public URL of one of our webhook paths (jobs have no request to take the host from)."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
-    return str(base).rstrip("/") + path
 
 
 def status_callback_url() -> str | None:

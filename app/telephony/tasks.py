@@ -35,8 +35,9 @@ from app.telephony.clicktocall import (
 )
 from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
-from app.telephony.messaging import absolute, send_sms_once
+from app.telephony.messaging import send_sms_once
 from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
+from app.telephony.paths import CALLBACK_ANSWER_PATH, STATUS_PATH, absolute
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.selfservice import forget_expired_guards
 from app.telephony.selfservice import sms_body as self_service_sms_body
@@ -48,10 +49,6 @@ from app.telephony.services import (
 )
 
 log = logging.getLogger(__name__)
-
-STATUS_PATH = "/telephony/voice/status"
-CALLBACK_ANSWER_PATH = "/telephony/voice/callback-answer"
-
 
 def callback_conference(callback_id: int) -> str:
     return f"callback-{callback_id}"

@@ -270,3 +270,17 @@ def test_an_abandoned_job_rq_moved_to_failed_is_run_again(app, redis_conn):
     failed_job = Job.fetch(jobs.job_id_for(failed_id), connection=redis_conn)
     failed_job.set_status(JobStatus.FAILED)
     assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 0
+
+
+def test_a_job_that_keeps_killing_its_worker_is_given_up_after_ten_deliveries(app, redis_conn):
+    intent_id = _record("sms-12", "hello")
+    jobs.dispatch_pending(redis_conn)
+    intent = db.session.get(OutboxIntent, intent_id)
+    intent.dispatch_count = jobs.MAX_DISPATCHES
+    db.session.commit()
+    job = Job.fetch(jobs.job_id_for(intent_id), connection=redis_conn)
+    job.set_status(JobStatus.FAILED)  # abandoned again: its worker died once more
+    assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 0
+    db.session.expire_all()
+    given_up = db.session.get(OutboxIntent, intent_id)
+    assert given_up.status == FAILED and "died" in given_up.last_error

@@ -36,9 +36,14 @@ def test_a_valid_complaint_is_normalised(app):
     assert result.clean["language"] == "id" and "kpj" not in result.clean
 
 
-@pytest.mark.parametrize("score", ["²", True, 5.0, None, "6", "0"])
+@pytest.mark.parametrize("score", ["²", True, 5.5, 6.0, None, "6", "0"])
 def test_a_rating_that_is_not_1_to_5_is_a_field_error(app, score):
     assert set(validate_rating({"score": score}).errors) == {"score"}
+
+
+def test_a_rating_of_5_0_is_5(app):
+    """5.0 is an integer to JSON Schema, so the document allows it: it is read as 5."""
+    assert validate_rating({"score": 5.0}).clean["score"] == 5
 
 
 @pytest.mark.parametrize(
