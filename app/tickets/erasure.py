@@ -105,6 +105,9 @@ def _erase_one(ticket: Ticket, now: datetime) -> dict[str, int]:
         if note.destination is not None:
             note.destination = None
             counts["notifications"] += 1
+        if note.content_variables:  # a template filled with her case's details (her name…)
+            note.content_variables = None
+            note.body = ""
     ticket.erased_at = now
     ticket.updated_at = now
     save(ticket)

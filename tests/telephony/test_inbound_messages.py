@@ -479,3 +479,16 @@ def test_parse_counts_media_and_reads_the_whatsapp_address():
         message_params(SID, "x", media=[("https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME", "image/png")])
     )
     assert (parsed.channel, parsed.phone, len(parsed.media)) == ("whatsapp", PHONE, 1)
+
+
+def test_after_her_conversation_was_merged_her_messages_go_to_the_case_it_was_merged_into(post, db, frozen):
+    post(INBOUND_PATH, message_params(sid(1), "Halo"))
+    [conversation] = _tickets(db)
+    portal = services.open_ticket(channel="portal", category="claim_jht", subject="JHT", requester_phone=PHONE)
+    services.merge(conversation, portal)
+    db.session.commit()
+    portal_id = portal.id
+    frozen.shift(timedelta(hours=1))
+    post(INBOUND_PATH, message_params(sid(2), "Sudah ada kabar?"))
+    assert len(_tickets(db)) == 2  # no third case
+    assert [e.body for e in _events(db, portal_id, "public_reply")] == ["Sudah ada kabar?"]

@@ -259,3 +259,16 @@ def test_the_notice_reads_in_indonesian_for_an_indonesian_agent(post, db, frozen
     html = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
     box = " ".join(html.split('id="reply-route"', 1)[1].split("</div>", 1)[0].split())
     assert "jendela 24 jam terbuka sampai" in box
+
+
+def test_a_portal_complaint_she_answered_by_sms_is_answered_by_sms_as_written(post, db, frozen, twilio, auth):
+    portal = services.open_ticket(channel="portal", category="claim_jht", subject="JHT", requester_phone=PHONE)
+    services.notify_created(portal)
+    db.session.commit()
+    portal_id, reference = portal.id, portal.reference
+    run_jobs()
+    post(INBOUND_PATH, message_params(sid(5), "Kapan dibayar?", sender=PHONE))
+    assert db.session.scalar(select(Ticket.id).where(Ticket.id != portal_id)) is None  # no new case
+    _answer(db, portal_id, auth.user("agent"), "Minggu depan.")
+    answer = _requests_to_messages(twilio)[-1]
+    assert answer["To"] == PHONE and answer["Body"] == f"BPJS Ketenagakerjaan ({reference}): Minggu depan."

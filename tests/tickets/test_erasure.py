@@ -278,3 +278,33 @@ def test_one_failing_ticket_does_not_stop_the_others(app, db, monkeypatch):
     result = housekeeping()
     assert (result["erased"], result["erase_failed"]) == (1, 1)
     assert _fresh(db, bad).requester_phone == "+85291234567" and _fresh(db, good).erased_at is not None
+
+
+def test_erasing_a_whatsapp_case_blanks_her_messages_and_a_template_filled_with_her_name(db):
+    from app.tickets.models import MessagingContact
+    from app.tickets.services.contacts import touch_contact
+
+    ticket = services.open_ticket(
+        channel="whatsapp", category="other", subject="Tolong", description="Tolong, nama saya Siti",
+        requester_phone="+85291234567", requester_name="Siti",
+    )
+    services.requester_reply(ticket, "Siti lagi", data={"channel": "whatsapp", "message_id": "SM1"})
+    contact = touch_contact("whatsapp", "+85291234567", ticket.created_at)
+    contact.opted_out_at = ticket.created_at  # her STOP
+    db.session.add(
+        Notification(
+            key=f"ticket-notify:{ticket.id}:resolved:v3:whatsapp", ticket_id=ticket.id, channel="whatsapp",
+            destination="+85291234567", body="Halo Siti, kasus Anda selesai.", status="sent",
+            content_sid="HX" + "a" * 32, content_variables={"1": "Siti"},
+        )
+    )
+    services.change_status(ticket, "resolved")
+    db.session.commit()
+    erasure.erase_requester(ticket, actor_id=None, reason="request")
+    db.session.commit()
+    note = db.session.scalar(select(Notification))
+    assert (note.destination, note.content_variables, note.body) == (None, None, "")
+    dumped = repr([(e.kind, e.body, e.data) for e in services.timeline(_fresh(db, ticket.id))])
+    assert "Siti" not in dumped
+    # Her STOP outlives the case: it must go on being honoured.
+    assert db.session.scalar(select(MessagingContact.opted_out_at)) is not None

@@ -14,7 +14,7 @@ from app.core.crypto import blind_index
 from app.core.once import insert_once
 from app.core.time import utcnow
 from app.extensions import db
-from app.tickets.models import MESSAGING_CHANNELS, MessageTemplate, MessagingContact, Ticket
+from app.tickets.models import MESSAGING_CHANNELS, MessageTemplate, MessagingContact, Ticket, TicketEvent
 from app.tickets.phone_search import normal_phone
 
 DEFAULT_WINDOW_HOURS = 24
@@ -99,13 +99,38 @@ def window_closes_at(phone: str | None, now: datetime | None = None) -> datetime
     return closes if closes > (now or utcnow()) else None
 
 
+def conversation_channel(ticket: Ticket) -> str | None:
+    """The channel an agent's answer on this case goes back on as written: a WhatsApp/SMS
+    case's own; else the channel of her latest message that came by WhatsApp or SMS (she
+    answered our message about her portal complaint, or her conversation was merged into this
+    case); None for a case she has not written to by phone."""
+    if ticket.channel in MESSAGING_CHANNELS:
+        return ticket.channel
+    ids = [ticket.id, *db.session.scalars(select(Ticket.id).where(Ticket.merged_into_id == ticket.id))]
+    recent = db.session.scalars(
+        select(TicketEvent.data)
+        .where(
+            TicketEvent.ticket_id.in_(ids),
+            TicketEvent.kind == "public_reply",
+            TicketEvent.by_requester.is_(True),
+        )
+        .order_by(TicketEvent.id.desc())
+        .limit(20)
+    )
+    for data in recent:
+        if (data or {}).get("channel") in MESSAGING_CHANNELS:
+            return str(data["channel"])
+    return None
+
+
 def worker_channel(ticket: Ticket) -> str | None:
     """Where messages about her case go: the channel of a WhatsApp/SMS case; else WhatsApp when
     she has written to us on it, else SMS, else email. A number she stopped gets nothing."""
     phone, email = ticket.requester_phone, ticket.requester_email
     if phone and opted_out_at(phone) is None:
-        if ticket.channel in MESSAGING_CHANNELS:
-            return ticket.channel
+        conversation = conversation_channel(ticket)
+        if conversation is not None:
+            return conversation
         whatsapp = contact_for("whatsapp", phone)
         return "whatsapp" if whatsapp is not None and whatsapp.last_inbound_at else "sms"
     return "email" if email else None
@@ -124,16 +149,18 @@ def template_for(purpose: str, language: str) -> MessageTemplate | None:
 
 
 def reply_route(ticket: Ticket, now: datetime | None = None) -> ReplyRoute | None:
-    """How an agent's public answer on this WhatsApp/SMS case will go (None for other cases)."""
-    if ticket.channel not in MESSAGING_CHANNELS:
+    """How an agent's public answer on this case will go when it is a conversation on her phone
+    (:func:`conversation_channel`); None for other cases (a notice goes, as for any case)."""
+    channel = conversation_channel(ticket)
+    if channel is None:
         return None
     phone = ticket.requester_phone
     if not phone:
-        return ReplyRoute(ticket.channel, "none")
+        return ReplyRoute(channel, "none")
     stopped = opted_out_at(phone)
     if stopped is not None:
-        return ReplyRoute(ticket.channel, "opted_out", opted_out_at=stopped)
-    if ticket.channel == "sms":
+        return ReplyRoute(channel, "opted_out", opted_out_at=stopped)
+    if channel == "sms":
         return ReplyRoute("sms", "free")
     contact = contact_for("whatsapp", phone)
     last = contact.last_inbound_at if contact else None

@@ -129,8 +129,8 @@ def identifiers_in(text: str | None) -> dict[str, str]:
 def conversation_ticket(channel: str, phone: str, now: datetime) -> Ticket | None:
     """The case a message from ``phone`` on ``channel`` continues: her latest case on this
     channel and number that is open and active within the reuse period, or resolved within the
-    reopen period; else the open case we last wrote to her about on this channel (she answers
-    our message: a portal complaint's SMS)."""
+    reopen period; else the open case it was merged into; else the open case we last wrote to
+    her about on this channel (she answers our message: a portal complaint's SMS)."""
     digest = phone_hash(phone)
     recent = now - timedelta(days=reuse_days())
     reopenable = now - timedelta(days=reopen_days())
@@ -150,6 +150,23 @@ def conversation_ticket(channel: str, phone: str, now: datetime) -> Ticket | Non
     ).first()
     if ticket is not None:
         return ticket
+    # Her conversation was merged into another case (closed as merged just now, or since):
+    # the case that carries it now takes her message, while it is open.
+    merged = db.session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.requester_phone_hash == digest,
+            Ticket.channel == channel,
+            Ticket.merged_into_id.is_not(None),
+            Ticket.updated_at >= recent,
+        )
+        .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+        .limit(1)
+    ).first()
+    if merged is not None:
+        target = effective(merged)
+        if target.status in OPEN_STATUSES:
+            return target
     return db.session.scalars(
         select(Ticket)
         .join(Notification, Notification.ticket_id == Ticket.id)

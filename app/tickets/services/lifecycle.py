@@ -23,7 +23,8 @@ from app.core.time import utcnow
 from app.core.vocabulary import label
 from app.extensions import db
 from app.staff.models import User
-from app.tickets.models import CATEGORIES, MESSAGING_CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent
+from app.tickets.models import CATEGORIES, PRIORITIES, STATUSES, Ticket, TicketEvent
+from app.tickets.services.contacts import conversation_channel
 from app.tickets.services.errors import InvalidTransition, ReplyRefused, TicketError
 from app.tickets.services.locking import check_version, save
 from app.tickets.services.notify import notify
@@ -207,9 +208,10 @@ def reply(
             promise_changed.send(ticket, now=ticket.first_response_at)
         if ticket.status == "new":
             change_status(ticket, "open", actor_id=actor_id)
-        if ticket.channel in MESSAGING_CHANNELS:
+        conversation = conversation_channel(ticket)
+        if conversation is not None:
             # A WhatsApp/SMS conversation: the answer itself goes back on her channel.
-            notify(ticket, "message", key_suffix=f"e{event.id}", channel=ticket.channel)
+            notify(ticket, "message", key_suffix=f"e{event.id}", channel=conversation)
         else:
             notify(ticket, "reply", key_suffix=f"e{event.id}")
     if set_status and set_status != ticket.status:
