@@ -138,7 +138,7 @@ def test_a_worker_killed_mid_send_sends_the_sms_once_after_its_restart(app, redi
     def log() -> str:
         return _state(intent_id, key) + "\n" + workers.log()
 
-    eventually(lambda: connection.get(HELD_KEY) == f"sms:{moment}".encode(), 45,
+    eventually(lambda: connection.get(HELD_KEY) == f"sms:{moment}".encode(), 90,
                "the job is inside the provider call", log)
     sent_before_kill = [m for m in simulator.messages() if m["to"] == PHONE]
     assert len(sent_before_kill) == (1 if moment == "after" else 0), log()
@@ -154,7 +154,7 @@ def test_a_worker_killed_mid_send_sends_the_sms_once_after_its_restart(app, redi
 
     started = time.monotonic()
     workers.start()
-    eventually(lambda: "intent: ('done'" in _state(intent_id, key), 45, "the restarted worker finished the intent", log)
+    eventually(lambda: "intent: ('done'" in _state(intent_id, key), 90, "the restarted worker finished the intent", log)
     recovered_in = time.monotonic() - started
 
     messages = [m for m in simulator.messages() if m["to"] == PHONE]
