@@ -1,6 +1,6 @@
 """Conference status callbacks: the agent's leg joining and leaving the conference it shares with
-the caller, and what the caller hears when that conference ends (back to the queue after a
-transfer, the next conference, or goodbye)."""
+the caller (and a supervisor's, see :mod:`app.telephony.supervision`), and what the caller hears
+when that conference ends (back to the queue after a transfer, the next conference, or goodbye)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.telephony import calllog, integration
+from app.telephony import calllog, integration, supervision
 from app.telephony.calllog import log_event, store_raw
 from app.telephony.models import TERMINAL_STATUSES, Call
 from app.telephony.services import agent_joined, connected_item, log_completed, require_call
@@ -47,6 +47,10 @@ def conference_event(form: Mapping[str, str]) -> bool:
     )
     if not store_raw("conference", key, form):
         return False
+    supervised = supervision.supervision_of_label(form.get("ParticipantLabel"))
+    if supervised is not None and leg:
+        supervision.participant_event(supervised, event, leg=leg, conference_sid=conference_sid)
+        return True
     call = conference_call(form.get("FriendlyName"))
     agent = AGENT_LABEL.match(form.get("ParticipantLabel") or "")
     if call is None or agent is None or not leg:
