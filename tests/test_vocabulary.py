@@ -27,6 +27,7 @@ from app.demo import COUNTRIES, seed
 from app.extensions import db as _db
 from app.records.models import CLAIM_STATUSES, MEMBERSHIP_STATUSES, PHASES, PROGRAMS, SCHEMES, Claim, Member
 from app.sla.models import TARGETS, BusinessCalendar
+from app.telephony.models import SUPERVISION_MODES
 from app.tickets import services as tickets
 from app.tickets.models import (
     CATEGORIES,
@@ -58,6 +59,7 @@ COVERS = {
     "confidence": MATCH_CONFIDENCES,
     "agent_state": AGENT_STATES,
     "work_kind": WORK_KINDS,
+    "supervision_mode": SUPERVISION_MODES,
     "role": ROLES,
     "sla_target": TARGETS,
 }
