@@ -30,6 +30,7 @@ from app.agents.models import ACTIVE_ITEM_STATUSES, AGENT_STATES, CONNECTED, Age
 from app.core.realtime import emit_now
 from app.core.time import utcnow
 from app.extensions import db
+from app.records.models import Member
 from app.supervisor import kpis
 from app.telephony import supervision
 from app.telephony.models import CallbackRequest
@@ -98,6 +99,19 @@ def live_calls() -> list[dict[str, Any]]:
         if people
         else {}
     )
+    # Where the caller is, as the agent's screen pop says it: the member's placement country,
+    # else the country of the number she calls from (none for a browser call).
+    members = {live.item.member_id for live in lives if live.item.member_id}
+    placed = (
+        {
+            mid: country
+            for mid, country in db.session.execute(
+                select(Member.id, Member.placement_country).where(Member.id.in_(members))
+            )
+        }
+        if members
+        else {}
+    )
     return [
         {
             "call_id": live.call.id,
@@ -107,7 +121,7 @@ def live_calls() -> list[dict[str, Any]]:
             "agent_name": names.get(live.item.agent_id, ""),
             "language": live.item.language,
             "topic": live.item.topic,
-            "country": live.item.country or live.call.caller_country,
+            "country": placed.get(live.item.member_id or 0) or live.item.country or live.call.caller_country,
             "since": live.since.isoformat(),
             "supervisors": [
                 {

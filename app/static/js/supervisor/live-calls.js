@@ -65,7 +65,9 @@
 
   function who(labels) {
     if (!labels || !labels.length) return t("nobody");
-    return labels.map(function (label) { return t(label === "caller" ? "caller" : "agent"); }).join(", ");
+    // The caller first, then the agent.
+    return labels.slice().sort(function (a, b) { return (a === "caller" ? 0 : 1) - (b === "caller" ? 0 : 1); })
+      .map(function (label) { return t(label === "caller" ? "caller" : "agent"); }).join(", ");
   }
 
   function render() {
@@ -192,7 +194,10 @@
 
   function switchTo(mode) {
     showError("");
-    request("POST", "supervision/mode", { mode: mode }).then(show, function (error) { showError(error.message); });
+    request("POST", "supervision/mode", { mode: mode }).then(function (data) {
+      show(data);
+      document.dispatchEvent(new CustomEvent("halopmi:wallboard-refetch"));
+    }, function (error) { showError(error.message); });
   }
 
   function leave() {

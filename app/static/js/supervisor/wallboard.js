@@ -18,7 +18,8 @@
   var target = parseFloat(root.dataset.target || "0.8");
   var answerTarget = parseFloat(root.dataset.answerTarget || "20");
   var shown = null;
-  var skew = 0; // server clock minus this browser's clock, in ms
+  // Server clock minus this browser's clock, in ms: from the page's own snapshot until the next.
+  var skew = root.dataset.generatedAt ? Date.parse(root.dataset.generatedAt) - Date.now() : 0;
   // The figures are "today" in the centre's zone, so the clock shows that zone (named), not
   // the zone of whichever computer drives the wall screen.
   var clockFormat = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
@@ -120,10 +121,12 @@
     return table[code] || String(code).replace(/_/g, " ");
   }
 
+  // A time of day in the reader's zone, the zone named as every staff page names it (WIB).
   function clockTime(iso) {
-    var options = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
     if (readerZone) options.timeZone = readerZone;
-    return new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined, options);
+    var text = new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined, options);
+    return root.dataset.readerZoneName ? text + " " + root.dataset.readerZoneName : text;
   }
 
   function renderCalls(calls) {
