@@ -387,3 +387,28 @@ def test_nothing_is_shown_where_the_policy_says_none(sim, live, app, monkeypatch
     boss = _supervisor()
     _join(sim, boss, live["call_id"], "barge")
     assert _seen(live["agent_id"]) == []
+
+
+def test_a_call_back_is_supervised_too_though_its_agent_joined_before_the_worker_was_dialled(sim, clock, client):
+    """The console joins the agent on accept, before the dial job has made the worker's call:
+    the agent's leg is found when the worker's leg joins, so whispering can coach it."""
+    from tests.telephony.test_end_to_end import _accept, _available_agent
+
+    agent_id = _available_agent()
+    response = client.post("/api/v1/callbacks", json={"phone": "+886912345678", "language": "id", "topic": "claim_jkm"})
+    callback_id = response.get_json()["id"]
+    item_id = _accept(agent_id, "callback", callback_id).id
+    agent = sim.agent_softphone(agent_id, item_id)  # first: no call to log it on yet
+    assert _run_jobs("app.telephony.tasks.place_callback") == 1
+    [worker] = sim.poll()
+    worker.answer()
+    assert worker.state == agent.state == "conference"
+    from app.telephony.models import Call
+
+    call_id = db.session.scalar(select(Call.id).where(Call.callback_id == callback_id))
+    live = supervision.live_call(call_id)
+    assert live is not None and live.agent_leg == agent.sid and live.conference == f"callback-{callback_id}"
+
+    boss = _supervisor()
+    _supervision_id, me = _join(sim, boss, call_id, "whisper")
+    assert sim.hears(agent) == {worker.sid, me.sid} and sim.hears(worker) == {agent.sid}
