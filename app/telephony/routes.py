@@ -18,6 +18,7 @@ from flask import Response, abort, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from app.core.inputs import MAX_ID
 from app.extensions import db
 from app.telephony import calllog, conference, message_status, services, twiml, voicemail
 from app.telephony.blueprint import bp
@@ -331,7 +332,7 @@ def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:
     """An agent's softphone joins the conference of the work item routing gave them."""
     from app.telephony import integration
     raw_item = form.get("WorkItemId") or form.get("work_item_id") or ""
-    item = integration.work_item(int(raw_item)) if raw_item.isdigit() else None
+    item = integration.work_item(int(raw_item)) if raw_item.isdigit() and int(raw_item) <= MAX_ID else None
     if item is None or item.agent_id != agent_id or item.status != "connected":
         return twiml.xml(twiml.not_allowed())
     if item.kind == "call":
@@ -359,7 +360,7 @@ def _supervisor_leg(user_id: int, form: dict[str, str]) -> Response:
     from app.core.policy import allowed
     from app.telephony import integration, supervision
 
-    user = integration.staff(user_id)
+    user = integration.staff(user_id) if user_id <= MAX_ID else None
     if user is None or not user.active or not allowed(user, "calls.supervise"):
         log.warning("voice client: supervisor identity %s refused", user_id)
         return twiml.xml(twiml.not_allowed())

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
+from app.core.inputs import MAX_ID
 from app.core.jobs import record_intent
 from app.core.realtime import publish
 from app.extensions import db
@@ -317,7 +318,7 @@ def client_leg(supervisor_id: int, raw_supervision_id: str, call_sid: str) -> Le
     """The supervisor's softphone called the TwiML App with ``SupervisionId``: the conference
     to join in the supervision's mode, or None (refused: not theirs, over, or the call ended).
     The caller (the webhook) has checked the identity's account may supervise."""
-    if not raw_supervision_id.isdigit() or len(raw_supervision_id) > 12 or not call_sid:
+    if not raw_supervision_id.isdigit() or int(raw_supervision_id) > MAX_ID or not call_sid:
         return None
     supervision = db.session.get(Supervision, int(raw_supervision_id))
     if supervision is None or supervision.supervisor_id != supervisor_id:
@@ -342,7 +343,7 @@ def supervision_of_label(label: str | None) -> Supervision | None:
     if not label or not label.startswith(PARTICIPANT_LABEL):
         return None
     raw = label[len(PARTICIPANT_LABEL) :]
-    return db.session.get(Supervision, int(raw)) if raw.isdigit() and len(raw) <= 12 else None
+    return db.session.get(Supervision, int(raw)) if raw.isdigit() and int(raw) <= MAX_ID else None
 
 
 def participant_event(supervision: Supervision, event: str, *, leg: str, conference_sid: str) -> None:

@@ -10,6 +10,7 @@ come back signed to ``/telephony/voice/conference``.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -412,3 +413,23 @@ def test_a_call_back_is_supervised_too_though_its_agent_joined_before_the_worker
     boss = _supervisor()
     _supervision_id, me = _join(sim, boss, call_id, "whisper")
     assert sim.hears(agent) == {worker.sid, me.sid} and sim.hears(worker) == {agent.sid}
+
+
+@pytest.mark.parametrize(
+    ("identity", "params"),
+    [
+        ("client:supervisor:99999999999", {"SupervisionId": "1"}),
+        ("client:supervisor:{boss}", {"SupervisionId": "99999999999999"}),
+        ("client:supervisor:{boss}", {"SupervisionId": "x1"}),
+        ("client:agent:{boss}", {"WorkItemId": "99999999999999"}),
+    ],
+)
+def test_ids_past_a_database_integer_are_refused_not_a_server_error(post, clock, identity, params):
+    boss = _supervisor()
+    data = {
+        "CallSid": "CA" + "4" * 32, "AccountSid": "AC" + "0" * 32, "From": identity.format(boss=boss),
+        "To": "", "CallStatus": "ringing", "Direction": "inbound", **params,
+    }  # fmt: skip
+    response = post("/telephony/voice/client", data)
+    assert response.status_code == 200
+    assert [child.tag for child in ET.fromstring(response.get_data(as_text=True))] == ["Say", "Hangup"]
