@@ -28,7 +28,10 @@
   var base = api.replace(/supervision$/, "");
   var words = {};
   try { words = JSON.parse(document.getElementById("wallboard-i18n").textContent); } catch (e) { words = {}; }
-  var mine = null, leg = null, polling = null, busy = false, lastMessage = "";
+  var mine = null, leg = null, polling = null, busy = false, lastMessage = "", leaving = false;
+  // Every answer carries the whole state: one sent later wins, whatever order they come back in
+  // (a sync sent before "leave" must not bring the call back on screen).
+  var sent = 0, shownSeq = 0;
 
   function $(id) { return document.getElementById(id); }
   function t(key) { return words[key] || key; }
@@ -44,6 +47,7 @@
   function showError(message) { $("wb-listen-error").textContent = message || ""; }
 
   function request(method, path, body) {
+    var seq = ++sent;
     return fetch(base + path, {
       method: method,
       credentials: "same-origin",
@@ -56,6 +60,8 @@
           error.code = data.error && data.error.code;
           throw error;
         }
+        if (seq < shownSeq) return null; // overtaken by a later answer
+        shownSeq = seq;
         return data;
       });
     });
@@ -104,11 +110,16 @@
   }
 
   function show(data) {
+    if (!data) return; // a stale answer
     var was = mine;
     mine = data.supervision || null;
     leg = data.softphone || null;
-    if (mine) lastMessage = "";
-    else if (was) lastMessage = lastMessage || t("call_ended");
+    if (mine) {
+      lastMessage = "";
+    } else if (was) {
+      lastMessage = leaving ? t("ended") : t("call_ended");
+      leaving = false;
+    }
     render();
     var live = mine && (mine.status === "joining" || mine.status === "joined");
     if (live && root.dataset.provider !== "twilio" && !polling) polling = setInterval(sync, SYNC_MS);
@@ -187,7 +198,7 @@
     lastMessage = "";
     request("POST", "calls/" + encodeURIComponent(callId) + "/supervise", { mode: mode }).then(function (data) {
       show(data);
-      if (data.supervision) transport.connect(data.supervision);
+      if (data && data.supervision) transport.connect(data.supervision);
       document.dispatchEvent(new CustomEvent("halopmi:wallboard-refetch"));
     }, function (error) { showError(error.message); });
   }
@@ -202,12 +213,12 @@
 
   function leave() {
     showError("");
-    lastMessage = t("ended");
+    leaving = true;
     transport.hangUp();
     request("POST", "supervision/leave").then(function (data) {
       show(data);
       document.dispatchEvent(new CustomEvent("halopmi:wallboard-refetch"));
-    }, function (error) { showError(error.message); refresh(); });
+    }, function (error) { leaving = false; showError(error.message); refresh(); });
   }
 
   $("wb-calls").addEventListener("click", function (event) {
