@@ -54,6 +54,23 @@ def _weights(value: str) -> dict[str, int]:
     return {name.strip(): int(weight) for name, _, weight in pairs}
 
 
+SUPERVISION_MODES = ("listen", "whisper", "barge")
+
+
+def _supervision_modes(value: str) -> tuple[str, ...]:
+    """Modes of a supervisor on a call that the agent is shown (``none``: never)."""
+    modes = tuple(mode.lower() for mode in _csv(value))
+    if modes == ("none",):
+        return ()
+    unknown = [mode for mode in modes if mode not in SUPERVISION_MODES]
+    if unknown:
+        raise ValueError(
+            f"SUPERVISION_SHOWN_TO_AGENT: unknown mode(s) {', '.join(unknown)} "
+            f"(use {', '.join(SUPERVISION_MODES)}, or none)"
+        )
+    return modes
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the common ``postgres://`` spellings and pick the psycopg 3 driver."""
     if url.startswith("postgres://"):
@@ -213,6 +230,10 @@ class Config:
         "ROUTING_TOPIC_PRIORITY", {"emergency": 100, "claim_jkk": 50, "claim_jkm": 50, "claim_jht": 50}, _weights
     )
     AGENT_VOICE_TOKEN_TTL = env("AGENT_VOICE_TOKEN_TTL", 3600, int)  # agents' softphone tokens (seconds)
+    # Supervisors on live calls: the modes (listen, whisper, barge) the agent's console shows
+    # ("supervisor listening / coaching / joined"); "none" shows none. Whisper and barge are
+    # heard by the agent anyway; leaving "listen" out keeps silent monitoring silent.
+    SUPERVISION_SHOWN_TO_AGENT = env("SUPERVISION_SHOWN_TO_AGENT", SUPERVISION_MODES, _supervision_modes)
 
     # Supervision: call KPIs, wallboard, staffing (docs/supervision.md).
     SUPERVISOR_ANSWER_TARGET_SECONDS = env("SUPERVISOR_ANSWER_TARGET_SECONDS", 20, int)  # T of "80/20"

@@ -216,6 +216,7 @@ def register_blueprints(app: Flask) -> None:
     from app.sla.routes import bp as sla_bp
     from app.staff.cli import cli as users_cli
     from app.staff.routes import bp as agents_bp
+    from app.supervisor.live_calls import bp as live_calls_bp
     from app.supervisor.rollup import cli as supervision_cli
     from app.supervisor.routes import bp as supervisor_bp
     from app.telephony import routes as telephony_routes  # noqa: F401 - the Twilio webhooks
@@ -227,7 +228,7 @@ def register_blueprints(app: Flask) -> None:
     blueprints = (
         core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp, supervisor_bp,
         telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli, supervision_cli,
-        sla_bp, sla_reports_bp, sla_cli,
+        sla_bp, sla_reports_bp, sla_cli, live_calls_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

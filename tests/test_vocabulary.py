@@ -28,6 +28,7 @@ from app.extensions import db as _db
 from app.records.models import CLAIM_STATUSES, MEMBERSHIP_STATUSES, PHASES, PROGRAMS, SCHEMES, Claim, Member
 from app.sla.models import TARGETS, BusinessCalendar
 from app.staff.models import User
+from app.telephony.models import SUPERVISION_MODES
 from app.tickets import services as tickets
 from app.tickets.models import (
     CATEGORIES,
@@ -62,6 +63,7 @@ COVERS = {
     "confidence": MATCH_CONFIDENCES,
     "agent_state": AGENT_STATES,
     "work_kind": WORK_KINDS,
+    "supervision_mode": SUPERVISION_MODES,
     "role": ROLES,
     "sla_target": TARGETS,
     "notification": NOTIFICATION_CHANNELS,

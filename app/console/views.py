@@ -35,6 +35,7 @@ from app.records.models import Member
 from app.records.services import member_summary
 from app.staff.models import User
 from app.telephony import softphone as sim_softphone
+from app.telephony import supervision
 from app.tickets.models import Ticket
 
 # The languages the console offers (queues, transfers, skills): the skill languages.
@@ -217,6 +218,8 @@ def console_state(viewer: Any) -> dict[str, Any]:
         "call": contact(call),
         "wrap_up": contact(wrap),
         "softphone": leg_state(viewer.id),
+        # Supervisors on this agent's call, as the policy lets the agent see them.
+        "supervision": supervision.agent_view(viewer.id),
         "colleagues": [{"id": c.id, "name": c.name, "state": c.state} for c in colleagues],
         "dispositions": [{"code": code, "label": str(label)} for code, label in wrapup.DISPOSITIONS.items()],
         "offer_timeout": current_app.config.get("ROUTING_OFFER_TIMEOUT", 20),

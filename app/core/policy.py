@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "supervisor.view": frozenset({SUPERVISOR, ADMIN}),
     "reports.export": frozenset({SUPERVISOR, ADMIN}),
     "routing.manage": frozenset({SUPERVISOR, ADMIN}),  # agents' language and topic skills
+    # Join an agent's live call: listen, whisper to the agent, barge in (each audited).
+    "calls.supervise": frozenset({SUPERVISOR, ADMIN}),
     # Administration.
     "admin.view": frozenset({ADMIN}),
     "users.manage": frozenset({ADMIN}),

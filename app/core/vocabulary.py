@@ -167,6 +167,8 @@ AGENT_STATE = {
     "away": _l("Break / away"),
 }
 WORK_KIND = {"call": _l("Call"), "callback": _l("Call-back")}
+# A supervisor on a live call: muted, heard by the agent only, heard by both.
+SUPERVISION_MODE = {"listen": _l("Listen"), "whisper": _l("Whisper"), "barge": _l("Barge in")}
 ROLE = {"agent": _l("Agent"), "supervisor": _l("Supervisor"), "admin": _l("Admin")}
 SLA_TARGET = {"first_response": _l("First response"), "resolution": _l("Resolution")}
 SLA_STATUS = {
@@ -249,6 +251,7 @@ VOCABULARY: dict[str, Mapping[str, Any]] = {
     "confidence": CONFIDENCE,
     "agent_state": AGENT_STATE,
     "work_kind": WORK_KIND,
+    "supervision_mode": SUPERVISION_MODE,
     "role": ROLE,
     "sla_target": SLA_TARGET,
     "sla_status": SLA_STATUS,

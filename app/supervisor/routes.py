@@ -24,12 +24,14 @@ from flask import (
 from flask_babel import gettext as _
 
 from app.console import LANGUAGES
+from app.core.dates import reader_zone, zone_name
 from app.core.errors import error_response
 from app.core.policy import require
 from app.core.time import utcnow
 from app.supervisor import call_log, kpis, reports, staffing, trends, wallboard
 from app.supervisor.charts import SERIES_COLOURS, bar_line_chart, trend_chart
 from app.supervisor.exports import queue_log
+from app.telephony.clicktocall import softphone_provider
 from app.tickets.labels import category_choices
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
@@ -81,6 +83,9 @@ def wallboard_page() -> Any:
         "supervisor/wallboard.html",
         snapshot=wallboard.snapshot(),
         queue_names=LANGUAGES,
+        topic_names=dict(category_choices()),
+        reader_zone_name=zone_name(reader_zone()),
+        softphone_provider=softphone_provider(),
         definitions={item["key"]: item for item in kpis.definitions(kpis.KpiSettings.from_config())},
     )
 

@@ -1,9 +1,10 @@
 """The wallboard snapshot, and the periodic step that pushes it to supervisors when it changes.
 
 One snapshot answers everything the big screen shows: calls waiting per queue and since when,
-agents by state, today's service level, ASA, AHT and abandonment (the definitions of
-``app.supervisor.kpis``), the IVR self-service's containment rate, callbacks pending and
-tickets at risk or breached. Waits are sent as
+the calls agents are on (which a supervisor may join: listen, whisper, barge), agents by state,
+today's service level, ASA, AHT and abandonment (the definitions of ``app.supervisor.kpis``), the
+IVR self-service's containment rate, callbacks pending and tickets at risk or breached. Waits are
+sent as
 the time the oldest call entered the queue, not as an age, so the snapshot only changes when
 something happens; the page counts the seconds itself.
 
@@ -31,8 +32,10 @@ from app.agents.models import ACTIVE_ITEM_STATUSES, AGENT_STATES, CONNECTED, Age
 from app.core.realtime import emit_now
 from app.core.time import utcnow
 from app.extensions import db
+from app.records.models import Member
 from app.staff.models import User
 from app.supervisor import kpis
+from app.telephony import supervision
 from app.telephony.models import CallbackRequest
 from app.tickets.models import OPEN_STATUS_SQL, Ticket
 
@@ -83,6 +86,58 @@ def agents_by_state() -> dict[str, int]:
     ):
         counts[state] = int(count)
     return counts
+
+
+def live_calls() -> list[dict[str, Any]]:
+    """The calls agents are on now, longest first: who, in which language, on what, from where,
+    since when (talk time with this agent), and the supervisors on each (to join from here).
+    Codes, not labels: the page names them in its reader's language."""
+    lives = supervision.live_calls()
+    on = supervision.active_on(live.call.id for live in lives)
+    people = {live.item.agent_id for live in lives} | {
+        row.supervisor_id for rows in on.values() for row in rows if row.supervisor_id
+    }
+    names = (
+        {uid: name for uid, name in db.session.execute(select(User.id, User.name).where(User.id.in_(people)))}
+        if people
+        else {}
+    )
+    # Where the caller is, as the agent's screen pop says it: the member's placement country,
+    # else the country of the number she calls from (none for a browser call).
+    members = {live.item.member_id for live in lives if live.item.member_id}
+    placed = (
+        {
+            mid: country
+            for mid, country in db.session.execute(
+                select(Member.id, Member.placement_country).where(Member.id.in_(members))
+            )
+        }
+        if members
+        else {}
+    )
+    return [
+        {
+            "call_id": live.call.id,
+            "work_item_id": live.item.id,
+            "kind": live.item.kind,
+            "agent_id": live.item.agent_id,
+            "agent_name": names.get(live.item.agent_id, ""),
+            "language": live.item.language,
+            "topic": live.item.topic,
+            "country": placed.get(live.item.member_id or 0) or live.item.country or live.call.caller_country,
+            "since": live.since.isoformat(),
+            "supervisors": [
+                {
+                    "id": row.supervisor_id,
+                    "name": names.get(row.supervisor_id or 0, ""),
+                    "mode": row.mode,
+                    "status": row.status,
+                }
+                for row in on.get(live.call.id, [])
+            ],
+        }
+        for live in lives
+    ]
 
 
 def _figures(figures: kpis.Figures) -> dict[str, Any]:
@@ -137,6 +192,7 @@ def snapshot(now: datetime | None = None, settings: kpis.KpiSettings | None = No
             or 0
         ),
         "tickets": ticket_sla_counts(now),
+        "calls": live_calls(),
         "settings": {
             "answer_target": settings.answer_target,
             "short_abandon": settings.short_abandon,

@@ -1,6 +1,6 @@
 """Conference status callbacks: the agent's leg joining and leaving the conference it shares with
-the caller, and what the caller hears when that conference ends (back to the queue after a
-transfer, the next conference, or goodbye)."""
+the caller (and a supervisor's, see :mod:`app.telephony.supervision`), and what the caller hears
+when that conference ends (back to the queue after a transfer, the next conference, or goodbye)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.telephony import calllog, integration
+from app.telephony import calllog, integration, supervision
 from app.telephony.calllog import log_event, store_raw
-from app.telephony.models import TERMINAL_STATUSES, Call
+from app.telephony.models import TERMINAL_STATUSES, Call, RawWebhook
 from app.telephony.services import agent_joined, connected_item, log_completed, require_call
 
 AGENT_LABEL = re.compile(r"^agent-(\d+)$")
@@ -47,8 +47,14 @@ def conference_event(form: Mapping[str, str]) -> bool:
     )
     if not store_raw("conference", key, form):
         return False
+    supervised = supervision.supervision_of_label(form.get("ParticipantLabel"))
+    if supervised is not None and leg:
+        supervision.participant_event(supervised, event, leg=leg, conference_sid=conference_sid)
+        return True
     call = conference_call(form.get("FriendlyName"))
     agent = AGENT_LABEL.match(form.get("ParticipantLabel") or "")
+    if call is not None and agent is None and event == "participant-join" and call.callback_id is not None:
+        agent_legs_before(call, conference_sid, sequence)
     if call is None or agent is None or not leg:
         return True
     agent_id, at = int(agent.group(1)), calllog.now()
@@ -61,6 +67,39 @@ def conference_event(form: Mapping[str, str]) -> bool:
         log_event(call, "agent_left", suffix=leg, at=at, agent_id=agent_id, data=data)
         agent_left(call, agent_id, at)
     return True
+
+
+# How far back a call-back's conference is searched for its agent's leg (its events before the
+# worker's leg joined: the agent's join, at most a few leaves and rejoins).
+CATCH_UP_EVENTS = 50
+
+
+def agent_legs_before(call: Call, conference_sid: str, sequence: str | None) -> None:
+    """The worker's leg joined a call-back's conference: log the agent legs already in it.
+
+    A call-back's agent usually joins its conference before the worker's call exists (the
+    softphone joins on accept, the dial follows), so that join could not name a call when it
+    came. Its raw event is kept under ``conference:<sid>:<sequence>``: the earlier sequence
+    numbers of this conference are looked up by their exact keys, and each agent leg that
+    joined and has not left is logged as ``agent_joined`` (once, as ever) now."""
+    if not conference_sid or not (sequence or "").isdigit():
+        return
+    upto = int(sequence or 0)
+    keys = [f"conference:{conference_sid}:{n}" for n in range(max(0, upto - CATCH_UP_EVENTS), upto)]
+    rows = db.session.scalars(select(RawWebhook).where(RawWebhook.key.in_(keys))).all()
+    legs: dict[str, tuple[int, dict[str, str]]] = {}
+    for row in sorted(rows, key=lambda r: int(r.payload.get("SequenceNumber") or 0)):
+        label = AGENT_LABEL.match(row.payload.get("ParticipantLabel") or "")
+        sid = row.payload.get("CallSid") or ""
+        if label is None or not sid:
+            continue
+        if row.payload.get("StatusCallbackEvent") == "participant-join":
+            legs[sid] = (int(label.group(1)), row.payload)
+        elif row.payload.get("StatusCallbackEvent") == "participant-leave":
+            legs.pop(sid, None)
+    for sid, (agent_id, payload) in legs.items():
+        data = {"call_sid": sid, "conference_sid": conference_sid, "conference": payload.get("FriendlyName")}
+        log_event(call, "agent_joined", suffix=sid, agent_id=agent_id, data=data)
 
 
 def agent_left(call: Call, agent_id: int, at: datetime) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.agents import routing
-from app.agents.models import WorkItem
+from app.agents.models import CONNECTED, WorkItem
 from app.agents.routing import has_own_savepoints, routing_event
 from app.extensions import db
+from app.staff.models import User
 from app.telephony.calllog import log_event
 from app.telephony.models import Call
 from app.tickets import attachments
@@ -133,6 +134,26 @@ def routing_outcome(kind: str, *, item: Any, event: Any) -> None:
 def current_item(kind: str, ref_id: int) -> Any:
     """The live routing item of a call or call-back (waiting, offered or connected), or None."""
     return routing.current_item(kind, ref_id)
+
+
+def connected_items(limit: int = 500) -> list[Any]:
+    """Contacts an agent is on now (accepted, not ended): the live calls supervisors may join."""
+    return list(
+        db.session.scalars(
+            select(WorkItem).where(WorkItem.status == CONNECTED).order_by(WorkItem.connected_at, WorkItem.id).limit(limit)
+        )
+    )
+
+
+def staff(user_id: int | None) -> Any:
+    """A staff account (User) by id, or None."""
+    return db.session.get(User, user_id) if user_id else None
+
+
+def staff_names(user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    return {uid: name for uid, name in db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))}
 
 
 def work_item(work_item_id: int) -> Any:

@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.core.crypto import EncryptedText, blind_index
@@ -55,6 +66,11 @@ EVENT_KINDS = (
     "contained",  # the call ended in self-service, verified, without asking for an agent
 )
 SELF_SERVICE_STATES = ("verifying", "verified", "refused", "agent")
+# A supervisor on a live call (issue 15): muted (listen), heard by the agent only (whisper: a
+# Twilio coach), or heard by both (barge); and where their leg is.
+SUPERVISION_MODES = ("listen", "whisper", "barge")
+SUPERVISION_STATUSES = ("joining", "joined", "left")
+SUPERVISION_ACTIVE = ("joining", "joined")
 CALLBACK_STATUSES = ("pending", "dialing", "connected", "scheduled", "completed", "failed", "cancelled")
 PHONE_KIND = "phone"  # blind-index kind shared with records (same normalised E.164)
 
@@ -313,3 +329,55 @@ class InboundMessage(db.Model):  # type: ignore[name-defined]
     event_id: Mapped[int | None] = mapped_column(Integer)
     # None without media; pending until the job has fetched it; done afterwards.
     media_status: Mapped[str | None] = mapped_column(String(8))
+
+
+def callback_conference(callback_id: int) -> str:
+    """The conference a call-back's agent and worker meet in."""
+    return f"callback-{callback_id}"
+
+
+class Supervision(db.Model):  # type: ignore[name-defined]
+    """A supervisor on an agent's live call, from the request to join until their leg leaves.
+
+    ``mode`` is what the supervisor asked for; ``applied_mode`` what the provider was last told
+    (the join's TwiML, then each participant update), so the agent is shown what is in effect
+    and a change made before the leg was in the conference is applied once it is. A supervisor
+    is on one call at a time (their one softphone): the partial unique index holds it."""
+
+    __tablename__ = "call_supervisions"
+    __table_args__ = (
+        CheckConstraint("mode IN ('listen', 'whisper', 'barge')", name="mode"),
+        CheckConstraint("status IN ('joining', 'joined', 'left')", name="status"),
+        Index(
+            "uq_call_supervisions_supervisor_active",
+            "supervisor_id",
+            unique=True,
+            postgresql_where=text("status IN ('joining', 'joined')"),
+            sqlite_where=text("status IN ('joining', 'joined')"),
+        ),
+        Index("ix_call_supervisions_call_status", "call_id", "status"),
+        Index("ix_call_supervisions_agent_status", "agent_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    work_item_id: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    conference: Mapped[str] = mapped_column(String(64))  # its name (call-…, callback-…)
+    agent_call_sid: Mapped[str] = mapped_column(String(64))  # the leg a whisper coaches
+    mode: Mapped[str] = mapped_column(String(16))
+    applied_mode: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="joining")
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)  # the supervisor's leg
+    conference_sid: Mapped[str | None] = mapped_column(String(64))
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def label(self) -> str:
+        """The leg's participant label in the conference (its status callbacks name it)."""
+        return f"supervision-{self.id}"

@@ -123,6 +123,12 @@ class Provider(Protocol):
 
     def delete_recording(self, sid: str) -> None: ...
 
+    def update_participant(
+        self, conference_sid: str, call_sid: str, *, muted: bool, coaching: bool, coach: str | None = None
+    ) -> None: ...
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None: ...
+
 
 def _wrap(exc: Exception) -> ProviderError:
     if isinstance(exc, TwilioRestException):
@@ -299,6 +305,33 @@ class TwilioProvider:
         """Delete the media at Twilio (erasure); one already gone (404) counts as deleted."""
         try:
             self.client.recordings(sid).delete()
+        except TwilioRestException as exc:
+            if int(exc.status) == 404:
+                return
+            raise _wrap(exc) from exc
+        except (TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
+
+    def update_participant(
+        self, conference_sid: str, call_sid: str, *, muted: bool, coaching: bool, coach: str | None = None
+    ) -> None:
+        """A conference participant's muting and coaching (a supervisor moving between listen,
+        whisper and barge). Coaching needs the leg to coach (Twilio: ``CallSidToCoach``);
+        without coaching it is not sent."""
+        values: dict[str, Any] = {"muted": muted, "coaching": coaching}
+        if coaching:
+            if not coach:
+                raise ValueError("coaching needs the call sid of the leg to coach")
+            values["call_sid_to_coach"] = coach
+        try:
+            self.client.conferences(conference_sid).participants(call_sid).update(**values)
+        except (TwilioRestException, TwilioException, OSError) as exc:
+            raise _wrap(exc) from exc
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Take a leg out of a conference (a supervisor leaving); one already gone (404) is out."""
+        try:
+            self.client.conferences(conference_sid).participants(call_sid).delete()
         except TwilioRestException as exc:
             if int(exc.status) == 404:
                 return
@@ -550,6 +583,25 @@ class SimulatorProvider:
 
     def fetch_recording(self, sid: str) -> dict[str, Any]:
         return {"sid": sid, "duration": None, "status": "completed"}
+
+    def update_participant(
+        self, conference_sid: str, call_sid: str, *, muted: bool, coaching: bool, coach: str | None = None
+    ) -> None:
+        if coaching and not coach:
+            raise ValueError("coaching needs the call sid of the leg to coach")
+        self._push(
+            "participant",
+            {
+                "conference_sid": conference_sid,
+                "call_sid": call_sid,
+                "muted": muted,
+                "coaching": coaching,
+                "coach": coach if coaching else None,
+            },
+        )
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        self._push("participant", {"conference_sid": conference_sid, "call_sid": call_sid, "remove": True})
 
     def delete_recording(self, sid: str) -> None:
         """The simulator's media is synthesised from the sid: nothing is stored to delete."""

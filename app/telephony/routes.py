@@ -20,7 +20,7 @@ from flask import Response, abort, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from app.core.inputs import nul_bytes_handled
+from app.core.inputs import MAX_ID, nul_bytes_handled
 from app.extensions import db
 from app.telephony import (
     calllog,
@@ -34,7 +34,7 @@ from app.telephony import (
     voicemail,
 )
 from app.telephony.blueprint import bp
-from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest
+from app.telephony.models import TERMINAL_STATUSES, Call, CallbackRequest, CallRequest, callback_conference
 from app.telephony.prompts import language_or_default
 from app.telephony.signature import twilio_signed
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 
 AGENT_IDENTITY = re.compile(r"^client:agent:(\d+)$")
+SUPERVISOR_IDENTITY = re.compile(r"^client:supervisor:(\d{1,12})$")
 WORKER_IDENTITY = re.compile(r"^client:(worker:[0-9a-f]{32})$")
 
 
@@ -163,8 +164,6 @@ def _caller_conference(call: Call, item: Any) -> Any:
 @twilio_signed
 def voice_consent() -> Response:
     """The answer to the recording notice; then the queue (calls) or the agent (call-backs)."""
-    from app.telephony.tasks import callback_conference
-
     call = services.give_consent(_form())
     greeting: tuple[str, ...] = ("recording_declined",) if call.record_consent == "declined" else ()
     if call.callback_id is not None:
@@ -389,6 +388,9 @@ def voice_client() -> Response:
     worker = WORKER_IDENTITY.match(caller)
     if worker:
         return _worker_leg(worker.group(1), form)
+    supervisor = SUPERVISOR_IDENTITY.match(caller)
+    if supervisor:
+        return _supervisor_leg(int(supervisor.group(1)), form)
     log.warning("voice client: unknown identity refused")
     return twiml.xml(twiml.not_allowed())
 
@@ -429,10 +431,8 @@ def _browser_queue(call: Call, greeting: tuple[str, ...] = ()) -> Any:
 def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:
     """An agent's softphone joins the conference of the work item routing gave them."""
     from app.telephony import integration
-    from app.telephony.tasks import callback_conference
-
     raw_item = form.get("WorkItemId") or form.get("work_item_id") or ""
-    item = integration.work_item(int(raw_item)) if raw_item.isdigit() else None
+    item = integration.work_item(int(raw_item)) if raw_item.isdigit() and int(raw_item) <= MAX_ID else None
     if item is None or item.agent_id != agent_id or item.status != "connected":
         return twiml.xml(twiml.not_allowed())
     if item.kind == "call":
@@ -453,12 +453,28 @@ def _agent_leg(agent_id: int, form: dict[str, str]) -> Response:
     return _answer(document)
 
 
+def _supervisor_leg(user_id: int, form: dict[str, str]) -> Response:
+    """A supervisor's softphone joins the call they chose on the wallboard, in the mode they
+    chose (``SupervisionId``): only an active account that may supervise, only its own
+    supervision, only while an agent is on that call."""
+    from app.core.policy import allowed
+    from app.telephony import integration, supervision
+
+    user = integration.staff(user_id) if user_id <= MAX_ID else None
+    if user is None or not user.active or not allowed(user, "calls.supervise"):
+        log.warning("voice client: supervisor identity %s refused", user_id)
+        return twiml.xml(twiml.not_allowed())
+    leg = supervision.client_leg(user_id, form.get("SupervisionId") or "", form.get("CallSid") or "")
+    if leg is None:
+        db.session.commit()  # a supervision found over is ended (and audited)
+        return twiml.xml(twiml.not_allowed())
+    return _answer(twiml.supervisor_conference(leg.conference, label=leg.label, muted=leg.muted, coach=leg.coach))
+
+
 @bp.post("/voice/callback-answer")
 @twilio_signed
 def voice_callback_answer() -> Response:
     """The worker picked up a callback: greet them and join the agent's conference."""
-    from app.telephony.tasks import callback_conference
-
     raw = request.args.get("callback", "")
     callback = db.session.get(CallbackRequest, int(raw)) if raw.isdigit() else None
     if callback is None:

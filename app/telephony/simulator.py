@@ -137,6 +137,8 @@ class Simulator:
             leg.send_status("initiated")
             leg.send_status("ringing")
             new.append(leg)
+        for update in self.provider.pop_all("participant"):
+            self.update_participant(update)
         self.messages.extend(self.provider.pop_all("sms"))
         self.deliver_sms_statuses()
         return new
@@ -167,6 +169,47 @@ class Simulator:
             self.legs[sid] for sid in self.conferences.get(name, []) if self.legs[sid].state == "conference"
         ]
 
+    # --- who hears whom ----------------------------------------------------------------------
+
+    @staticmethod
+    def _room_of(leg: Leg) -> str | None:
+        if leg.state != "conference" or leg.conference is None:
+            return None
+        return (leg.conference.text or "").strip()
+
+    def audible(self, speaker: Leg, listener: Leg) -> bool:
+        """Whether ``listener`` hears ``speaker``, as Twilio mixes a conference: both in the same
+        one; a muted participant is heard by nobody; a coaching one only by the leg it coaches."""
+        room = self._room_of(speaker)
+        if speaker is listener or room is None or room != self._room_of(listener):
+            return False
+        if speaker.muted:
+            return False
+        if speaker.coaching:
+            return speaker.coach == listener.sid
+        return True
+
+    def hears(self, listener: Leg) -> set[str]:
+        """The sids of the legs ``listener`` hears now."""
+        room = self._room_of(listener)
+        if room is None:
+            return set()
+        return {leg.sid for leg in self.in_conference(room) if self.audible(leg, listener)}
+
+    def update_participant(self, update: dict[str, Any]) -> None:
+        """A participant update or removal the app asked for (REST), applied to the leg if it
+        is still in that conference (Twilio would answer 404 otherwise; nothing changes)."""
+        room = next((r for r in self.rooms.values() if r.sid == update.get("conference_sid")), None)
+        leg = self.legs.get(str(update.get("call_sid") or ""))
+        if room is None or leg is None or self._room_of(leg) != room.name:
+            return
+        if update.get("remove"):
+            leg.removed()
+            return
+        leg.muted = bool(update.get("muted"))
+        leg.coaching = bool(update.get("coaching"))
+        leg.coach = update.get("coach") if leg.coaching else None
+
     # --- conferences -----------------------------------------------------------------------
 
     def conference_event(self, room: Room, event: str, leg: Leg | None = None, **more: str) -> None:
@@ -186,12 +229,14 @@ class Simulator:
             noun = leg.conference
             params.update(
                 CallSid=leg.sid,
-                Muted="false",
+                Muted="true" if leg.muted else "false",
                 Hold="false",
-                Coaching="false",
+                Coaching="true" if leg.coaching else "false",
                 EndConferenceOnExit=noun.get("endConferenceOnExit", "false"),
                 StartConferenceOnEnter=noun.get("startConferenceOnEnter", "true"),
             )
+            if leg.coaching and leg.coach:
+                params["CallSidToCoach"] = leg.coach
             if noun.get("participantLabel"):
                 params["ParticipantLabel"] = noun.get("participantLabel", "")
         self.request(room.status_callback, params)
@@ -207,6 +252,11 @@ class Simulator:
         members = self.conferences.setdefault(name, [])
         if leg.sid not in members:
             members.append(leg.sid)
+        # The participant's own settings from the noun (a supervisor listening or coaching).
+        if noun.get("muted") is not None:
+            leg.muted = noun.get("muted") == "true"
+        leg.coach = noun.get("coach") or None
+        leg.coaching = leg.coach is not None
         self.conference_event(room, "participant-join", leg)
         if room.started_at is None and noun.get("startConferenceOnEnter", "true") != "false":
             room.started_at = self.clock()

@@ -78,7 +78,11 @@ class Leg:
         self.conference: ET.Element | None = None
         self.dialled: list[Heard] = []
         self.answer_url = ""
+        # As a conference participant: muted (nobody hears it), coaching (only ``coach``, the
+        # leg it coaches, hears it). Set by the <Conference> noun and by participant updates.
         self.muted = False
+        self.coaching = False
+        self.coach: str | None = None
         self.sent_digits = ""  # DTMF sent during a bridged call (nobody gathers them)
         self.started_at = sim.clock()
         self._sequence = itertools.count()
@@ -316,6 +320,15 @@ class Leg:
         self._leave_conference()
         self.state = "running"
         self._run(ET.fromstring(document), self.url)  # noqa: S314 - our own app's TwiML
+
+    def removed(self) -> None:
+        """The app took this leg out of its conference (REST): like Twilio, the call goes on
+        with the verbs after its <Dial> (none, for a softphone's leg: it ends)."""
+        if self.conference is None or self.state != "conference":
+            return
+        self._leave_conference()
+        self.state = "running"
+        self._continue()
 
     def answer(self) -> None:
         """An outbound leg is picked up."""

@@ -151,10 +151,92 @@ def send_digits(sim: Simulator, agent_id: int, digits: str) -> Leg:
 
 
 def _others(sim: Simulator, leg: Leg) -> list[Leg]:
+    """The other parties on the agent's call: a supervisor listening in is not one (the caller
+    gone, the agent's leg is alone with them and hangs up)."""
     if leg.conference is None:
         return []
     name = (leg.conference.text or "").strip()
-    return [other for other in sim.in_conference(name) if other.sid != leg.sid]
+    return [
+        other
+        for other in sim.in_conference(name)
+        if other.sid != leg.sid and not other.from_.startswith(SUPERVISOR_PREFIX)
+    ]
+
+
+# --- a supervisor's softphone ------------------------------------------------------------------
+
+SUPERVISOR_PREFIX = "client:supervisor:"
+
+
+def supervisor_identity(user_id: int) -> str:
+    return f"{SUPERVISOR_PREFIX}{int(user_id)}"
+
+
+def supervisor_leg(sim: Simulator, user_id: int) -> Leg | None:
+    """The supervisor's newest leg that has not ended."""
+    with sim.lock:
+        mine = [
+            leg for leg in sim.legs.values() if leg.from_ == supervisor_identity(user_id) and leg.state != "ended"
+        ]
+        return mine[-1] if mine else None
+
+
+def supervisor_join(sim: Simulator, user_id: int, supervision_id: int) -> Leg:
+    """Place the supervisor's leg for ``supervision_id`` through the TwiML App, as their
+    ``Twilio.Device`` would (a leg left from an earlier supervision is hung up first). The
+    client webhook decides: :class:`SoftphoneError` ``refused`` when it hangs up."""
+    with sim.lock:
+        sim.poll()
+        live = supervisor_leg(sim, user_id)
+        if live is not None and live.extra.get("SupervisionId") == str(supervision_id):
+            return live
+        if live is not None:
+            live.hangup()
+        leg = sim.browser_call(f"supervisor:{int(user_id)}", {"SupervisionId": str(supervision_id)})
+        if leg.state == "ended":
+            raise SoftphoneError("refused")
+        return leg
+
+
+def supervisor_hang_up(sim: Simulator, user_id: int) -> None:
+    with sim.lock:
+        leg = supervisor_leg(sim, user_id)
+        if leg is not None:
+            leg.hangup()
+        sim.poll()
+
+
+def supervisor_view(sim: Simulator, user_id: int) -> dict[str, Any] | None:
+    """What the supervisor's softphone shows: ``connecting``, ``in_call`` (in the agent's
+    conference), or ``ended``; and who they hear (``caller``/``agent`` by participant label)."""
+    with sim.lock:
+        sim.poll()
+        leg = supervisor_leg(sim, user_id)
+        if leg is None:
+            mine = [s for s in sim.legs.values() if s.from_ == supervisor_identity(user_id)]
+            leg = mine[-1] if mine else None
+        if leg is None:
+            return None
+        state = "ended" if leg.state == "ended" else ("in_call" if leg.state == "conference" else "connecting")
+        heard = []
+        for sid in sorted(sim.hears(leg)):
+            other = sim.legs[sid]
+            noun = other.conference
+            heard.append((noun.get("participantLabel") if noun is not None else None) or "")
+        raw = leg.extra.get("SupervisionId") or ""
+        return {
+            "state": state,
+            "supervision_id": int(raw) if raw.isdigit() else None,
+            "hears": sorted("agent" if h.startswith("agent") else h for h in heard),
+            "heard_by": sorted(
+                "agent" if label.startswith("agent") else label
+                for label in (
+                    (o.conference.get("participantLabel") if o.conference is not None else "") or ""
+                    for o in sim.legs.values()
+                    if o.sid != leg.sid and sim.audible(leg, o)
+                )
+            ),
+        }
 
 
 def view(sim: Simulator, agent_id: int, work_item_id: int | None = None) -> dict[str, Any] | None:

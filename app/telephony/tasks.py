@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from app.core.jobs import checkpoint, record_intent
 from app.extensions import db
-from app.telephony import calllog, integration, twiml
+from app.telephony import calllog, integration, supervision, twiml
 from app.telephony.clicktocall import (
     _enqueue,
     create_callback,
@@ -36,7 +36,14 @@ from app.telephony.clicktocall import (
 from app.telephony.erasure import erase_expired
 from app.telephony.message_status import replay_message_status
 from app.telephony.messaging import send_sms_once
-from app.telephony.models import TERMINAL_STATUSES, Call, CallbackAttempt, CallbackRequest, Recording
+from app.telephony.models import (
+    TERMINAL_STATUSES,
+    Call,
+    CallbackAttempt,
+    CallbackRequest,
+    Recording,
+    Supervision,
+)
 from app.telephony.paths import CALLBACK_ANSWER_PATH, STATUS_PATH, absolute
 from app.telephony.provider import ProviderError, get_provider
 from app.telephony.selfservice import forget_expired_guards
@@ -50,8 +57,6 @@ from app.telephony.services import (
 
 log = logging.getLogger(__name__)
 
-def callback_conference(callback_id: int) -> str:
-    return f"callback-{callback_id}"
 
 
 def connect_agent(work_item_id: int) -> None:
@@ -363,3 +368,41 @@ def replay_message_statuses(message_sid: str) -> None:
     """Recorded by the ticket notification job once it has the message id (runs after it
     commits): delivery reports that overtook that commit are applied now."""
     replay_message_status(message_sid)
+
+
+def apply_supervision(supervision_id: int) -> None:
+    """Tell the provider a supervisor's mode (listen: muted; whisper: coaching the agent's leg;
+    barge: neither): recorded by ``supervision.change_mode`` and when a leg joins after a change.
+    It applies the mode wanted *now*, so intents run late or out of order converge; a leg gone
+    meanwhile (a 4xx) changes nothing: its leave callback ends the supervision."""
+    row = db.session.get(Supervision, supervision_id)
+    if row is None or row.status != "joined" or not row.conference_sid or not row.call_sid:
+        return
+    if row.mode == row.applied_mode:
+        return
+    mode = row.mode
+    try:
+        get_provider().update_participant(
+            row.conference_sid, row.call_sid, **supervision.participant_settings(mode, row.agent_call_sid)
+        )
+    except ProviderError as exc:
+        if exc.permanent:
+            log.warning("supervision %s: mode %s not applied: %s", row.id, mode, exc)
+            return
+        raise  # transient: rq retries
+    supervision.applied(row, mode)
+
+
+def remove_supervisor(supervision_id: int) -> None:
+    """Take a supervisor's leg out of the conference they left (their browser may not have hung
+    up: this is the server's word). A leg already gone is fine."""
+    row = db.session.get(Supervision, supervision_id)
+    if row is None or row.status != "left" or not row.conference_sid or not row.call_sid:
+        return
+    try:
+        get_provider().remove_participant(row.conference_sid, row.call_sid)
+    except ProviderError as exc:
+        if exc.permanent:
+            log.warning("supervision %s: leg not removed: %s", row.id, exc)
+            return
+        raise

@@ -281,6 +281,30 @@ def conference(
     return response
 
 
+def supervisor_conference(name: str, *, label: str, muted: bool, coach: str | None) -> VoiceResponse:
+    """A supervisor's softphone joins the agent's conference ``name``: muted (listen), as the
+    coach of leg ``coach`` whom only that leg hears (whisper), or neither (barge). The leg never
+    starts the conference (it joins one the agent is in) nor ends it when it leaves; its label
+    makes the conference's status callbacks say which supervision joined or left."""
+    response = VoiceResponse()
+    dial = Dial()
+    options: dict[str, object] = {
+        "muted": muted,
+        "beep": False,
+        "start_conference_on_enter": False,
+        "end_conference_on_exit": False,
+        "status_callback": webhook_url("telephony.voice_conference"),
+        "status_callback_method": "POST",
+        "status_callback_event": "start end join leave",
+        "participant_label": label,
+    }
+    if coach:
+        options["coach"] = coach
+    dial.conference(name, **options)
+    response.append(dial)
+    return response
+
+
 def not_allowed(language: str | None = None) -> VoiceResponse:
     response = VoiceResponse()
     say(response, "not_allowed", language)

@@ -211,3 +211,17 @@ def test_each_socket_namespace_admits_exactly_the_roles_the_policy_says(app: Fla
         finally:
             if socket.is_connected(namespace):
                 socket.disconnect(namespace=namespace)
+
+
+def test_joining_a_live_call_is_for_supervisors_and_admins_only(app: Flask) -> None:
+    """Listen, whisper, barge in (issue 15): every route of it declares ``calls.supervise``, held by
+    supervisors and admins only, so the walk above refuses agents (403) and anonymous visitors
+    (401) on each; the TwiML App refuses a softphone of any other account
+    (tests/telephony/test_supervision.py)."""
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("live_calls.")}
+    assert {"live_calls.supervise", "live_calls.change_mode", "live_calls.leave", "live_calls.voice_token"} <= endpoints
+    assert {_permission(app, rule) for rule in app.url_map.iter_rules() if rule.endpoint in endpoints} == {
+        "calls.supervise"
+    }
+    holders = {role for role in ROLES if allowed(type("U", (), {"is_authenticated": True, "role": role})(), "calls.supervise")}
+    assert holders == {"supervisor", "admin"}

@@ -70,6 +70,7 @@ EXPECTED: dict[str, set[str]] = {
     "supervisor.view": {S, D},
     "reports.export": {S, D},
     "routing.manage": {S, D},
+    "calls.supervise": {S, D},
     "admin.view": {D},
     "users.manage": {D},
     "records.import": {D},

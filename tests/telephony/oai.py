@@ -1,6 +1,7 @@
 """A fake ``twilio.http.HttpClient`` that checks every request against Twilio's OpenAPI document.
 
-Each outbound request must name an operation that exists (method + path template), send only
+Each outbound request must name an operation that exists (method + path template) with path
+values that match their schemas (a conference's ``CF…`` sid where one is declared), send only
 parameters that operation declares (form body or query), include the required ones, and use
 valid enum values (schema enums, or the values the description lists after "Can be:") and, for
 ``format: uri`` parameters (callback URLs), absolute http(s) URLs. It answers with the
@@ -38,9 +39,22 @@ def spec() -> dict[str, Any]:
 def _templates() -> list[tuple[re.Pattern[str], str]]:
     out = []
     for template in spec()["paths"]:
-        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        # Each {Name} becomes a named group, so the values in the path can be checked too.
+        pattern = "^" + re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
         out.append((re.compile(pattern), template))
     return out
+
+
+def _check_path(template: str, operation: dict[str, Any], values: dict[str, str]) -> None:
+    """Path parameters (a conference's ``CF…`` sid, a call's ``CA…``) against their schemas."""
+    declared = {p["name"]: p.get("schema", {}) for p in operation.get("parameters", []) if p.get("in") == "path"}
+    for name, value in values.items():
+        schema = declared.get(name, {})
+        pattern = schema.get("pattern")
+        if pattern and not re.match(pattern, value):
+            raise ContractViolation(f"{template}: path {name}={value!r} does not match {pattern}")
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+            raise ContractViolation(f"{template}: path {name}={value!r} has the wrong length")
 
 
 def _allowed_values(schema: dict[str, Any]) -> list[str] | None:
@@ -85,10 +99,12 @@ class OpenAPICheckedHttpClient(HttpClient):
         if parts.netloc != "api.twilio.com":
             raise ContractViolation(f"unexpected host {parts.netloc}")
         for pattern, template in _templates():
-            if pattern.match(parts.path):
+            match = pattern.match(parts.path)
+            if match:
                 operation = spec()["paths"][template].get(method.lower())
                 if operation is None:
                     raise ContractViolation(f"{method} not allowed on {template}")
+                _check_path(template, operation, match.groupdict())
                 return template, operation
         raise ContractViolation(f"no operation for {parts.path}")
 

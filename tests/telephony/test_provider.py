@@ -238,3 +238,51 @@ def test_fetch_recording_keeps_our_reference_and_the_duration(app, clock, fake):
     assert fake.requests[0]["url"].endswith(f"/Recordings/RE{'6' * 32}.json")
     assert recording.fetched_at is not None and recording.duration is not None
     app.extensions.pop("telephony_provider", None)
+
+
+# --- supervisors on live calls: conference participant updates (issue 15) --------------------
+
+CONFERENCE = "CF" + "e" * 32
+SUPERVISOR_LEG, AGENT_LEG = "CA" + "f" * 32, "CA" + "1" * 32
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("listen", {"Muted": "true", "Coaching": "false"}),
+        ("whisper", {"Muted": "false", "Coaching": "true", "CallSidToCoach": AGENT_LEG}),
+        ("barge", {"Muted": "false", "Coaching": "false"}),
+    ],
+)
+def test_each_supervision_mode_is_a_participant_update_that_matches_the_contract(provider, fake, mode, expected):
+    from app.telephony.supervision import participant_settings
+
+    provider.update_participant(CONFERENCE, SUPERVISOR_LEG, **participant_settings(mode, AGENT_LEG))
+    [request] = fake.requests
+    assert request["method"] == "POST"
+    assert request["url"].endswith(f"/Accounts/{ACCOUNT}/Conferences/{CONFERENCE}/Participants/{SUPERVISOR_LEG}.json")
+    assert request["data"] == expected
+
+
+def test_leaving_removes_the_participant_and_a_leg_already_gone_is_no_error(provider, fake):
+    provider.remove_participant(CONFERENCE, SUPERVISOR_LEG)
+    fake.fail_next(404, 20404, "not found")
+    provider.remove_participant(CONFERENCE, SUPERVISOR_LEG)  # the browser hung up first
+    assert [r["method"] for r in fake.requests] == ["DELETE", "DELETE"]
+    assert fake.requests[0]["url"].endswith(f"/Conferences/{CONFERENCE}/Participants/{SUPERVISOR_LEG}.json")
+    fake.fail_next(500)
+    with pytest.raises(ProviderError) as caught:
+        provider.remove_participant(CONFERENCE, SUPERVISOR_LEG)
+    assert not caught.value.permanent
+
+
+def test_coaching_without_the_leg_to_coach_is_refused_before_any_request(provider, fake):
+    with pytest.raises(ValueError, match="coach"):
+        provider.update_participant(CONFERENCE, SUPERVISOR_LEG, muted=False, coaching=True)
+    assert fake.requests == []
+
+
+def test_the_checker_catches_a_conference_named_instead_of_its_sid(fake):
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Conferences/call-1-2-1/Participants/{SUPERVISOR_LEG}.json"
+    with pytest.raises(ContractViolation, match="ConferenceSid"):
+        fake.check("POST", url, None, {"Muted": "true"})

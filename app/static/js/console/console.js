@@ -283,6 +283,20 @@
     select.value = keep;
   }
 
+  // Supervisors on the agent's call (as the policy lets the agent see them).
+  function renderSupervision(view) {
+    var list = $("supervision-note");
+    if (!list) return;
+    var supervisors = (view && view.supervisors) || [];
+    list.textContent = "";
+    supervisors.forEach(function (s) {
+      var item = el("li", t("supervisor_" + s.mode).replace("%(name)s", s.name));
+      item.dataset.mode = s.mode;
+      list.appendChild(item);
+    });
+    list.hidden = supervisors.length === 0;
+  }
+
   function render(data) {
     if (data.now) skew = Date.parse(data.now) - Date.now();
     state.seq = data.seq;
@@ -292,6 +306,7 @@
     renderQueue(data.queue, data.now);
     renderOffer(data.offer);
     renderColleagues(data.colleagues);
+    renderSupervision(data.supervision);
     // The screen pop stays up through wrap-up: the agent writes the note looking at it.
     var wrapping = data.me.presence.state === "wrap_up";
     var current = data.offer || data.call || (wrapping ? data.wrap_up : null);
@@ -339,6 +354,7 @@
       refresh();
     });
     document.addEventListener("halopmi:call.ended", refresh);
+    document.addEventListener("halopmi:supervision.changed", function (event) { renderSupervision(event.detail); });
     document.addEventListener("halopmi:softphone", function (event) {
       if (event.detail && event.detail.state === "ended") refresh(); // on to wrap-up
     });

@@ -4,7 +4,8 @@
  * Snapshots arrive as "wallboard.snapshot" on the /staff socket (re-dispatched by realtime.js as
  * "halopmi:wallboard.snapshot") when something changed, and are fetched over HTTP on every
  * (re)connect ("halopmi:resync") and every 30 s as a safety net, since pushes are at-most-once.
- * A snapshot older than the one shown is ignored. Waits are sent as the time the oldest call
+ * A snapshot older than the one shown is ignored. The calls agents are on are listed with their
+ * talk time (counted here); js/supervisor/live-calls.js joins them ("halopmi:calls-rendered"). Waits are sent as the time the oldest call
  * queued; this page counts the seconds, corrected for the difference between the clocks.
  */
 (function () {
@@ -17,7 +18,8 @@
   var target = parseFloat(root.dataset.target || "0.8");
   var answerTarget = parseFloat(root.dataset.answerTarget || "20");
   var shown = null;
-  var skew = 0; // server clock minus this browser's clock, in ms
+  // Server clock minus this browser's clock, in ms: from the page's own snapshot until the next.
+  var skew = root.dataset.generatedAt ? Date.parse(root.dataset.generatedAt) - Date.now() : 0;
   // The figures are "today" in the centre's zone, so the clock shows that zone (named), not
   // the zone of whichever computer drives the wall screen.
   var clockFormat = { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" };
@@ -70,7 +72,7 @@
 
   function cell(tag, text, className) {
     var element = document.createElement(tag);
-    element.textContent = text;
+    if (text !== null && text !== undefined) element.textContent = text;
     if (className) element.className = className;
     return element;
   }
@@ -107,6 +109,70 @@
     });
   }
 
+  // Labels for the live calls (the page's i18n block): languages, topics, countries, modes.
+  var words = {};
+  try { words = JSON.parse(document.getElementById("wallboard-i18n").textContent); } catch (e) { words = {}; }
+  var maySupervise = root.dataset.maySupervise === "true";
+  var readerZone = root.dataset.readerZone;
+
+  function label(kind, code) {
+    if (code === null || code === undefined || code === "") return "—";
+    var table = (words.labels || {})[kind] || {};
+    return table[code] || String(code).replace(/_/g, " ");
+  }
+
+  // A time of day in the reader's zone, the zone named as every staff page names it (WIB).
+  function clockTime(iso) {
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (readerZone) options.timeZone = readerZone;
+    var text = new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined, options);
+    return root.dataset.readerZoneName ? text + " " + root.dataset.readerZoneName : text;
+  }
+
+  function renderCalls(calls) {
+    var body = document.getElementById("wb-calls");
+    if (!body) return;
+    body.textContent = "";
+    if (!calls.length) {
+      var empty = document.createElement("tr");
+      empty.className = "wb-empty";
+      var td = cell("td", words.none || "—");
+      td.colSpan = 8;
+      empty.appendChild(td);
+      body.appendChild(empty);
+    }
+    calls.forEach(function (c) {
+      var row = document.createElement("tr");
+      row.dataset.call = c.call_id;
+      row.dataset.agent = c.agent_name;
+      row.appendChild(cell("th", c.agent_name));
+      row.lastChild.scope = "row";
+      row.appendChild(cell("td", (words.queues || {})[c.language] || names[c.language] || c.language));
+      row.appendChild(cell("td", (words.topics || {})[c.topic] || label("topic", c.topic)));
+      row.appendChild(cell("td", label("country", c.country)));
+      row.appendChild(cell("td", clockTime(c.since), "num"));
+      var talk = cell("td", "…", "num");
+      talk.dataset.talkSince = c.since;
+      row.appendChild(talk);
+      row.appendChild(cell("td", c.supervisors.length ? c.supervisors.map(function (s) {
+        return s.name + " (" + label("supervision_mode", s.mode) + ")";
+      }).join(", ") : "—"));
+      if (maySupervise) {
+        var join = cell("td", null, "wb-join");
+        ["listen", "whisper", "barge"].forEach(function (mode) {
+          var button = cell("button", label("supervision_mode", mode), "wb-button");
+          button.type = "button";
+          button.dataset.join = mode;
+          button.setAttribute("aria-label", label("supervision_mode", mode) + ": " + c.agent_name);
+          join.appendChild(button);
+        });
+        row.appendChild(join);
+      }
+      body.appendChild(row);
+    });
+    document.dispatchEvent(new CustomEvent("halopmi:calls-rendered", { detail: { calls: calls } }));
+  }
+
   function render(s) {
     var today = s.today || {};
     setText("waiting", s.waiting);
@@ -133,6 +199,7 @@
       if (element) element.textContent = s.agents[state];
     });
     renderQueues(s.queues || []);
+    renderCalls(s.calls || []);
     root.dataset.fingerprint = s.fingerprint;
     tick();
   }
@@ -155,6 +222,10 @@
       td.textContent = s === null ? "—" : duration(s);
       td.dataset.level = s === null ? "none" : waitLevel(s);
     });
+    root.querySelectorAll("#wb-calls td[data-talk-since]").forEach(function (td) {
+      var s = age(td.dataset.talkSince);
+      td.textContent = s === null ? "—" : duration(s);
+    });
     var clock = document.getElementById("wb-clock");
     if (clock) clock.textContent = new Date(Date.now() + skew).toLocaleTimeString(document.documentElement.lang || undefined, clockFormat);
   }
@@ -173,6 +244,7 @@
 
   root.dataset.emptyText = JSON.parse(root.dataset.labels || "{}").none || "—";
   document.addEventListener("halopmi:resync", refetch);
+  document.addEventListener("halopmi:wallboard-refetch", refetch);
   document.addEventListener("halopmi:wallboard.snapshot", function (event) {
     accept(event.detail);
   });
