@@ -4,7 +4,10 @@ Webhooks are idempotent by a unique key (a CallSid, a call-log fact's key, a pro
 key). Asking first and inserting inside a SAVEPOINT costs four round trips and two ORM flushes
 per row (SELECT, SAVEPOINT, INSERT, RELEASE): most of a webhook's time on the profile of
 ``bench/bench_webhooks.py``. PostgreSQL and SQLite (3.35+) both take the conflict clause, and
-SQLAlchemy's ORM-enabled INSERT returns the stored row as a persistent instance.
+:func:`insert_once` hands back the caller's own instance, made persistent, rather than an ORM
+``INSERT … RETURNING <model>``: that loaded every column of the new row back (a call's 28, the
+encrypted ones decrypted again) and was a third of an inbound webhook's CPU on the profile. Only
+the primary key and the columns whose defaults were left to the INSERT come back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 
@@ -23,12 +28,25 @@ _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.in
 
 
 def insert_once(instance: M, *, unique: str) -> M | None:
-    """See :func:`stored_once`; returns the stored row as a persistent instance, or None."""
+    """See :func:`stored_once`; returns ``instance`` itself, now persistent in the session (its
+    primary key and column defaults filled in as stored), or None when the key was there."""
     values, model = _values(instance)
-    statement = _statement(model, unique, db.session.get_bind().dialect.name, True)
-    # The values go as parameters, not into the statement: one compiled statement per model
-    # and dialect, from SQLAlchemy's cache (values in the statement made a new cache key each time).
-    return db.session.scalars(statement, [values]).first()
+    returned = _returned(model, frozenset(values))
+    statement = _statement(model, unique, db.session.get_bind().dialect.name, returned)
+    row = db.session.execute(statement, values).first()
+    if row is None:
+        return None
+    state = inspect(instance)
+    for key, value in zip(returned, row, strict=True):
+        set_committed_value(instance, key, value)
+    for attr in state.mapper.column_attrs:  # neither given nor defaulted: stored as NULL
+        if attr.key not in state.dict:
+            set_committed_value(instance, attr.key, None)
+    # As if just loaded: no pending changes, its identity known; the session then holds it like
+    # any row it has read (later changes are flushed as UPDATEs).
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
 
 
 def stored_once(instance: object, *, unique: str) -> bool:
@@ -40,7 +58,7 @@ def stored_once(instance: object, *, unique: str) -> bool:
     on a flush. Cheaper than :func:`insert_once` when the caller needs no instance back.
     """
     values, model = _values(instance)
-    statement = _statement(model, unique, db.session.get_bind().dialect.name, False)
+    statement = _statement(model, unique, db.session.get_bind().dialect.name, None)
     return db.session.execute(statement, values).first() is not None
 
 
@@ -55,11 +73,28 @@ def _values(instance: Any) -> tuple[dict[str, Any], type]:
 
 
 @functools.cache
-def _statement(model: Any, unique: str, dialect: str, load: bool) -> Any:
+def _returned(model: Any, given: frozenset[str]) -> tuple[str, ...]:
+    """The attributes the INSERT itself fills: the primary key and the columns with a default that
+    were not given (one tuple per model and set of given columns, so statements stay cached)."""
+    mapper = inspect(model)
+    keys = []
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        if attr.key in given:
+            continue
+        if column.primary_key or column.default is not None or column.server_default is not None:
+            keys.append(attr.key)
+    return tuple(keys)
+
+
+@functools.cache
+def _statement(model: Any, unique: str, dialect: str, returned: tuple[str, ...] | None) -> Any:
     make = _INSERTS.get(dialect)
     if make is None:  # pragma: no cover - only PostgreSQL and SQLite are supported
         raise RuntimeError(f"insert_once: no conflict clause for {dialect}")
-    if load:  # an ORM INSERT: the stored row comes back as an instance
-        return make(model).on_conflict_do_nothing(index_elements=[unique]).returning(model)
-    table = model.__table__  # a Core INSERT: only whether a row was stored
-    return make(table).on_conflict_do_nothing(index_elements=[unique]).returning(table.c[unique])
+    table = model.__table__
+    mapper = inspect(model)
+    insert = make(table).on_conflict_do_nothing(index_elements=[unique])
+    if returned is None:  # only whether a row was stored
+        return insert.returning(table.c[unique])
+    return insert.returning(*(mapper.column_attrs[key].columns[0] for key in returned))
