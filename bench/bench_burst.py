@@ -500,19 +500,6 @@ def prepare(env: dict[str, str], root: Path) -> None:
     engine.dispose()
 
 
-def checkout(revision: str) -> Path:
-    """The files of ``revision`` in a temporary directory (``git archive``), with this checkout's
-    compiled catalogues and vendored assets (build outputs git does not hold)."""
-    directory = Path(tempfile.mkdtemp(prefix="halopmi-bench-"))
-    archive = subprocess.run(["git", "archive", revision], cwd=common.ROOT, capture_output=True, check=True).stdout  # noqa: S603, S607
-    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)  # noqa: S603, S607
-    for built in ("app/static/vendor", "app/translations"):
-        source = common.ROOT / built
-        if source.exists():
-            shutil.copytree(source, directory / built, dirs_exist_ok=True)
-    return directory
-
-
 def burst(args: argparse.Namespace, root: Path = common.ROOT, label: str = "halopmi") -> dict[str, Any]:
     """One burst against halopmi (the code under ``root``); the raw figures."""
     channel = f"halopmi-bench-burst-{uuid.uuid4().hex[:8]}"
@@ -798,7 +785,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
     against = None
     try:
         if args.against:
-            against = checkout(args.against)
+            against = common.checkout(args.against)
             results.append((args.against, summarise(burst(args, against, args.against), args)))
         results.insert(0, ("halopmi", summarise(burst(args), args)))
     finally:

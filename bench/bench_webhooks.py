@@ -44,13 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent connections at saturation")
     parser.add_argument("--threads", type=int, default=16, help="gunicorn --threads for both servers")
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second for the latency run")
+    parser.add_argument("--against", default="", help="also measure another git revision's code, same run")
 
 
 def inbound(n: int) -> tuple[str, dict[str, str]]:
     return "/telephony/voice/inbound", call_form(new_sid())
 
 
-def windows(port: int, token: str, args: argparse.Namespace) -> dict[str, Any]:
+def windows(port: int, token: str, args: argparse.Namespace, server: list[int]) -> dict[str, Any]:
     sids: list[str] = []
 
     def first_call(n: int) -> tuple[str, dict[str, str]]:
@@ -64,8 +65,8 @@ def windows(port: int, token: str, args: argparse.Namespace) -> dict[str, Any]:
 
     common.saturate(port, token, args.clients, 2.0, first_call)  # warm-up: connections, caches, the pool
     return {
-        "inbound": common.saturate(port, token, args.clients, args.seconds, first_call),
-        "status": common.saturate(port, token, args.clients, args.seconds, status),
+        "inbound": common.saturate(port, token, args.clients, args.seconds, first_call, server),
+        "status": common.saturate(port, token, args.clients, args.seconds, status, server),
         "fixed": common.fixed_rate(port, token, args.rate, args.seconds, max(args.clients, 32)),
     }
 
@@ -80,7 +81,16 @@ def measure(args: argparse.Namespace) -> list[Row]:
         server = common.Gunicorn(name, target, env, threads=args.threads)
         try:
             rss[name] = server.rss_mb()
-            figures[name] = windows(server.port, token, args)
+            figures[name] = windows(server.port, token, args, server.worker_pids())
+        finally:
+            server.stop()
+    if args.against:  # the same windows on another revision's code, with its own fresh database
+        root = common.checkout(args.against)
+        old = common.server_env(common.fresh_database(common.database_name("webold")), PYTHONPATH=str(root))
+        common.create_schema(old, root)
+        server = common.Gunicorn(args.against, "wsgi:app", old, threads=args.threads, root=root)
+        try:
+            figures["against"] = windows(server.port, token, args, server.worker_pids())
         finally:
             server.stop()
 
@@ -101,9 +111,11 @@ def measure(args: argparse.Namespace) -> list[Row]:
     )
     size = f"{ours['inbound']['requests']} calls"
     rate = f"{args.rate:.0f} req/s"
-    return [
+    rows = [
         Row("inbound webhook, saturation (req/s)", ours["inbound"]["rps"], base["inbound"]["rps"], size, conditions),
         Row("status callback, saturation (req/s)", ours["status"]["rps"], base["status"]["rps"], size, conditions),
+        Row("inbound webhook, server CPU (ms/req)", ours["inbound"]["cpu_ms"], base["inbound"]["cpu_ms"], size, conditions),
+        Row("status callback, server CPU (ms/req)", ours["status"]["cpu_ms"], base["status"]["cpu_ms"], size, conditions),
         Row(f"inbound at {rate}, p50 (ms)", ours["fixed"]["p50"], base["fixed"]["p50"], size, conditions),
         Row(f"inbound at {rate}, p99 (ms)", ours["fixed"]["p99"], base["fixed"]["p99"], size, conditions),
         Row(f"inbound at {rate}, max (ms)", ours["fixed"]["max"], base["fixed"]["max"], size, conditions),
@@ -117,6 +129,18 @@ def measure(args: argparse.Namespace) -> list[Row]:
             f"HTTP errors {errors['halopmi x2']}",
         ),
     ]
+    if "against" in figures:  # before/after: the baseline is the other revision's code
+        then, tag = figures["against"], args.against
+        versus = f"this checkout against {tag}'s code, same settings and run; HTTP errors {errors['against']}"
+        for label, ours_figure, then_figure in (
+            ("inbound saturation (req/s)", ours["inbound"]["rps"], then["inbound"]["rps"]),
+            ("status saturation (req/s)", ours["status"]["rps"], then["status"]["rps"]),
+            ("inbound CPU (ms/req)", ours["inbound"]["cpu_ms"], then["inbound"]["cpu_ms"]),
+            ("status CPU (ms/req)", ours["status"]["cpu_ms"], then["status"]["cpu_ms"]),
+            (f"inbound at {rate} p99 (ms)", ours["fixed"]["p99"], then["fixed"]["p99"]),
+        ):
+            rows.append(Row(f"{label}, vs {tag}", ours_figure, then_figure, size, versus))
+    return rows
 
 
 if __name__ == "__main__":

@@ -29,11 +29,13 @@ import http.client
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -220,6 +222,19 @@ def create_schema(env: dict[str, str], root: Path = ROOT) -> None:
     )
     if done.returncode:
         raise SystemExit(f"flask db upgrade failed:\n{done.stderr[-3000:]}")
+
+
+def checkout(revision: str) -> Path:
+    """The files of ``revision`` in a temporary directory (``git archive``), with this checkout's
+    compiled catalogues and vendored assets (build outputs git does not hold)."""
+    directory = Path(tempfile.mkdtemp(prefix="halopmi-bench-"))
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout  # noqa: S603, S607
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)  # noqa: S603, S607
+    for built in ("app/static/vendor", "app/translations"):
+        source = ROOT / built
+        if source.exists():
+            shutil.copytree(source, directory / built, dirs_exist_ok=True)
+    return directory
 
 
 def child_pids(pid: int) -> list[int]:
@@ -411,9 +426,18 @@ class Client:
 
 
 def saturate(
-    port: int, token: str, clients: int, seconds: float, make: Callable[[int], tuple[str, dict[str, str]]]
+    port: int,
+    token: str,
+    clients: int,
+    seconds: float,
+    make: Callable[[int], tuple[str, dict[str, str]]],
+    server: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """``clients`` connections posting ``make(n)`` as fast as answers come back, for ``seconds``."""
+    """``clients`` connections posting ``make(n)`` as fast as answers come back, for ``seconds``.
+
+    With ``server`` (the serving processes' pids), also ``cpu_ms``: their CPU time per request, a
+    figure that other load on the machine disturbs far less than requests per second."""
+    meter = CpuMeter({"server": list(server)})
     stop = time.monotonic() + seconds
     counts, errors, lock = [0], [0], threading.Lock()
     sequence = iter(range(10**9))
@@ -437,7 +461,11 @@ def saturate(
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    return {"rps": counts[0] / elapsed, "requests": counts[0], "errors": errors[0]}
+    cpu = meter.stop()["server"]
+    figures = {"rps": counts[0] / elapsed, "requests": counts[0], "errors": errors[0]}
+    if server and counts[0]:
+        figures["cpu_ms"] = 1000 * cpu / counts[0]
+    return figures
 
 
 def fixed_rate(port: int, token: str, rate: float, seconds: float, clients: int) -> dict[str, Any]:
