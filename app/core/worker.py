@@ -11,7 +11,7 @@ Redis stopped, and with it the outbox dispatcher and every housekeeping loop. He
 is started again once Redis answers (waiting with capped exponential back-off), while the
 periodic jobs in their threads go on; only a stop asked for (signal, burst mode done) ends it.
 
-rq's scheduler of delayed jobs (and a job's work horse) are forked children: a ``kill -9`` of the worker used to
+rq's scheduler of delayed jobs is a forked child: a ``kill -9`` of the worker used to
 leave its scheduler running alone. Children forked here ask the kernel to end them when their
 parent dies (Linux ``PR_SET_PDEATHSIG``).
 """
@@ -154,11 +154,15 @@ def serve(
     scheduler.start(without=without)
     if on_started is not None:
         on_started(scheduler)
-    # SQLite keeps its file locks' state inside the process: a work horse forked while a
-    # periodic job (the outbox dispatcher, the simulator's SMS reports) was inside a transaction
-    # inherits a lock that nobody holds and waits for it until "database is locked". On SQLite
-    # (the embedded default) jobs therefore run in this process, one at a time, without a fork.
-    worker_class = SimpleWorker if engine.dialect.name == "sqlite" else Worker
+    # Jobs run in this process, one at a time (rq's SimpleWorker), on every database. rq's
+    # default forks a work horse per job: on PostgreSQL that capped one worker at ~4 jobs a
+    # second (a fork of a ~150 MB process, a new database connection, the app context), and in
+    # a crisis burst (bench/bench_burst.py) an agent's accept waited p50 6 s, p99 172 s for the
+    # job that moves the caller to her. SQLite could not fork at all: a work horse forked while a
+    # periodic job was inside a transaction inherits a file lock nobody holds. What the fork
+    # bought (a crashed job does not take the worker down) the outbox already gives: a killed
+    # worker's intent runs again (recover_abandoned, recover_lost).
+    worker_class = SimpleWorker
     try:
         run(connection, queue_names, burst=burst, stop=stop, worker_class=worker_class)
     finally:
