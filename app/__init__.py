@@ -219,8 +219,10 @@ def register_blueprints(app: Flask) -> None:
     from app.supervisor.live_calls import bp as live_calls_bp
     from app.supervisor.rollup import cli as supervision_cli
     from app.supervisor.routes import bp as supervisor_bp
-    from app.telephony import routes as telephony_routes  # noqa: F401 - the Twilio webhooks
-    from app.telephony import simulator_routes  # noqa: F401 - the simulator and the agents' voice token
+
+    # /telephony's routes (voice webhooks, browser legs, messaging webhooks, simulator), by import:
+    from app.telephony import client_routes, messaging_routes, simulator_routes  # noqa: F401
+    from app.telephony import routes as telephony_routes  # noqa: F401
     from app.telephony.api import bp as telephony_api_bp
     from app.telephony.blueprint import bp as telephony_bp
     from app.tickets.routes import bp as tickets_bp

@@ -9,7 +9,7 @@ row here and a documented setting in ``config.py`` and the README.
 from __future__ import annotations
 
 from app.agents.tasks import tick
-from app.core.jobs import OutboxDispatcher, outbox_recovery
+from app.core.outbox import OutboxDispatcher, outbox_recovery
 from app.core.scheduler import PeriodicJob
 from app.sla.sweep import sweep_due
 from app.supervisor.rollup import roll_up_pass

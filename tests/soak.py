@@ -386,7 +386,7 @@ class Soak:
 
     def messages_sent(self) -> Counter[str]:
         """How many SMS the simulated provider's account shows per number."""
-        from app.telephony.provider import SimulatorProvider
+        from app.telephony.simulated_provider import SimulatorProvider
 
         return Counter(str(m["to"]) for m in SimulatorProvider(self.redis_url).messages())
 

@@ -2,12 +2,12 @@
 
 A service that wants work done later calls :func:`record_intent` inside its own database
 transaction. The intent row commits or rolls back with the change that caused it, so a Redis
-outage can delay work but never lose it. The dispatcher (:class:`OutboxDispatcher`, a periodic
-job of ``flask jobs worker`` or ``flask jobs dispatcher``) moves pending intents into rq; the job
+outage can delay work but never lose it. The dispatcher (:mod:`app.core.outbox`, a periodic job
+of ``flask jobs worker`` or ``flask jobs dispatcher``) moves pending intents into rq; the job
 (:func:`run_intent`) claims its intent and runs the target function in one transaction, so a
 job delivered twice (a retry, a re-dispatch after Redis lost its data) has its effect once.
 
-A failing function is retried by rq (:data:`DEFAULT_RETRY`; the intervals need a worker
+A failing function is retried by rq (``outbox.DEFAULT_RETRY``; the intervals need a worker
 started with the scheduler, as ``flask jobs worker`` is). After the last attempt the intent is
 marked ``failed`` and stays so until ``flask jobs requeue-failed``.
 
@@ -26,7 +26,7 @@ the job wrote so far commits with the marker and the intent stays claimed (statu
 so a function that calls :func:`effect` must be safe to run again from its start (it finds what
 it wrote by a natural key). The provider is never called inside an open database transaction.
 
-A run cut short by a dead worker is taken back by :func:`recover_lost`: an intent still
+A run cut short by a dead worker is taken back by ``outbox.recover_lost``: an intent still
 ``dispatched`` or ``running`` whose rq job vanished, failed without our record of it (rq's
 "abandoned job"), or is held by a worker process that no longer exists on this host.
 """
@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -45,11 +43,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from redis import Redis
-from redis.exceptions import RedisError
-from rq import Queue, Retry, Worker
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus, get_current_job
-from rq.registry import StartedJobRegistry
+from rq import Queue
+from rq.job import get_current_job
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,10 +62,6 @@ PENDING, DISPATCHED, DONE, FAILED = "pending", "dispatched", "done", "failed"
 # Claimed by a run that committed a checkpoint (an effect's marker) and has not finished.
 RUNNING = "running"
 QUEUES = ("telephony", "notifications", "default")
-# Deliveries of one intent after which a run that died with its worker is not retried: the
-# intent is marked failed (flask jobs requeue-failed gives it another round).
-MAX_DISPATCHES = 10
-DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
 # Effect markers: the provider is being asked (or was, and the run died before its answer was
 # written); it answered with an error that does not say whether it was done (a time-out, a
 # 5xx); it did it; it refused (nothing was done, so the next run may ask again).
@@ -174,18 +165,10 @@ def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:
     return Queue(name, connection=connection or redis_connection())
 
 
-def _execute_dml(stmt: Any) -> int:
+def updated_rows(stmt: Any) -> int:
     """Run an UPDATE through the session and return how many rows it changed."""
     result = cast("CursorResult[Any]", db.session.execute(stmt))
     return int(result.rowcount or 0)
-
-
-def _lock_for_dispatch(stmt):
-    # Several dispatchers may run (one per worker process): on PostgreSQL each takes rows the
-    # others have not locked. SQLite has a single writer, so there is nothing to skip.
-    if db.engine.dialect.name == "postgresql":
-        return stmt.with_for_update(skip_locked=True)
-    return stmt
 
 
 def job_id_for(intent_id: int) -> str:
@@ -193,231 +176,12 @@ def job_id_for(intent_id: int) -> str:
     return f"intent-{intent_id}"
 
 
-def _enqueue(intent_id: int, queue_name: str, run_after: datetime | None, connection: Redis) -> None:
-    queue = Queue(queue_name, connection=connection)
-    kwargs: dict[str, Any] = {
-        "args": (intent_id,),
-        "job_id": job_id_for(intent_id),
-        "retry": DEFAULT_RETRY,
-        "description": f"outbox intent {intent_id}",
-        "failure_ttl": 30 * 24 * 3600,
-    }
-    if run_after and run_after > utcnow():
-        queue.enqueue_at(run_after, run_intent, **kwargs)
-    else:
-        queue.enqueue_call(run_intent, **kwargs)
-
-
-def dispatch_pending(connection: Redis, limit: int = 200) -> int:
-    """Move pending intents into rq. Returns how many were enqueued; Redis errors leave them pending.
-
-    Each intent is claimed with a conditional UPDATE (``pending`` → ``dispatched``) *before* it
-    is enqueued, so the dispatcher's bookkeeping can never overwrite the ``done`` a fast worker
-    wrote, and a second dispatcher that read the same rows (SQLite has no row locks) finds
-    nothing left to claim. On PostgreSQL the rows are also locked with SKIP LOCKED so that
-    concurrent dispatchers split the work instead of queueing behind each other.
-    """
-    stmt = (
-        select(OutboxIntent.id, OutboxIntent.queue, OutboxIntent.run_after)
-        .where(OutboxIntent.status == PENDING)
-        .order_by(OutboxIntent.id)
-        .limit(limit)
-    )
-    rows = db.session.execute(_lock_for_dispatch(stmt)).all()
-    sent = 0
-    for intent_id, queue, run_after in rows:
-        claimed = _execute_dml(
-            update(OutboxIntent)
-            .where(OutboxIntent.id == intent_id, OutboxIntent.status == PENDING)
-            .values(
-                status=DISPATCHED,
-                dispatched_at=utcnow(),
-                dispatch_count=OutboxIntent.dispatch_count + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if not claimed:
-            continue
-        try:
-            _enqueue(intent_id, queue, run_after, connection)
-        except RedisError as exc:
-            # Give this one back; the ones already enqueued stay dispatched.
-            db.session.execute(
-                update(OutboxIntent)
-                .where(OutboxIntent.id == intent_id, OutboxIntent.status == DISPATCHED)
-                .values(
-                    status=PENDING,
-                    dispatched_at=None,
-                    dispatch_count=OutboxIntent.dispatch_count - 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            log.warning("outbox dispatch paused, Redis unavailable: %s", exc)
-            break
-        sent += 1
-    db.session.commit()
-    return sent
-
-
-def _process_gone(pid: int) -> bool:
-    """Whether no process ``pid`` runs on this host (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # someone else's process: it exists
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
-    except OSError:  # no /proc (not Linux): it answered the signal, so it runs
-        return False
-
-
-def _holder_is_dead(job: Job, connection: Redis) -> bool:
-    """Whether the rq worker that started ``job`` is dead: its registration expired (it stopped
-    beating), or it ran on this host and its process is gone (a ``kill -9``, an OOM kill).
-    A worker on another host that still beats counts as alive."""
-    if not job.worker_name:
-        return False
-    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
-    if worker is None:
-        return True
-    try:
-        pid = int(worker.pid or 0)
-    except (TypeError, ValueError):
-        return False
-    if pid <= 0 or worker.hostname != socket.gethostname():
-        return False
-    return pid != os.getpid() and _process_gone(pid)
-
-
-def _run_lost(job: Job | None, connection: Redis) -> bool:
-    """Whether an intent that is neither done nor failed lost its rq job: it vanished (Redis
-    restarted without its data), rq gave up on it without our job having recorded a failure
-    (an abandoned job whose worker died), or the worker that started it is dead."""
-    if job is None:
-        return True
-    status = job.get_status(refresh=False)
-    if status in (JobStatus.FAILED, JobStatus.STOPPED):
-        return True
-    return status == JobStatus.STARTED and _holder_is_dead(job, connection)
-
-
-def _fetch_job(intent_id: int, connection: Redis) -> Job | None:
-    try:
-        return Job.fetch(job_id_for(intent_id), connection=connection)
-    except NoSuchJobError:
-        return None
-
-
-def _forget_job(job: Job, connection: Redis) -> None:
-    """Take a dead run's job out of rq's registries and delete it, so that rq's own clean-up
-    does not run it again beside the new one."""
-    try:
-        job.delete()
-        return
-    except ValueError:  # rq 2.x: an execution record that expired before the job's
-        pass
-    started = StartedJobRegistry(job.origin, connection=connection)
-    entries = cast("list[bytes]", connection.zrange(started.key, 0, -1))
-    stale = [e for e in entries if e.decode().startswith(f"{job.id}:")]
-    if stale:
-        connection.zrem(started.key, *stale)
-    job.failed_job_registry.remove(job)
-    connection.delete(job.key)
-
-
-def _enqueue_again(intent_id: int, queue: str, run_after: datetime | None, job: Job | None, connection: Redis) -> bool:
-    """Enqueue a lost run's intent again (False: given up, marked failed)."""
-    if job is not None:
-        _forget_job(job, connection)
-        runs = db.session.scalar(select(OutboxIntent.dispatch_count).where(OutboxIntent.id == intent_id)) or 0
-        if runs >= MAX_DISPATCHES:
-            # A job that kills its worker every time (memory, a native crash) is not run for ever.
-            log.error("outbox intent %s: dispatched %s times, its runs died; marked failed", intent_id, runs)
-            db.session.execute(
-                update(OutboxIntent)
-                .where(OutboxIntent.id == intent_id, OutboxIntent.status != DONE)
-                .values(status=FAILED, last_error=f"dispatched {runs} times; its runs died with their worker")
-                .execution_options(synchronize_session=False)
-            )
-            return False
-    _enqueue(intent_id, queue, run_after, connection)
-    # Only bookkeeping columns: a worker may have finished it meanwhile (status stays).
-    db.session.execute(
-        update(OutboxIntent)
-        .where(OutboxIntent.id == intent_id)
-        .values(dispatched_at=utcnow(), dispatch_count=OutboxIntent.dispatch_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
-def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)) -> int:
-    """Re-enqueue intents dispatched more than ``older_than`` ago that are still ``dispatched``
-    or ``running`` and whose rq job was lost (:func:`_run_lost`)."""
-    cutoff = utcnow() - older_than
-    stmt = (
-        select(OutboxIntent.id, OutboxIntent.queue, OutboxIntent.run_after)
-        .where(OutboxIntent.status.in_((DISPATCHED, RUNNING)), OutboxIntent.dispatched_at < cutoff)
-        .order_by(OutboxIntent.id)
-        .limit(500)
-    )
-    recovered = 0
-    try:
-        for intent_id, queue, run_after in db.session.execute(_lock_for_dispatch(stmt)).all():
-            job = _fetch_job(intent_id, connection)
-            if not _run_lost(job, connection):
-                continue
-            if job is not None:
-                log.warning("outbox intent %s: its run died with its worker; running it again", intent_id)
-            recovered += _enqueue_again(intent_id, queue, run_after, job, connection)
-    except RedisError as exc:
-        log.warning("outbox recovery paused, Redis unavailable: %s", exc)
-    db.session.commit()
-    return recovered
-
-
-def recover_abandoned(connection: Redis) -> int:
-    """Re-enqueue at once the intents whose rq job a dead worker had started (whatever their
-    age): run when a worker starts, so one restarted after a crash takes back what its dead
-    predecessor on this host held, instead of after rq's heartbeat time-out and clean-up."""
-    recovered = 0
-    try:
-        for name in QUEUES:
-            registry = StartedJobRegistry(name, connection=connection)
-            for job_id in registry.get_job_ids(cleanup=False):
-                if not job_id.startswith("intent-"):
-                    continue
-                intent_id = int(job_id.removeprefix("intent-"))
-                job = _fetch_job(intent_id, connection)
-                if job is None or not _holder_is_dead(job, connection):
-                    continue
-                row = db.session.execute(
-                    _lock_for_dispatch(
-                        select(OutboxIntent.queue, OutboxIntent.run_after).where(
-                            OutboxIntent.id == intent_id, OutboxIntent.status.in_((DISPATCHED, RUNNING))
-                        )
-                    )
-                ).first()
-                if row is None:
-                    _forget_job(job, connection)  # done or failed on our side: only rq's record was left
-                    continue
-                log.warning("outbox intent %s: its worker %s died mid-run; running it again", intent_id, job.worker_name)
-                recovered += _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
-    except RedisError as exc:
-        log.warning("outbox recovery paused, Redis unavailable: %s", exc)
-    db.session.commit()
-    return recovered
-
-
 def requeue_failed(intent_ids: list[int] | None = None) -> int:
     """Give failed intents (retries exhausted) back to the dispatcher; the caller commits."""
     stmt = update(OutboxIntent).where(OutboxIntent.status == FAILED)
     if intent_ids is not None:
         stmt = stmt.where(OutboxIntent.id.in_(intent_ids))
-    return _execute_dml(
+    return updated_rows(
         stmt.values(status=PENDING, dispatched_at=None).execution_options(synchronize_session=False)
     )
 
@@ -440,14 +204,14 @@ def run_intent(intent_id: int) -> str:
 
     Returns ``"done"``, or ``"already-done"`` for a duplicate delivery. When the function
     raises, its changes roll back (to its last :func:`checkpoint`), the error is kept on the
-    intent and the exception goes back to rq, which retries per :data:`DEFAULT_RETRY`; after
+    intent and the exception goes back to rq, which retries per ``outbox.DEFAULT_RETRY``; after
     the last attempt the intent is marked ``failed`` (``flask jobs requeue-failed`` gives it
     another round).
     """
     intent_token = _running_intent.set(intent_id)
     released_token = _released.set(False)
     try:
-        claimed = _execute_dml(
+        claimed = updated_rows(
             update(OutboxIntent)
             .where(OutboxIntent.id == intent_id, OutboxIntent.status != DONE)
             .values(status=DONE, done_at=utcnow(), run_count=OutboxIntent.run_count + 1)
@@ -459,7 +223,7 @@ def run_intent(intent_id: int) -> str:
         intent = db.session.get(OutboxIntent, intent_id)
         assert intent is not None
         _resolve(intent.func)(*intent.args)
-        if _released.get() and not _execute_dml(
+        if _released.get() and not updated_rows(
             update(OutboxIntent)
             .where(OutboxIntent.id == intent_id, OutboxIntent.status == RUNNING)
             .values(status=DONE, done_at=utcnow())
@@ -485,13 +249,13 @@ def checkpoint() -> None:
 
     Inside :func:`run_intent` the intent's claim (``done``, uncommitted) is committed as
     ``running`` at the first checkpoint, so a later error or a dead worker still leaves it to
-    be run again (:func:`recover_lost`); the run takes it as ``done`` when it finishes. No
+    be run again (``outbox.recover_lost``); the run takes it as ``done`` when it finishes. No
     transaction stays open after a checkpoint: what follows (a provider's answer) holds no lock.
     Outside a job it is a plain commit.
     """
     intent_id = _running_intent.get()
     if intent_id is not None and not _released.get():
-        _execute_dml(
+        updated_rows(
             update(OutboxIntent)
             .where(OutboxIntent.id == intent_id, OutboxIntent.status == DONE)
             .values(status=RUNNING, done_at=None)
@@ -588,49 +352,3 @@ def _record_failure(intent_id: int, exc: Exception) -> None:
     except Exception:  # the original error matters more (and rq still retries it)
         log.exception("could not record the failure of outbox intent %s", intent_id)
         db.session.rollback()
-
-
-def redis_run_id(connection: Redis) -> str | None:
-    """The Redis server's ``run_id``: it changes when the server restarts (and may have lost
-    what it held), or None while it cannot be reached."""
-    try:
-        return str(connection.info("server").get("run_id") or "") or None
-    except RedisError:
-        return None
-
-
-class OutboxDispatcher:
-    """The periodic step of the outbox (job ``outbox``, every ``OUTBOX_POLL_SECONDS``): moves
-    pending intents into rq; survives Redis and database outages (the scheduler logs and goes on).
-
-    When the Redis server itself restarted (its ``run_id`` changed) it first re-enqueues every
-    dispatched intent whose job is gone, whatever its age, so jobs lost inside Redis run again
-    within a period of its return. On its first pass it re-enqueues the jobs dead workers had
-    started (:func:`recover_abandoned`). Jobs lost otherwise are found by :func:`recover_lost`,
-    the job ``outbox-recovery`` (every ``OUTBOX_RECOVERY_SECONDS``).
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self.connection = redis_connection(app)
-        self.known_run_id = redis_run_id(self.connection)
-        self.started = False
-
-    def __call__(self) -> int:
-        if not self.started:  # a worker (re)starting: take back what a dead one held
-            recover_abandoned(self.connection)
-            self.started = True
-        run_id = redis_run_id(self.connection)
-        if run_id is not None and run_id != self.known_run_id:  # restarted, or back after an outage
-            log.warning("Redis restarted: re-enqueueing dispatched jobs it may have lost")
-            recover_lost(self.connection, older_than=timedelta(0))
-        if run_id is not None:
-            self.known_run_id = run_id
-        return dispatch_pending(self.connection)
-
-
-def outbox_recovery(app: Flask) -> Callable[[], int]:
-    """The periodic step that re-enqueues intents whose rq job vanished or whose worker died
-    (job ``outbox-recovery``)."""
-    connection = redis_connection(app)
-    older_than = timedelta(seconds=float(app.config.get("OUTBOX_RECOVERY_AFTER_SECONDS", 300)))
-    return lambda: recover_abandoned(connection) + recover_lost(connection, older_than)

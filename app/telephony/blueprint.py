@@ -1,6 +1,6 @@
-"""The ``/telephony`` blueprint: Twilio webhooks (:mod:`app.telephony.routes`) and the telephony
-simulator with the agents' voice token (:mod:`app.telephony.simulator_routes`), both registered
-by the application factory."""
+"""The ``/telephony`` blueprint: Twilio webhooks (voice: :mod:`app.telephony.routes`; browser
+legs: ``client_routes``; messaging: ``messaging_routes``) and the telephony simulator with the
+agents' voice token (:mod:`app.telephony.simulator_routes`), all registered by the factory."""
 
 from flask import Blueprint
 

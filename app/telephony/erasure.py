@@ -30,7 +30,7 @@ from sqlalchemy import or_, select
 from app.core.jobs import record_intent
 from app.extensions import db
 from app.telephony.models import Call, CallbackRequest, CallRequest, RawWebhook, Recording
-from app.telephony.provider import get_provider
+from app.telephony.providers import get_provider
 from app.tickets.settings import retention_batch, retention_days
 
 DELETED = "deleted"

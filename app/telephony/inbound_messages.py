@@ -35,7 +35,8 @@ from app.core.once import insert_once
 from app.extensions import db
 from app.telephony import calllog, integration
 from app.telephony.models import InboundMessage
-from app.telephony.provider import ProviderError, get_provider
+from app.telephony.provider import ProviderError
+from app.telephony.providers import get_provider
 
 log = logging.getLogger(__name__)
 

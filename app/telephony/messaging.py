@@ -19,7 +19,8 @@ from app.core.jobs import effect
 from app.core.mail import mail_configured, send_email
 from app.core.masking import mask_text
 from app.telephony.paths import MESSAGE_STATUS_PATH, absolute
-from app.telephony.provider import ProviderError, get_provider
+from app.telephony.provider import ProviderError
+from app.telephony.providers import get_provider
 from app.telephony.signature import twilio_configured
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from app.core import audit
 from app.core.policy import may_play_recording
 from app.extensions import db
 from app.telephony.models import Call, CallEvent, Recording
-from app.telephony.provider import Media, get_provider
+from app.telephony.provider import Media
+from app.telephony.providers import get_provider
 
 # Call-log facts that name an agent who was on the call.
 HANDLING_KINDS = ("answered", "completed", "transferred", "agent_joined")

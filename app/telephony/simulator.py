@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit
 from flask import Flask
 
 from app.core.time import utcnow
-from app.telephony.provider import SimulatorProvider
 from app.telephony.signature import public_url, sign, webhook_token
+from app.telephony.simulated_provider import SimulatorProvider
 from app.telephony.simulator_leg import (
     CENTRE_NUMBER,
     CLIENT_URL,

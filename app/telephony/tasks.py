@@ -45,7 +45,8 @@ from app.telephony.models import (
     Supervision,
 )
 from app.telephony.paths import CALLBACK_ANSWER_PATH, STATUS_PATH, absolute
-from app.telephony.provider import ProviderError, get_provider
+from app.telephony.provider import ProviderError
+from app.telephony.providers import get_provider
 from app.telephony.selfservice import forget_expired_guards
 from app.telephony.selfservice import sms_body as self_service_sms_body
 from app.telephony.services import (

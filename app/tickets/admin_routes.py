@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from app.core import vocabulary
 from app.core.i18n import _
@@ -92,18 +93,13 @@ def canned_create():
             values=values,
         ), 422
     services.add_canned_reply(values)
-    db.session.commit()
-    flash(_("Canned reply saved."), "info")
-    return redirect(url_for("tickets.canned"))
+    return _saved(_("Canned reply saved."), "tickets.canned")
 
 
 @bp.post("/canned/<int:reply_id>/toggle")
 @require("tickets.canned")
 def canned_toggle(reply_id: int):
-    if services.toggle_canned_reply(reply_id) is None:
-        abort(404)
-    db.session.commit()
-    return redirect(url_for("tickets.canned"))
+    return _toggled(services.toggle_canned_reply(reply_id), "tickets.canned")
 
 
 @bp.get("/templates")
@@ -135,15 +131,25 @@ def templates_save():
     if errors:
         return _templates_page(errors, values, 422)
     template_rules.save_template(values)
-    db.session.commit()
-    flash(_("Template saved."), "info")
-    return redirect(url_for("tickets.templates"))
+    return _saved(_("Template saved."), "tickets.templates")
 
 
 @bp.post("/templates/<int:template_id>/toggle")
 @require("settings.manage")
 def templates_toggle(template_id: int):
-    if template_rules.toggle_template(template_id) is None:
+    return _toggled(template_rules.toggle_template(template_id), "tickets.templates")
+
+
+def _saved(message: str, endpoint: str) -> Response:
+    """A settings form saved: commit, say so, back to its list."""
+    db.session.commit()
+    flash(message, "info")
+    return redirect(url_for(endpoint))
+
+
+def _toggled(found: object | None, endpoint: str) -> Response:
+    """An entry switched on or off (None: there is no such entry): commit, back to its list."""
+    if found is None:
         abort(404)
     db.session.commit()
-    return redirect(url_for("tickets.templates"))
+    return redirect(url_for(endpoint))

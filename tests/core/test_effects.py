@@ -21,7 +21,7 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from app.core import jobs
+from app.core import jobs, outbox
 from app.core.audit import AuditEvent
 from app.core.jobs import DONE, FAILED, RUNNING, OutboxEffect, OutboxIntent, run_intent
 from app.extensions import db
@@ -224,23 +224,23 @@ def _dead_pid() -> int:
 
 def test_a_job_held_by_a_dead_worker_on_this_host_is_taken_back_at_once(app, redis_conn):
     intent_id = _record("sms-9", "hello")
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     dead = _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname())
     alive_elsewhere = _register_worker(redis_conn, pid=_dead_pid(), hostname="another-host")
     alive_here = _register_worker(redis_conn, pid=os.getpid(), hostname=socket.gethostname())
     other_ids = [_record(f"sms-9{n}", "x") for n in (1, 2)]
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     _started_by(redis_conn, intent_id, dead)
     _started_by(redis_conn, other_ids[0], alive_elsewhere)
     _started_by(redis_conn, other_ids[1], alive_here)
 
-    assert jobs.recover_abandoned(redis_conn) == 1
+    assert outbox.recover_abandoned(redis_conn) == 1
     job = Job.fetch(jobs.job_id_for(intent_id), connection=redis_conn)
     assert job.get_status() == JobStatus.QUEUED
     assert db.session.get(OutboxIntent, intent_id).dispatch_count == 2
     for other in other_ids:  # their workers may still be running them
         assert Job.fetch(jobs.job_id_for(other), connection=redis_conn).get_status() == JobStatus.STARTED
-    assert jobs.recover_abandoned(redis_conn) == 0
+    assert outbox.recover_abandoned(redis_conn) == 0
 
 
 def test_an_abandoned_job_rq_moved_to_failed_is_run_again(app, redis_conn):
@@ -248,7 +248,7 @@ def test_an_abandoned_job_rq_moved_to_failed_is_run_again(app, redis_conn):
     job never recorded the failure, so the intent is still running and must be run again. The
     recovery pass used to skip it: the job "existed"."""
     intent_id = _record("sms-10", "hello")
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     provider = jobfuncs.provider
     provider.plan = ["die-after"]
     _die_in(intent_id)
@@ -256,7 +256,7 @@ def test_an_abandoned_job_rq_moved_to_failed_is_run_again(app, redis_conn):
     job.set_status(JobStatus.FAILED)
     job.failed_job_registry.add(job, ttl=600, exc_string="AbandonedJobError")
 
-    assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 1
+    assert outbox.recover_lost(redis_conn, older_than=timedelta(0)) == 1
     assert Job.fetch(jobs.job_id_for(intent_id), connection=redis_conn).get_status() == JobStatus.QUEUED
     assert job.id not in job.failed_job_registry
     assert run_intent(intent_id) == "done"
@@ -264,23 +264,23 @@ def test_an_abandoned_job_rq_moved_to_failed_is_run_again(app, redis_conn):
 
     # A failure our job recorded (retries spent, intent failed) is for a person to requeue.
     failed_id = _record("sms-11", "x")
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     db.session.get(OutboxIntent, failed_id).status = FAILED
     db.session.commit()
     failed_job = Job.fetch(jobs.job_id_for(failed_id), connection=redis_conn)
     failed_job.set_status(JobStatus.FAILED)
-    assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 0
+    assert outbox.recover_lost(redis_conn, older_than=timedelta(0)) == 0
 
 
 def test_a_job_that_keeps_killing_its_worker_is_given_up_after_ten_deliveries(app, redis_conn):
     intent_id = _record("sms-12", "hello")
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     intent = db.session.get(OutboxIntent, intent_id)
-    intent.dispatch_count = jobs.MAX_DISPATCHES
+    intent.dispatch_count = outbox.MAX_DISPATCHES
     db.session.commit()
     job = Job.fetch(jobs.job_id_for(intent_id), connection=redis_conn)
     job.set_status(JobStatus.FAILED)  # abandoned again: its worker died once more
-    assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 0
+    assert outbox.recover_lost(redis_conn, older_than=timedelta(0)) == 0
     db.session.expire_all()
     given_up = db.session.get(OutboxIntent, intent_id)
     assert given_up.status == FAILED and "died" in given_up.last_error

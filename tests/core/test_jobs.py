@@ -17,7 +17,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import func, select, text
 
-from app.core import jobs
+from app.core import jobs, outbox
 from app.core.audit import AuditEvent
 from app.core.jobs import DISPATCHED, DONE, FAILED, PENDING, QUEUES, OutboxIntent
 from app.extensions import db
@@ -74,7 +74,7 @@ def test_intent_recorded_in_a_rolled_back_transaction_never_runs(app, redis_conn
     db.session.rollback()
     record(kept)
 
-    assert jobs.dispatch_pending(redis_conn) == 1
+    assert outbox.dispatch_pending(redis_conn) == 1
     work(redis_conn)
 
     assert ran(kept) == 1
@@ -92,7 +92,7 @@ def test_committed_intent_runs_once_through_the_worker(app, redis_conn):
     assert ran(name) == 0
     assert queued(redis_conn) == 0  # nothing reaches Redis before the dispatcher
 
-    assert jobs.dispatch_pending(redis_conn) == 1
+    assert outbox.dispatch_pending(redis_conn) == 1
     assert intent(intent_id).status == DISPATCHED
     assert ran(name) == 0  # dispatched is not done
     work(redis_conn)
@@ -105,14 +105,14 @@ def test_committed_intent_runs_once_through_the_worker(app, redis_conn):
     assert job.return_value() == "done"
 
     work(redis_conn)
-    assert jobs.dispatch_pending(redis_conn) == 0
+    assert outbox.dispatch_pending(redis_conn) == 0
     assert ran(name) == 1
 
 
 def test_intent_with_run_after_waits_in_the_scheduled_registry(app, redis_conn):
     name = marker()
     intent_id = record(name, run_after=datetime.now(UTC) + timedelta(hours=1))
-    assert jobs.dispatch_pending(redis_conn) == 1
+    assert outbox.dispatch_pending(redis_conn) == 1
 
     registry = ScheduledJobRegistry("default", connection=redis_conn)
     assert jobs.job_id_for(intent_id) in registry
@@ -143,18 +143,18 @@ def test_redis_outage_delays_but_never_loses_or_doubles_work(app, private_redis)
     first_id = record(first)
 
     private_redis.stop()
-    assert jobs.dispatch_pending(connection) == 0  # does not raise
+    assert outbox.dispatch_pending(connection) == 0  # does not raise
     waiting = intent(first_id)
     assert (waiting.status, waiting.dispatch_count) == (PENDING, 0)
 
     private_redis.start()  # same port, empty
-    assert jobs.dispatch_pending(connection) == 1
+    assert outbox.dispatch_pending(connection) == 1
     work(connection)
     assert ran(first) == 1
 
     # Duplicate deliveries: more dispatcher rounds, the same job id enqueued again by hand.
-    assert jobs.dispatch_pending(connection) == 0
-    assert jobs.dispatch_pending(connection) == 0
+    assert outbox.dispatch_pending(connection) == 0
+    assert outbox.dispatch_pending(connection) == 0
     duplicate = Queue("default", connection=connection).enqueue_call(
         jobs.run_intent, args=(first_id,), job_id=jobs.job_id_for(first_id)
     )
@@ -165,16 +165,16 @@ def test_redis_outage_delays_but_never_loses_or_doubles_work(app, private_redis)
     # Redis loses its data after a dispatch and before any worker ran the job.
     second = marker()
     second_id = record(second)
-    assert jobs.dispatch_pending(connection) == 1
-    assert jobs.recover_lost(connection, older_than=timedelta(0)) == 0  # the job still exists
+    assert outbox.dispatch_pending(connection) == 1
+    assert outbox.recover_lost(connection, older_than=timedelta(0)) == 0  # the job still exists
     connection.flushall()
-    assert jobs.recover_lost(connection, older_than=timedelta(0)) == 1  # only the lost one
+    assert outbox.recover_lost(connection, older_than=timedelta(0)) == 1  # only the lost one
     work(connection)
     assert ran(second) == 1
 
     connection.flushall()
-    assert jobs.recover_lost(connection, older_than=timedelta(0)) == 0  # done is done
-    assert jobs.dispatch_pending(connection) == 0
+    assert outbox.recover_lost(connection, older_than=timedelta(0)) == 0  # done is done
+    assert outbox.dispatch_pending(connection) == 0
     work(connection)
 
     assert (ran(first), ran(second)) == (1, 1)
@@ -186,7 +186,7 @@ def test_dispatch_stops_at_a_redis_error_and_keeps_the_rest_pending(app, redis_c
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     ids = [record(marker()) for _ in range(3)]
-    real_enqueue = jobs._enqueue
+    real_enqueue = outbox.enqueue
     calls = []
 
     def flaky(intent_id, queue, run_after, connection):  # type: ignore[no-untyped-def]
@@ -195,13 +195,13 @@ def test_dispatch_stops_at_a_redis_error_and_keeps_the_rest_pending(app, redis_c
             raise RedisConnectionError("Redis went away")
         real_enqueue(intent_id, queue, run_after, connection)
 
-    monkeypatch.setattr(jobs, "_enqueue", flaky)
-    assert jobs.dispatch_pending(redis_conn) == 1
+    monkeypatch.setattr(outbox, "enqueue", flaky)
+    assert outbox.dispatch_pending(redis_conn) == 1
     states = [(intent(i).status, intent(i).dispatch_count) for i in ids]
     assert states == [(DISPATCHED, 1), (PENDING, 0), (PENDING, 0)]
 
-    monkeypatch.setattr(jobs, "_enqueue", real_enqueue)
-    assert jobs.dispatch_pending(redis_conn) == 2
+    monkeypatch.setattr(outbox, "enqueue", real_enqueue)
+    assert outbox.dispatch_pending(redis_conn) == 2
     assert queued(redis_conn) == 3
 
 
@@ -210,7 +210,7 @@ def test_dispatcher_never_reopens_an_intent_a_fast_worker_finished(app, redis_co
     # A worker can take the job the moment it is enqueued, before the dispatcher commits.
     name = marker()
     intent_id = record(name)
-    real_enqueue = jobs._enqueue
+    real_enqueue = outbox.enqueue
     finished = threading.Event()
     workers: list[threading.Thread] = []
 
@@ -225,12 +225,12 @@ def test_dispatcher_never_reopens_an_intent_a_fast_worker_finished(app, redis_co
         workers[0].start()
         finished.wait(timeout=2)  # let the worker finish first, if it can
 
-    monkeypatch.setattr(jobs, "_enqueue", enqueue_and_race)
-    assert jobs.dispatch_pending(redis_conn) == 1
+    monkeypatch.setattr(outbox, "enqueue", enqueue_and_race)
+    assert outbox.dispatch_pending(redis_conn) == 1
     workers[0].join(timeout=30)
     assert finished.is_set()
     assert intent(intent_id).status == DONE
-    assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 0
+    assert outbox.recover_lost(redis_conn, older_than=timedelta(0)) == 0
     assert ran(name) == 1
 
 
@@ -240,7 +240,7 @@ def test_dispatcher_never_reopens_an_intent_a_fast_worker_finished(app, redis_co
 def test_failing_job_is_scheduled_for_retry_and_not_marked_done(app, redis_conn):
     name = marker()
     intent_id = record(name, jobfuncs.fail_first, 1)
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     before = datetime.now(UTC)
     work(redis_conn)
 
@@ -256,9 +256,9 @@ def test_failing_job_is_scheduled_for_retry_and_not_marked_done(app, redis_conn)
     registry = ScheduledJobRegistry("default", connection=redis_conn)
     assert job.get_status() == JobStatus.SCHEDULED
     assert job.id in registry
-    assert job.retries_left == jobs.DEFAULT_RETRY.max - 1
+    assert job.retries_left == outbox.DEFAULT_RETRY.max - 1
     delay = (registry.get_scheduled_time(job) - before).total_seconds()
-    assert jobs.DEFAULT_RETRY.intervals[0] - 1 <= delay <= jobs.DEFAULT_RETRY.intervals[0] + 5
+    assert outbox.DEFAULT_RETRY.intervals[0] - 1 <= delay <= outbox.DEFAULT_RETRY.intervals[0] + 5
 
     work(redis_conn)  # no scheduler: the retry is not due and nobody moves it
     assert jobfuncs.attempts[name] == 1
@@ -272,10 +272,10 @@ def test_failing_job_is_scheduled_for_retry_and_not_marked_done(app, redis_conn)
 
 
 def test_retries_are_counted_down_and_exhaustion_marks_the_intent_failed(app, redis_conn, monkeypatch):
-    monkeypatch.setattr(jobs, "DEFAULT_RETRY", Retry(max=2))  # no interval: re-queued at once
+    monkeypatch.setattr(outbox, "DEFAULT_RETRY", Retry(max=2))  # no interval: re-queued at once
     name = marker()
     intent_id = record(name, jobfuncs.fail_first, 10)
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     work(redis_conn)
 
     assert jobfuncs.attempts[name] == 3  # the first attempt and two retries
@@ -286,20 +286,20 @@ def test_retries_are_counted_down_and_exhaustion_marks_the_intent_failed(app, re
     assert failed.status == FAILED
     assert "attempt 3 failed" in (failed.last_error or "")
     assert ran(name) == 0
-    assert jobs.recover_lost(redis_conn, older_than=timedelta(0)) == 0  # not silently re-run
+    assert outbox.recover_lost(redis_conn, older_than=timedelta(0)) == 0  # not silently re-run
 
 
 def test_requeued_failed_intent_runs_again(app, redis_conn, monkeypatch):
-    monkeypatch.setattr(jobs, "DEFAULT_RETRY", Retry(max=1))
+    monkeypatch.setattr(outbox, "DEFAULT_RETRY", Retry(max=1))
     name = marker()
     intent_id = record(name, jobfuncs.fail_first, 2)
-    jobs.dispatch_pending(redis_conn)
+    outbox.dispatch_pending(redis_conn)
     work(redis_conn)
     assert intent(intent_id).status == FAILED
 
     assert jobs.requeue_failed() == 1
     db.session.commit()
-    assert jobs.dispatch_pending(redis_conn) == 1
+    assert outbox.dispatch_pending(redis_conn) == 1
     work(redis_conn)
     assert ran(name) == 1
     assert intent(intent_id).status == DONE
@@ -326,13 +326,13 @@ def test_concurrent_dispatchers_enqueue_each_intent_at_most_once(app, redis_conn
         jobs.record_intent(jobfuncs.write_marker, marker())
     db.session.commit()
 
-    real_enqueue = jobs._enqueue
+    real_enqueue = outbox.enqueue
 
     def slow_enqueue(*args):  # type: ignore[no-untyped-def]
         threading.Event().wait(0.005)  # widen the window in which both hold a batch
         real_enqueue(*args)
 
-    monkeypatch.setattr(jobs, "_enqueue", slow_enqueue)
+    monkeypatch.setattr(outbox, "enqueue", slow_enqueue)
     barrier = threading.Barrier(2)
     sent: list[int] = []
     errors: list[BaseException] = []
@@ -342,7 +342,7 @@ def test_concurrent_dispatchers_enqueue_each_intent_at_most_once(app, redis_conn
             with app.app_context():
                 barrier.wait()
                 total = 0
-                while batch := jobs.dispatch_pending(redis_conn, limit=7):
+                while batch := outbox.dispatch_pending(redis_conn, limit=7):
                     total += batch
                 sent.append(total)
                 db.session.remove()
@@ -374,9 +374,9 @@ def test_dispatcher_skips_rows_locked_by_another_without_waiting(app, redis_conn
         other.execute(text("SELECT id FROM outbox_intents WHERE id = :id FOR UPDATE"), {"id": ids[0]})
 
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))  # fail, don't hang, if it waits
-        assert jobs.dispatch_pending(redis_conn) == 2
+        assert outbox.dispatch_pending(redis_conn) == 2
         assert intent(ids[0]).status == PENDING
 
         other_tx.rollback()
-    assert jobs.dispatch_pending(redis_conn) == 1
+    assert outbox.dispatch_pending(redis_conn) == 1
     assert {intent(i).dispatch_count for i in ids} == {1}

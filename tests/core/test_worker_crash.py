@@ -2,7 +2,7 @@
 
 Real processes: the worker command, a private redis-server, the database of the run; the SMS
 provider is the telephony simulator (no Twilio account), told to hold its answer
-(``provider.HOLD_KEY``) so the test knows the job is inside the provider call when it kills the
+(``simulated_provider.HOLD_KEY``) so the test knows the job is inside the provider call when it kills the
 worker. Either the simulated account took the message before the kill (``after``: the restarted
 worker must find it and not send it again) or not (``before``: it must send it, once). Either
 way the notification ends recorded as sent with the provider's id, the intent done, and the
@@ -27,7 +27,7 @@ from app.core import jobs
 from app.core.jobs import DONE, OutboxEffect, OutboxIntent
 from app.core.scheduler import periodic_jobs
 from app.extensions import db
-from app.telephony.provider import HELD_KEY, HOLD_KEY, SimulatorProvider
+from app.telephony.simulated_provider import HELD_KEY, HOLD_KEY, SimulatorProvider
 from app.tickets import services
 from app.tickets import tasks as ticket_tasks
 from app.tickets.models import Notification

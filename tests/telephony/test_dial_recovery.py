@@ -21,7 +21,7 @@ from app.extensions import db
 from app.telephony import tasks
 from app.telephony.clicktocall import create_callback
 from app.telephony.models import Call, CallbackAttempt, CallbackRequest
-from app.telephony.provider import TwilioProvider
+from app.telephony.twilio_provider import TwilioProvider
 from tests.routing.conftest import make_agent
 from tests.telephony.oai import OpenAPICheckedHttpClient
 

@@ -189,7 +189,7 @@ def test_unanswered_callback_is_retried_then_sms_and_a_ticket_note(sim, clock, c
 def test_connect_agent_runs_through_the_outbox_and_a_real_rq_worker(sim, clock, redis_conn):
     from rq import Queue, SimpleWorker
 
-    from app.core import jobs
+    from app.core import outbox
 
     agent_id = _available_agent()
     phone = sim.dial_in("+85291234567")
@@ -198,7 +198,7 @@ def test_connect_agent_runs_through_the_outbox_and_a_real_rq_worker(sim, clock, 
     phone.press("2")
     call_id = db.session.scalar(select(Call.id))
     item_id = _accept(agent_id, "call", call_id).id
-    assert jobs.dispatch_pending(redis_conn) >= 1
+    assert outbox.dispatch_pending(redis_conn) >= 1
     SimpleWorker([Queue("telephony", connection=redis_conn)], connection=redis_conn).work(burst=True)
     sim.poll()
     assert phone.state == "conference" and phone.dialled[-1].text == f"call-{call_id}-{item_id}-1"

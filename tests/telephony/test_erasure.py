@@ -14,8 +14,8 @@ from app.core.time import utcnow
 from app.extensions import db
 from app.telephony.erasure import DELETED
 from app.telephony.models import Call, CallbackRequest, CallEvent, CallRequest, RawWebhook, Recording
-from app.telephony.provider import TwilioProvider
 from app.telephony.tasks import housekeeping
+from app.telephony.twilio_provider import TwilioProvider
 from app.tickets import erasure, services
 from tests.factories import make_member, make_user
 from tests.telephony.oai import OpenAPICheckedHttpClient

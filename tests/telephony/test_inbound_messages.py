@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from app.core.jobs import OutboxIntent
 from app.telephony import inbound_messages, integration
 from app.telephony.models import CallbackRequest, InboundMessage
-from app.telephony.provider import SimulatorProvider, TwilioProvider
+from app.telephony.simulated_provider import SimulatorProvider
+from app.telephony.twilio_provider import TwilioProvider
 from app.tickets import services
 from app.tickets.models import Attachment, MessagingContact, Notification, Ticket, TicketEvent
 from tests.factories import make_member

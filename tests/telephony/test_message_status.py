@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.core.jobs import OutboxIntent, run_intent
 from app.telephony.models import RawWebhook
-from app.telephony.provider import TwilioProvider
+from app.telephony.twilio_provider import TwilioProvider
 from app.tickets import services, tasks
 from app.tickets.models import CARRIER_STATUS_RANK, Notification
 from tests.telephony.oai import ContractViolation, OpenAPICheckedHttpClient, spec

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.core.jobs import OutboxIntent, run_intent
-from app.telephony.provider import TwilioProvider
+from app.telephony.twilio_provider import TwilioProvider
 from app.tickets import services, tasks
 from app.tickets.models import MessageTemplate, Notification, Ticket
 from tests.telephony.conftest import INBOUND_PATH, MONDAY_MORNING, message_params, run_jobs

@@ -9,8 +9,11 @@ from app.extensions import db
 from app.telephony import twiml
 from app.telephony.clicktocall import create_callback
 from app.telephony.models import CallbackAttempt, CallbackRequest
-from app.telephony.provider import ProviderError, SimulatorProvider, TwilioProvider, get_provider
+from app.telephony.provider import ProviderError
+from app.telephony.providers import get_provider
+from app.telephony.simulated_provider import SimulatorProvider
 from app.telephony.tasks import place_callback
+from app.telephony.twilio_provider import TwilioProvider
 from tests.telephony.oai import ContractViolation, OpenAPICheckedHttpClient
 
 ACCOUNT = "AC" + "a" * 32

@@ -13,7 +13,8 @@ from app.core.jobs import OutboxIntent
 from app.extensions import db
 from app.telephony.models import Call, CallEvent, Recording
 from app.telephony.prompts import text
-from app.telephony.provider import ProviderError, TwilioProvider
+from app.telephony.provider import ProviderError
+from app.telephony.twilio_provider import TwilioProvider
 from tests.telephony.conftest import call_params, parse, verbs
 from tests.telephony.oai import OpenAPICheckedHttpClient
 from tests.telephony.test_end_to_end import _accept, _available_agent, _run_jobs
@@ -275,7 +276,7 @@ def test_a_provider_failure_is_a_clear_502_and_the_attempt_stays_audited(
     def broken(self, sid):  # type: ignore[no-untyped-def]
         raise ProviderError("twilio 503: recording media", permanent=False)
 
-    monkeypatch.setattr("app.telephony.provider.SimulatorProvider.recording_media", broken)
+    monkeypatch.setattr("app.telephony.simulated_provider.SimulatorProvider.recording_media", broken)
     _login_as(auth, role="supervisor")
     assert client.get(f"/telephony/recordings/{recorded['recording_id']}/audio").status_code == 502
     assert len(_plays(recorded["recording_id"])) == 1

@@ -20,7 +20,8 @@ from app.core.jobs import DONE, OutboxEffect, OutboxIntent, run_intent
 from app.extensions import db
 from app.telephony import tasks as telephony_tasks
 from app.telephony.clicktocall import create_callback
-from app.telephony.provider import SimulatorProvider, TwilioProvider
+from app.telephony.simulated_provider import SimulatorProvider
+from app.telephony.twilio_provider import TwilioProvider
 from app.tickets import services
 from app.tickets import tasks as ticket_tasks
 from app.tickets.models import Notification
