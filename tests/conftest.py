@@ -76,13 +76,26 @@ def compile_catalogues() -> None:
     compile_translations()
 
 
+# The run that takes the ``database_independent`` tests (they never touch the test database, so a
+# second run would repeat the first): SQLite by default; CI, running both suites at once, gives
+# them to the PostgreSQL run to balance the two (see .ci/run).
+ONCE_ON = os.environ.get("TEST_ONCE_ON", "sqlite")
+
+
+@pytest.hookimpl(tryfirst=True)  # browser marks added before `-m` selects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # On PostgreSQL the tests that never touch the test database would repeat the SQLite run.
-    other_run = "database_independent" if IS_POSTGRES else "postgres"
-    deselected = [item for item in items if item.get_closest_marker(other_run)]
+    for item in items:  # whatever its module says: a test that drives Chromium is a browser test
+        if "browser" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.browser)
+    this_run = "postgresql" if IS_POSTGRES else "sqlite"
+    unwanted = {"postgres"} if not IS_POSTGRES else set()
+    if ONCE_ON != this_run:
+        unwanted.add("database_independent")
+    deselected = [item for item in items if any(item.get_closest_marker(name) for name in unwanted)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker(other_run)]
+        dropped = set(deselected)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(scope="session", autouse=True)
