@@ -30,7 +30,7 @@ _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.in
 def insert_once(instance: M, *, unique: str) -> M | None:
     """See :func:`stored_once`; returns ``instance`` itself, now persistent in the session (its
     primary key and column defaults filled in as stored), or None when the key was there."""
-    values, model = column_values(instance)
+    values, model = _values(instance)
     returned = _returned(model, frozenset(values))
     statement = _statement(model, unique, db.session.get_bind().dialect.name, returned)
     row = db.session.execute(statement, values).first()
@@ -57,14 +57,12 @@ def stored_once(instance: object, *, unique: str) -> bool:
     those set on ``instance`` (its validators have run); the columns' defaults fill the rest, as
     on a flush. Cheaper than :func:`insert_once` when the caller needs no instance back.
     """
-    values, model = column_values(instance)
+    values, model = _values(instance)
     statement = _statement(model, unique, db.session.get_bind().dialect.name, None)
     return db.session.execute(statement, values).first() is not None
 
 
-def column_values(instance: Any) -> tuple[dict[str, Any], type]:
-    """The column values set on a new, unsaved ``instance`` (by attribute key) and its model:
-    what an INSERT of it would write, the columns' defaults left to the database."""
+def _values(instance: Any) -> tuple[dict[str, Any], type]:
     state = inspect(instance)
     values = {
         attr.key: getattr(instance, attr.key)

@@ -12,13 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, literal, select
-from sqlalchemy.dialects import postgresql
-
 from app.core.masking import mask_phone
-from app.core.once import column_values, stored_once
+from app.core.once import stored_once
 from app.core.time import utcnow
-from app.extensions import db
 from app.telephony.models import Call, CallEvent, RawWebhook
 
 PHONE_FIELDS = ("From", "To", "Caller", "Called", "ForwardedFrom")
@@ -62,55 +58,6 @@ def log_event(
     data = fields.pop("data", None) or {}
     event = CallEvent(key=key, call_id=call.id, kind=kind, at=at or now(), data=data, **fields)
     return stored_once(event, unique="key")
-
-
-def store_new_call(call: Call, direction: str) -> bool | None:
-    """Store a new call and its ``created`` fact in one autocommitted statement, on PostgreSQL.
-
-    The inbound webhook's whole write, in one round trip instead of four (BEGIN, INSERT the
-    call, INSERT the fact, COMMIT)::
-
-        WITH new_call AS (INSERT INTO calls … ON CONFLICT (call_sid) DO NOTHING RETURNING id)
-        INSERT INTO call_events (key, call_id, kind, at, data) SELECT id || ':created', … FROM new_call
-
-    True when stored, False when the CallSid was there already (a replayed or concurrent first
-    webhook: the statement added nothing, not even the fact). None when it cannot be done this
-    way: on SQLite, or when the session already holds a transaction or is bound to a connection
-    (the tests' rollback fixture); the caller then takes the ORM path. ``call`` is not added to
-    the session: the caller reads the row back if it needs it.
-    """
-    bind = db.session.get_bind()
-    if bind.dialect.name != "postgresql" or isinstance(bind, Connection) or db.session().in_transaction():
-        return None
-    values, _ = column_values(call)
-    at = values.get("created_at") or now()
-    values.setdefault("created_at", at)
-    values.setdefault("updated_at", at)
-    new_call = (
-        postgresql.insert(Call.__table__)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["call_sid"])
-        .returning(Call.__table__.c.id)
-        .cte("new_call")
-    )
-    events = CallEvent.__table__
-    fact = (
-        postgresql.insert(events)
-        .from_select(
-            ["key", "call_id", "kind", "at", "data"],
-            select(
-                new_call.c.id.cast(events.c.key.type) + literal(":created"),
-                new_call.c.id,
-                literal("created", events.c.kind.type),
-                literal(at, events.c.at.type),
-                literal({"direction": direction}, events.c.data.type),
-            ),
-        )
-        .add_cte(new_call)
-        .returning(events.c.id)
-    )
-    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(fact).first() is not None
 
 
 def seconds(start: datetime | None, end: datetime | None) -> int | None:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 @bp.post("/voice/inbound")
 @twilio_signed
 def voice_inbound() -> Response:
-    services.record_call(answers.webhook_form(), "inbound")
+    services.start_call(answers.webhook_form(), "inbound")
     return answers.answer(twiml.language_menu())
 
 

@@ -57,11 +57,16 @@ def _caller(raw: str | None) -> tuple[str | None, str | None]:
     return phone.e164, phone.country
 
 
-def new_call(form: Mapping[str, str], direction: str, **values: Any) -> Call:
-    """An unsaved Call for this webhook's CallSid, as its first webhook describes it."""
+def start_call(form: Mapping[str, str], direction: str = "inbound", **values: Any) -> Call:
+    """The Call for this CallSid, created with its ``created`` log entry on first sight.
+
+    The call's first webhook is the common case, so the row is inserted straight away (one
+    statement, see :func:`app.core.once.insert_once`); a replayed or concurrent first webhook
+    conflicts on ``call_sid`` and reads the stored call instead."""
+    call_sid = form["CallSid"]
     number, country = _caller(form.get("From"))
     call = Call(
-        call_sid=form["CallSid"],
+        call_sid=call_sid,
         parent_call_sid=form.get("ParentCallSid") or None,
         direction=direction,
         from_number=number,
@@ -71,30 +76,13 @@ def new_call(form: Mapping[str, str], direction: str, **values: Any) -> Call:
         **values,
     )
     call.move_to(form.get("CallStatus") or "ringing")
-    return call
-
-
-def start_call(form: Mapping[str, str], direction: str = "inbound", **values: Any) -> Call:
-    """The Call for this CallSid, created with its ``created`` log entry on first sight.
-
-    The call's first webhook is the common case, so the row is inserted straight away (one
-    statement, see :func:`app.core.once.insert_once`); a replayed or concurrent first webhook
-    conflicts on ``call_sid`` and reads the stored call instead."""
-    stored = insert_once(new_call(form, direction, **values), unique="call_sid")
+    stored = insert_once(call, unique="call_sid")
     if stored is None:
-        existing = get_call(form["CallSid"])
+        existing = get_call(call_sid)
         assert existing is not None
         return existing
     log_event(stored, "created", data={"direction": direction})
     return stored
-
-
-def record_call(form: Mapping[str, str], direction: str = "inbound") -> None:
-    """Record a call's first webhook when nothing else in the request needs the Call: on
-    PostgreSQL the call and its ``created`` fact in one autocommitted statement
-    (:func:`app.telephony.calllog.store_new_call`), else as :func:`start_call` does."""
-    if calllog.store_new_call(new_call(form, direction), direction) is None:
-        start_call(form, direction)
 
 
 def require_call(form: Mapping[str, str]) -> Call:
