@@ -136,7 +136,7 @@ def _message(model: type[Schema], name: str, error: Mapping[str, Any]) -> Messag
     kind = str(error["type"])
     if kind in known:
         return known[kind]
-    if context.get("message"):
+    if context.get("message") is not None:  # not its truth: a lazy string has no app to ask in an import worker
         return context["message"]
     if "*" in known:
         return known["*"]
