@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import realtime
+from app.core.fresh import inserted_in_this_transaction
 from app.core.time import utcnow
 from app.extensions import db
 from app.sla.calendar import TWENTY_FOUR_SEVEN, Calendar, CalendarError, parse_windows
@@ -144,8 +145,10 @@ class _Recorded:
 
 
 def _fresh_flags(ticket: Ticket) -> None:
-    """Re-read the warned/breached flags: the sweep sets them with plain UPDATEs."""
-    if ticket.id is None:
+    """Re-read the warned/breached flags: the sweep sets them with plain UPDATEs. Not for a
+    ticket inserted in this very transaction (:mod:`app.core.fresh`): no sweep can have seen
+    it, and reading would be a statement more on every call that opens a ticket."""
+    if ticket.id is None or inserted_in_this_transaction(ticket):
         return
     with db.session.no_autoflush:
         row = db.session.execute(
@@ -183,7 +186,8 @@ def reconcile(ticket: Ticket, *, now: datetime | None = None, rematch: bool = Fa
             ticket.sla_policy_id = policy.id
         ticket.first_response_target_seconds = policy.first_response_minutes * 60
         ticket.resolution_target_seconds = policy.resolution_minutes * 60
-    calendar = calendar_of(policy, now)
+    with db.session.no_autoflush:  # the calendar does not depend on the ticket's pending changes
+        calendar = calendar_of(policy, now)
     running = ticket.status in RUNNING_STATUSES
     started = ticket.sla_clock_started_at
 

@@ -172,8 +172,10 @@ def open_or_reuse_ticket(
     subject: str,
     kpj: str | None = None,
     identity_proven: bool = True,
+    call_id: int | None = None,
 ) -> int:
-    """The caller's open ticket (by member or phone), or a new one.
+    """The caller's open ticket (by member or phone), or a new one; with ``call_id``, the call
+    linked to it (while the ticket is still in hand: a second look-up by id would read it again).
 
     Without proof of identity (``identity_proven=False``: an anonymous call-back naming a KPJ or
     NIK) the member is a claim: the call never joins that member's open case, only one from the
@@ -185,6 +187,8 @@ def open_or_reuse_ticket(
         tickets.find_open_ticket_for(member_id=member_id, phone=phone) if (member_id or phone) else None
     )
     if existing is not None:
+        if call_id is not None:
+            tickets.link_call(existing, call_id)
         return int(existing.id)
     ticket = tickets.open_ticket(
         channel=channel,
@@ -197,6 +201,8 @@ def open_or_reuse_ticket(
         requester_kpj=kpj,
         identifiers_unproven=not identity_proven,
     )
+    if call_id is not None:
+        tickets.link_call(ticket, call_id)
     return int(ticket.id)
 
 

@@ -62,7 +62,7 @@ def voice_topic() -> Response:
     call = services.require_call(form)
     if selfservice.chosen(call, form):
         return answers.answer(_self_service(call, selfservice.start(call)))
-    call = services.choose_topic(form)
+    call = services.choose_topic(form, call)
     return answers.answer(_to_agent(call))
 
 

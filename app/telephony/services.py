@@ -136,12 +136,13 @@ def enter_kpj(form: Mapping[str, str]) -> tuple[Call, bool | None]:
     return call, True
 
 
-def choose_topic(form: Mapping[str, str]) -> Call:
+def choose_topic(form: Mapping[str, str], call: Call | None = None) -> Call:
     """The topic key; then the queue, or (outside hours) a voicemail filed under that topic, so
     an emergency message left at night still makes an urgent ticket. With call recording on,
     the caller first hears the recording notice (:func:`needs_consent`); the queue comes after
-    their answer (:func:`give_consent`), so no agent joins before it is known."""
-    call = require_call(form)
+    their answer (:func:`give_consent`), so no agent joins before it is known. ``call``: the
+    webhook's call when the route has read it already."""
+    call = call or require_call(form)
     call.topic = TOPIC_KEYS.get((form.get("Digits") or "")[:1], "other")
     if business_hours():
         if not needs_consent(call):
@@ -195,9 +196,8 @@ def ensure_ticket(call: Call, channel: str | None = None) -> int:
             phone=phone,
             subject=_subject(call, channel),
             kpj=call.kpj,
+            call_id=call.id,
         )
-        db.session.flush()
-        integration.link_call(call.ticket_id, call.id)
         if call.self_service is not None:
             _self_service_note(call, call.ticket_id)
     return call.ticket_id

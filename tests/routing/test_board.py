@@ -56,8 +56,21 @@ def test_many_callers_on_hold_read_the_queue_once_per_refresh(app, aged_board, c
     assert places == list(range(1, 31))
     queue_reads = [q for q in seen if "ORDER BY work_items.priority DESC" in q]
     assert len(queue_reads) == 1  # one read of the queue for thirty callers, not thirty counts
-    # Each caller costs one indexed look-up of her own item, whatever the queue's length.
-    assert len(seen) == 30 + 3
+    # A caller on the board costs no statement at all: the board's three reads are all there is.
+    assert len(seen) == 3
+
+
+def test_a_caller_enqueued_since_the_read_is_read_herself_and_counted_behind(app, aged_board, clock, queries):
+    _enqueue(1)
+    assert routing.position("call", 1)[0] == 1
+    _enqueue(2)
+    queries.clear()
+    assert routing.position("call", 2)[0] == 2  # not on the board: her own item, behind the board's
+    assert len(queries) == 1 and "work_items" in queries[0]
+    queries.clear()
+    assert routing.position("call", 1)[0] == 1
+    assert queries == []  # on the board: a look-up
+    assert routing.position("call", 99) == (0, None)  # never queued
 
 
 def test_the_board_is_read_again_when_older_than_the_setting(app, aged_board, clock):
@@ -97,3 +110,14 @@ def test_the_estimate_is_place_times_handle_time_over_agents(app, aged_board, cl
     db.session.commit()
     assert routing.position("call", 2) == (1, 90)  # 1 × 90 s ÷ 1 agent logged in
     assert routing.position("call", 1) == (0, None)  # no longer queued
+
+
+def test_an_offered_caller_on_the_board_has_no_wait_left(app, aged_board, clock, agent_factory):
+    _enqueue(1)
+    _enqueue(2)
+    agent_factory()
+    routing.route()  # the agent is offered call 1
+    db.session.commit()
+    clock[0] += 5  # an old board: read again
+    assert routing.position("call", 1) == (1, 0)
+    assert routing.position("call", 2)[0] == 1  # first of those still waiting

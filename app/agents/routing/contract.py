@@ -23,7 +23,7 @@ from app.agents.models import (
 )
 from app.agents.routing.board import board
 from app.agents.routing.presence import transition
-from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, rowcount, topic_priority
+from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, topic_priority, update_item
 from app.agents.routing.router import route_safely
 from app.core.realtime import publish
 from app.core.time import utcnow
@@ -112,7 +112,7 @@ def complete(kind: str, ref_id: int) -> None:
 
 def _end(item: WorkItem, status: str, reason: str) -> None:
     previous, agent_id, now = item.status, item.agent_id, utcnow()
-    changed = rowcount(
+    changed = update_item(
         update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.status == previous)
         .values(
@@ -125,12 +125,11 @@ def _end(item: WorkItem, status: str, reason: str) -> None:
             version=WorkItem.version + 1,
         )
     )
-    if not changed:  # another process moved it; look again
+    if changed is None:  # another process moved it; look again
         db.session.refresh(item)
         if item.status in ACTIVE_ITEM_STATUSES:
             _end(item, status, reason)
         return
-    db.session.refresh(item)
     event = log_event(item, status, agent_id, reason=reason, previous=previous)
     if agent_id is not None and previous == OFFERED_ITEM:
         publish(
@@ -165,12 +164,17 @@ def position(kind: str, ref_id: int) -> tuple[int, int | None]:
     last 50 completed calls; None when there is no history or nobody is logged in. An item that
     is already offered or connected is at position 1 with no wait left. (0, None): not queued.
     Both come from the process's queue board (:mod:`app.agents.routing.board`): one look-up per
-    caller, the queue itself is read at most every ``QUEUE_BOARD_SECONDS``.
+    caller, the queue itself is read at most every ``QUEUE_BOARD_SECONDS``; only an item that
+    is not on the board (enqueued since it was read, or no longer live) is read itself.
     """
+    current = board()
+    known = current.lookup(kind, ref_id)
+    if known is not None:
+        return known
     item = _active(kind, ref_id)
     if item is None:
         return 0, None
     if item.status != WAITING:
         return 1, 0
-    return board().position(item.id)
+    return current.position(item.id)
 

@@ -26,7 +26,14 @@ from app.agents.models import (
     WorkItem,
 )
 from app.agents.routing.presence import set_state, transition
-from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, rowcount, topic_priority
+from app.agents.routing.queue import (
+    CATEGORIES,
+    log_event,
+    queue_changed,
+    rowcount,
+    topic_priority,
+    update_item,
+)
 from app.agents.routing.router import route, route_safely
 from app.core.jobs import record_intent
 from app.core.policy import allowed
@@ -73,7 +80,7 @@ def change_state(agent_id: int, state: str, reason: str | None = None) -> AgentP
 def accept(agent_id: int, work_item_id: int) -> WorkItem:
     """The agent answers the offer: connect them (telephony job through the outbox)."""
     now = utcnow()
-    changed = rowcount(
+    item = update_item(
         update(WorkItem)
         .where(
             WorkItem.id == work_item_id,
@@ -82,11 +89,8 @@ def accept(agent_id: int, work_item_id: int) -> WorkItem:
         )
         .values(status=CONNECTED, connected_at=now, offer_expires_at=None, version=WorkItem.version + 1)
     )
-    if not changed:
+    if item is None:
         raise OfferGone(work_item_id)
-    item = db.session.get(WorkItem, work_item_id)
-    assert item is not None
-    db.session.refresh(item)
     transition(agent_id, ON_CALL, item.kind, allowed_from=(OFFERED,), work_item_id=item.id, now=now)
     record_intent(
         CONNECT_JOB[item.kind],
@@ -119,7 +123,7 @@ def decline(agent_id: int, work_item_id: int, reason: str = "declined") -> None:
 def requeue_offer(item: WorkItem, agent_id: int, reason: str, now: datetime | None = None) -> bool:
     """Offered → waiting, never offered to ``agent_id`` again."""
     excluded = sorted({*(item.excluded_agents or []), agent_id})
-    changed = rowcount(
+    changed = update_item(
         update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.status == OFFERED_ITEM, WorkItem.agent_id == agent_id)
         .values(
@@ -130,9 +134,8 @@ def requeue_offer(item: WorkItem, agent_id: int, reason: str, now: datetime | No
             version=WorkItem.version + 1,
         )
     )
-    if not changed:
+    if changed is None:
         return False
-    db.session.refresh(item)
     publish(
         "offer.cancelled",
         {"work_item_id": item.id, "reason": reason, "version": item.version},
@@ -221,14 +224,13 @@ def transfer(
     if topic in CATEGORIES:
         values["topic"] = topic
         values["priority"] = topic_priority(topic)
-    changed = rowcount(
+    changed = update_item(
         update(WorkItem)
         .where(WorkItem.id == work_item_id, WorkItem.status == CONNECTED, WorkItem.agent_id == agent_id)
         .values(**values)
     )
-    if not changed:
+    if changed is None:
         raise RoutingError(work_item_id)
-    db.session.refresh(item)
     transition(agent_id, WRAP_UP, "transferred", allowed_from=(ON_CALL,), work_item_id=item.id)
     queue_changed(
         item,

@@ -38,6 +38,16 @@ def rowcount(stmt: Any) -> int:
     return int(result.rowcount or 0)
 
 
+def update_item(stmt: Any) -> WorkItem | None:
+    """Run a conditional UPDATE of one work item; the item as the UPDATE left it, or None when no
+    row matched (another process was first). Its columns come back with the UPDATE (RETURNING)
+    into the session's instance, as a refresh would bring them, one round trip fewer."""
+    result = db.session.execute(
+        stmt.returning(WorkItem).execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return cast("WorkItem | None", result.scalars().first())
+
+
 def item_payload(item: WorkItem, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     return {

@@ -114,7 +114,7 @@ def link_claim(
     return ticket
 
 
-def link_call(ticket_id: int, call_id: int, *, summary: str | None = None) -> None:
+def link_call(ticket_id: Ticket | int, call_id: int, *, summary: str | None = None) -> None:
     """Record that call ``call_id`` belongs to the ticket (once per call: webhooks repeat)."""
     ticket = get_ticket(ticket_id)
     for event in db.session.scalars(

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 
 from app.core.crypto import blind_index
+from app.core.fresh import mark_inserted
 from app.core.i18n import _
 from app.core.time import utcnow
 from app.extensions import db
@@ -83,8 +84,12 @@ def open_ticket(
         auto_match(ticket, at_most_probable=identifiers_unproven)
     db.session.add(ticket)
     db.session.flush()
+    mark_inserted(ticket)
     # Ids are unique under any concurrency, so the reference derived from one is too.
     ticket.reference = f"PMI-{ticket.created_at.year}-{ticket.id:06d}"
+    # Its SLA promise before the first event's flush: the reference, the policy and the due
+    # times then reach the database as one UPDATE, not three.
+    promise_changed.send(ticket)
     add_event(
         ticket,
         "created",
@@ -104,7 +109,6 @@ def open_ticket(
             },
             actor_id=actor_id,
         )
-    promise_changed.send(ticket)
     db.session.flush()
     publish_update(ticket, "created")
     return ticket
