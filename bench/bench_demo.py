@@ -54,6 +54,7 @@ def _timed(label: str, run) -> tuple[float, float]:  # type: ignore[no-untyped-d
 
 
 QUICK = {"days": 3}
+TABLE = {"days": 7}  # run.py bench
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -117,6 +117,7 @@ def _naive_sweep() -> int:
 
 
 QUICK = {"open": 10_000, "closed": 10_000, "repeat": 1}
+TABLE = {"open": 20_000, "closed": 30_000, "repeat": 2}  # run.py bench
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -50,6 +50,7 @@ def fresh_database(sqlite: bool) -> str:
 
 
 QUICK = {"minutes": 1.0, "interval": 10.0}
+TABLE = {"minutes": 1.0, "interval": 10.0}  # run.py bench: growth over a minute
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

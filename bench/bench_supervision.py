@@ -303,6 +303,7 @@ def _get(client, path: str) -> None:  # type: ignore[no-untyped-def]
 
 
 QUICK = {"events": 100_000, "tickets": 50_000, "days": 60, "samples": 3}
+TABLE = {"events": 100_000, "tickets": 50_000, "days": 60, "samples": 5}  # run.py bench
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

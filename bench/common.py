@@ -141,13 +141,18 @@ def apply_quick(module: ModuleType, args: argparse.Namespace, explicit: Iterable
             setattr(args, name, value)
 
 
-def default_args(module: ModuleType, quick: bool = False) -> argparse.Namespace:
-    """The module's options at their defaults (and ``QUICK`` sizes): what the runner passes."""
+def default_args(module: ModuleType, quick: bool = False, table: bool = False) -> argparse.Namespace:
+    """The module's options at their defaults, or at its ``QUICK`` sizes (``quick``), or at its
+    ``TABLE`` sizes where it has them (``table``: what ``run.py bench`` runs, so that the whole
+    table fits in 15 minutes on two cores; each module alone runs at its defaults)."""
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
     args = parser.parse_args([])
     if quick:
         apply_quick(module, args)
+    elif table:
+        for name, value in getattr(module, "TABLE", {}).items():
+            setattr(args, name, value)
     return args
 
 

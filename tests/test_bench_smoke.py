@@ -35,6 +35,15 @@ def test_every_benchmark_offers_the_runners_interface():
         for option, value in module.QUICK.items():
             assert option in defaults, f"bench_{name}: QUICK names an unknown option {option!r}"
             assert quick[option] == value
+        table = vars(common.default_args(module, table=True))
+        for option, value in getattr(module, "TABLE", {}).items():
+            assert option in defaults, f"bench_{name}: TABLE names an unknown option {option!r}"
+            assert table[option] == value
+    # The crisis figures the targets are about run at full size in the table: 1,000 calls
+    # in 10 s to 50 agents, 1,000 consoles (only measuring windows may be shorter).
+    for name in ("webhooks", "burst", "consoles"):
+        table = getattr(importlib.import_module(f"bench.bench_{name}"), "TABLE", {})
+        assert not set(table) & {"calls", "agents", "spread", "consoles", "clients", "rate"}, name
 
 
 def test_quick_sizes_yield_to_options_given_on_the_command_line():

@@ -106,16 +106,17 @@ def decline(work_item_id: int):
 @bp.route("/api/work/<int:work_item_id>/wrap-up", methods=["POST"])
 @require("console.use")
 def wrap_up(work_item_id: int):
+    agent_id = current_user.id  # read before the commit expires the user (no second SELECT)
     body = json_body()
     disposition, note = body.get("disposition"), body.get("note")
     if not isinstance(disposition, str) or (note is not None and not isinstance(note, str)):
         raise ApiError(400, "disposition", _("Choose a disposition."))
     try:
-        wrapup.finish(current_user.id, work_item_id, disposition, note)
+        wrapup.finish(agent_id, work_item_id, disposition, note)
     except wrapup.WrapUpError as exc:
         raise _wrap_up_error(exc) from None
     db.session.commit()
-    return jsonify(presence=presence_svc.presence_payload(presence_svc.get_presence(current_user.id)))
+    return jsonify(presence=presence_svc.presence_payload(presence_svc.get_presence(agent_id)))
 
 
 def _wrap_up_error(exc: wrapup.WrapUpError) -> ApiError:

@@ -136,8 +136,11 @@ def _message(model: type[Schema], name: str, error: Mapping[str, Any]) -> Messag
     kind = str(error["type"])
     if kind in known:
         return known[kind]
-    if context.get("message") is not None:  # not its truth: a lazy string has no app to ask in an import worker
-        return context["message"]
+    message = context.get("message")
+    # A lazy string is not asked for its truth: that needs Flask-Babel, which an import worker's
+    # bare app does not have (an empty plain message still falls through to the next rules).
+    if isinstance(message, LazyString) or message:
+        return message
     if "*" in known:
         return known["*"]
     if kind in _TYPE_ERRORS:

@@ -142,6 +142,7 @@ def offer(item_id: int, agent_id: int, now: datetime | None = None) -> bool:
     """
     now = now or utcnow()
     expires = now + timedelta(seconds=setting("ROUTING_OFFER_TIMEOUT", 20))
+    claimed: WorkItem | None = None
     try:
         with db.session.begin_nested():
             claim = update(WorkItem).where(WorkItem.id == item_id, WorkItem.status == WAITING)
@@ -151,7 +152,7 @@ def offer(item_id: int, agent_id: int, now: datetime | None = None) -> bool:
                         select(WorkItem.id).where(WorkItem.id == item_id).with_for_update(skip_locked=True)
                     )
                 )
-            version = db.session.scalar(
+            claimed = db.session.scalar(
                 claim.values(
                     status=OFFERED_ITEM,
                     agent_id=agent_id,
@@ -161,10 +162,10 @@ def offer(item_id: int, agent_id: int, now: datetime | None = None) -> bool:
                     target_agent_id=None,
                     version=WorkItem.version + 1,
                 )
-                .returning(WorkItem.version)
-                .execution_options(synchronize_session=False)
+                .returning(WorkItem)  # the item as offered, into the session: no read after
+                .execution_options(synchronize_session=False, populate_existing=True)
             )
-            if version is None:
+            if claimed is None:
                 raise _Skip
             if not transition(
                 agent_id,
@@ -178,9 +179,11 @@ def offer(item_id: int, agent_id: int, now: datetime | None = None) -> bool:
                 raise _Skip
             db.session.flush()  # the partial unique index speaks here, inside the savepoint
     except (_Skip, IntegrityError):
+        if claimed is not None:  # rolled back with the savepoint: what RETURNING put there is void
+            db.session.expire(claimed)
         return False
-    item = db.session.get(WorkItem, item_id, populate_existing=True)
-    assert item is not None
+    assert claimed is not None
+    item = claimed
     event = log_event(item, "offered", agent_id, when=now)
     publish(
         "offer",
