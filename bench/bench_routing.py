@@ -421,7 +421,7 @@ def bench_consoles(consoles: int, events: int) -> list[Row]:
 
 
 QUICK = {"agents": 100, "items": 500, "samples": 30, "consoles": 0}
-TABLE = {"agents": 300, "items": 1_000, "samples": 50}  # run.py bench
+TABLE = {"agents": 200, "items": 800, "samples": 40}  # run.py bench
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -89,7 +89,7 @@ SELECT i, 'CA' || lpad(i::text, 32, '0'), 'inbound',
        CASE WHEN i % 20 < 16 THEN 2 + i % (:agents - 1) END,
        q - interval '30 seconds', q
 FROM (SELECT i, now() - make_interval(secs => (:calls - i) * :spacing) AS q
-      FROM generate_series(:start, :stop) AS i) AS s
+      FROM generate_series(CAST(:start AS integer), CAST(:stop AS integer)) AS i) AS s
 """
 
 EVENTS = r"""
@@ -149,7 +149,7 @@ SELECT 'PMI-B-' || lpad(i::text, 8, '0'), 'phone',
        1
 FROM (SELECT i, CASE WHEN i % 8 < 3 THEN now() - make_interval(secs => (i * 97) % 900000)
                      ELSE now() - make_interval(secs => (:tickets - i) * :spacing) END AS t
-      FROM generate_series(:start, :stop) AS i) AS s
+      FROM generate_series(CAST(:start AS integer), CAST(:stop AS integer)) AS i) AS s
 """
 
 
@@ -302,8 +302,8 @@ def _get(client, path: str) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, (path, response.status_code)
 
 
-QUICK = {"events": 100_000, "tickets": 50_000, "days": 60, "samples": 3}
-TABLE = {"events": 100_000, "tickets": 50_000, "days": 60, "samples": 5}  # run.py bench
+QUICK = {"events": 30_000, "tickets": 15_000, "days": 30, "samples": 3}
+TABLE = {"events": 60_000, "tickets": 30_000, "days": 30, "samples": 5}  # run.py bench
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -48,7 +48,7 @@ from bench import common  # noqa: E402
 from bench.common import Row, call_form, new_sid  # noqa: E402
 
 QUICK = {"calls": 300, "rounds": 2}
-TABLE = {"calls": 300, "rounds": 3}
+TABLE = {"calls": 200, "rounds": 3}  # run.py bench
 STEPS = ("inbound", "language", "kpj", "topic", "wait", "status")
 BASE = "http://localhost"
 

@@ -37,6 +37,9 @@ WORK_KINDS = ("call", "callback")
 WORK_STATUSES = ("waiting", "offered", "connected", "completed", "cancelled")
 WAITING, OFFERED_ITEM, CONNECTED, COMPLETED, CANCELLED = WORK_STATUSES
 ACTIVE_ITEM_STATUSES = (WAITING, OFFERED_ITEM, CONNECTED)
+# The partial unique index's predicate (one live item per call or call-back), as SQL; also the
+# conflict target of the enqueue's INSERT ... ON CONFLICT DO NOTHING.
+LIVE_ITEM_PREDICATE = "status IN ('waiting', 'offered', 'connected')"
 HELD_ITEM_STATUSES = (OFFERED_ITEM, CONNECTED)
 
 SKILL_KINDS = ("language", "topic")
@@ -140,8 +143,8 @@ class WorkItem(db.Model):  # type: ignore[name-defined]
             "kind",
             "ref_id",
             unique=True,
-            postgresql_where=text("status IN ('waiting', 'offered', 'connected')"),
-            sqlite_where=text("status IN ('waiting', 'offered', 'connected')"),
+            postgresql_where=text(LIVE_ITEM_PREDICATE),
+            sqlite_where=text(LIVE_ITEM_PREDICATE),
         ),
         Index("ix_work_items_status_priority", "status", "priority", "enqueued_at"),
         Index("ix_work_items_kind_ref", "kind", "ref_id"),  # a call's work items (reports)

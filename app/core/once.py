@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,12 +27,15 @@ M = TypeVar("M")
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def insert_once(instance: M, *, unique: str) -> M | None:
+def insert_once(instance: M, *, unique: str | tuple[str, ...], where: str | None = None) -> M | None:
     """See :func:`stored_once`; returns ``instance`` itself, now persistent in the session (its
-    primary key and column defaults filled in as stored), or None when the key was there."""
+    primary key and column defaults filled in as stored), or None when the key was there.
+
+    ``unique`` may name several columns, and ``where`` the predicate of a partial unique index
+    (SQL text, as the index declares it): "one live work item per call" is such an index."""
     values, model = _values(instance)
     returned = _returned(model, frozenset(values))
-    statement = _statement(model, unique, db.session.get_bind().dialect.name, returned)
+    statement = _statement(model, unique, db.session.get_bind().dialect.name, returned, where)
     row = db.session.execute(statement, values).first()
     if row is None:
         return None
@@ -88,13 +91,18 @@ def _returned(model: Any, given: frozenset[str]) -> tuple[str, ...]:
 
 
 @functools.cache
-def _statement(model: Any, unique: str, dialect: str, returned: tuple[str, ...] | None) -> Any:
+def _statement(
+    model: Any, unique: str | tuple[str, ...], dialect: str, returned: tuple[str, ...] | None, where: str | None = None
+) -> Any:
     make = _INSERTS.get(dialect)
     if make is None:  # pragma: no cover - only PostgreSQL and SQLite are supported
         raise RuntimeError(f"insert_once: no conflict clause for {dialect}")
     table = model.__table__
     mapper = inspect(model)
-    insert = make(table).on_conflict_do_nothing(index_elements=[unique])
+    columns = [unique] if isinstance(unique, str) else list(unique)
+    insert = make(table).on_conflict_do_nothing(
+        index_elements=columns, index_where=text(where) if where is not None else None
+    )
     if returned is None:  # only whether a row was stored
-        return insert.returning(table.c[unique])
+        return insert.returning(table.c[columns[0]])
     return insert.returning(*(mapper.column_attrs[key].columns[0] for key in returned))

@@ -266,3 +266,22 @@ def test_a_router_killed_after_its_offer_committed_is_recovered_by_the_offer_tim
     db.session.expire_all()
     assert db.session.get(WorkItem, work.id).agent_id == next_agent.id  # type: ignore[union-attr]
     assert db.session.get(AgentPresence, silent.id).state == "away"  # type: ignore[union-attr]
+
+
+def test_racing_enqueues_of_one_call_make_one_live_item(app):
+    """The same call enqueued by eight webhooks at once (replays racing): one INSERT wins on the
+    partial unique index, the others find its item; nobody fails."""
+    ids: list[int] = []
+
+    def enqueue() -> None:
+        ids.append(routing.enqueue("call", 4242, language="id", topic="other").id)
+
+    errors = race(app, 8, enqueue)
+    assert errors == []
+    db.session.expire_all()
+    live = db.session.scalars(select(WorkItem.id).where(WorkItem.ref_id == 4242)).all()
+    assert len(live) == 1 and set(ids) == set(live)
+    enqueued = db.session.scalar(
+        select(func.count()).select_from(RoutingEvent).where(RoutingEvent.work_item_id == live[0], RoutingEvent.kind == "enqueued")
+    )
+    assert enqueued == 1

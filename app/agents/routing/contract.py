@@ -5,7 +5,6 @@ docs/call-flow.md). Enqueueing routes at once, in the caller's transaction."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from app.agents.models import (
     ACTIVE_ITEM_STATUSES,
@@ -13,6 +12,7 @@ from app.agents.models import (
     CANCELLED,
     COMPLETED,
     CONNECTED,
+    LIVE_ITEM_PREDICATE,
     OFFERED,
     OFFERED_ITEM,
     ON_CALL,
@@ -25,6 +25,7 @@ from app.agents.routing.board import board
 from app.agents.routing.presence import transition
 from app.agents.routing.queue import CATEGORIES, log_event, queue_changed, topic_priority, update_item
 from app.agents.routing.router import route_safely
+from app.core.once import insert_once
 from app.core.realtime import publish
 from app.core.time import utcnow
 from app.extensions import db
@@ -62,9 +63,6 @@ def enqueue(
     """
     if kind not in WORK_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    existing = _active(kind, ref_id)
-    if existing is not None:
-        return existing
     item = WorkItem(
         kind=kind,
         ref_id=ref_id,
@@ -79,13 +77,16 @@ def enqueue(
         enqueued_at=utcnow(),
         version=1,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(item)
-    except IntegrityError:  # the same call enqueued concurrently
+    # One statement: the partial unique index (one live item per call) decides, so a replayed or
+    # concurrent enqueue finds the live item instead (no look-up first, no savepoint).
+    stored = insert_once(item, unique=("kind", "ref_id"), where=LIVE_ITEM_PREDICATE)
+    if stored is None:
         existing = _active(kind, ref_id)
-        if existing is None:
-            raise
+        if existing is None:  # pragma: no cover - the conflicting item ended between the two statements
+            return enqueue(
+                kind, ref_id, language=language, topic=topic, country=country, priority=priority,
+                ticket_id=ticket_id, member_id=member_id,
+            )
         return existing
     queue_changed(item, log_event(item, "enqueued"))
     route_safely()
