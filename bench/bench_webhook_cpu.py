@@ -21,7 +21,9 @@ looking for an agent: none is signed in), ``wait`` (the hold loop: position and 
 ``status`` (``completed``: the call ends, an abandon in the call log, the item leaves the queue).
 
 Rounds alternate halopmi and bare Flask; each figure is the median CPU per request over the
-rounds. ``--against REV`` also measures another revision's code (``git archive`` into a temp
+rounds. CPU time is still not exact on a shared machine: two processes running the same code,
+rounds interleaved, differed by up to 1.3x on a step here (an A/A run, 2026-12-04); the SQL
+statement counts do not move at all. ``--against REV`` also measures another revision's code (``git archive`` into a temp
 directory, its own fresh database, in a child process) and adds before/after rows. ``--profile
 N`` prints cProfile's top N functions of each step, timed in CPU (``BENCH_PROFILE_SORT``:
 ``tottime`` by default, or ``cumulative``). It asserts nothing.
@@ -158,12 +160,16 @@ def measure(args: argparse.Namespace) -> list[Row]:
     codes = {"halopmi": Measurer(common.ROOT, "cpu", args.profile)}
     if args.against:
         codes[args.against] = Measurer(common.checkout(args.against), "cpuold", 0)
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in [*codes, "bare Flask"]}
+    codes["bare Flask"] = Measurer(common.ROOT, "cpubare", 0)
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in codes}
+    names = list(codes)
     try:
-        for _ in range(args.rounds):
-            for name, code in codes.items():
-                rounds[name].append(code.round("halopmi", args.calls))
-            rounds["bare Flask"].append(codes["halopmi"].round("bare", args.calls))
+        for n in range(args.rounds):
+            # Each its own process, the order turning round by round (see the module doc on
+            # how far two processes running the same code differ here).
+            for name in names[n % len(names):] + names[: n % len(names)]:
+                which = "bare" if name == "bare Flask" else "halopmi"
+                rounds[name].append(codes[name].round(which, args.calls))
     finally:
         for code in codes.values():
             code.close()
