@@ -78,7 +78,7 @@ def test_the_runner_runs_a_benchmark_in_a_process_of_its_own_into_one_table(tmp_
     assert "[bench_demo:" in out
     assert "demo load: whole demo, 3 days of calls, CPU (s)" in out
     assert "1 of 1 benchmarks" in out
-    assert "===== bench_demo --quick =====" in log.read_text()  # its own output went to the log
+    assert "===== bench_demo (quick sizes) =====" in log.read_text()  # its own output went to the log
 
 
 def test_the_runner_names_an_unknown_benchmark(capsys):
