@@ -329,3 +329,30 @@ def _accepted_by_an_agent(call_id: int):  # type: ignore[no-untyped-def]
     routing.accept(agent_id, item.id)
     db.session.commit()
     return item
+
+
+def test_choosing_a_topic_costs_a_bounded_number_of_statements(app, post, clock):
+    """The topic step opens the ticket, starts its SLA clock, queues the call and looks for an
+    agent: 20 statements at most besides BEGIN/COMMIT and the tests' savepoints (it was 28:
+    the call read twice, the new ticket read again to link the call, three UPDATEs of the
+    ticket, its SLA flags re-read, a look-up before the queue's INSERT; bench_webhook_cpu.py)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    _call_to(post, "kpj")
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(statement.split("\n")[0][:80])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        root = parse(post("/telephony/voice/topic?lang=id", call_params(SID, Digits="1")))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert "Enqueue" in verbs(root)
+    assert sum(s.startswith("SELECT calls.") for s in seen) == 1, seen  # the call, read once
+    assert sum(s.startswith("UPDATE tickets") for s in seen) == 1, seen  # reference, policy, due: one
+    assert len(seen) <= 20, seen
