@@ -271,3 +271,34 @@ def test_ticket_page_shows_the_promise(client, auth, policies):
     with time_machine.travel(wib("2026-11-23 14:30"), tick=False):
         page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
     assert "30 min overdue" in page
+
+
+def test_flags_set_by_a_plain_update_are_read_again_but_not_for_a_ticket_opened_in_this_transaction(policies):
+    """The sweep sets warned/breached flags with plain UPDATEs, so reconcile re-reads them; a
+    ticket inserted in the current transaction cannot have been swept, and is not re-read."""
+    from sqlalchemy import event, update
+
+    from app.core.fresh import inserted_in_this_transaction
+
+    ticket = tickets.open_ticket(channel="portal", category="membership", subject="Tolong")  # not committed
+    assert inserted_in_this_transaction(ticket)
+    reads: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if statement.startswith("SELECT tickets.first_response_warned"):  # the re-read of the flags
+            reads.append(statement)
+
+    event.listen(_db.engine, "before_cursor_execute", record)
+    try:
+        sla.reconcile(ticket)
+        assert reads == []  # opened in this transaction: nothing to re-read
+        _db.session.commit()
+        assert not inserted_in_this_transaction(ticket)  # the mark lapses with the commit
+        _db.session.execute(
+            update(Ticket).where(Ticket.id == ticket.id).values(first_response_warned=True)
+            .execution_options(synchronize_session=False)
+        )
+        sla.reconcile(ticket)
+        assert len(reads) == 1 and ticket.first_response_warned is True  # the sweep's flag, read again
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", record)

@@ -333,7 +333,7 @@ def _accepted_by_an_agent(call_id: int):  # type: ignore[no-untyped-def]
 
 def test_choosing_a_topic_costs_a_bounded_number_of_statements(app, post, clock):
     """The topic step opens the ticket, starts its SLA clock, queues the call and looks for an
-    agent: 20 statements at most besides BEGIN/COMMIT and the tests' savepoints (it was 28:
+    agent: 16 statements at most besides BEGIN/COMMIT and the tests' savepoints (it was 28:
     the call read twice, the new ticket read again to link the call, three UPDATEs of the
     ticket, its SLA flags re-read, a look-up before the queue's INSERT; bench_webhook_cpu.py)."""
     from sqlalchemy import event
@@ -355,4 +355,4 @@ def test_choosing_a_topic_costs_a_bounded_number_of_statements(app, post, clock)
     assert "Enqueue" in verbs(root)
     assert sum(s.startswith("SELECT calls.") for s in seen) == 1, seen  # the call, read once
     assert sum(s.startswith("UPDATE tickets") for s in seen) == 1, seen  # reference, policy, due: one
-    assert len(seen) <= 20, seen
+    assert len(seen) <= 16, seen  # 16 on SQLite and PostgreSQL (2026-12-04)
