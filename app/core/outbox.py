@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import Flask
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 from rq import Queue, Retry, Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 MAX_DISPATCHES = 10
 # rq retries a failing job this often, this far apart (the intervals need a worker with the scheduler).
 DEFAULT_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# One recovery pass at a time, across threads, processes and hosts (see _one_pass_at_a_time).
+RECOVERY_LOCK = "halopmi:outbox:recovery"
+RECOVERY_LOCK_SECONDS = 120  # a pass that died holding it blocks the others this long at most
+RECOVERY_LOCK_WAIT_SECONDS = 30.0  # a pass waits this long for the one under way, then skips
 
 
 def _lock_for_dispatch(stmt):
@@ -223,9 +228,50 @@ def _enqueue_again(
     return True
 
 
+@contextmanager
+def _one_pass_at_a_time(connection: Redis) -> Iterator[bool]:
+    """Hold the recovery lock (a Redis lock, so it spans processes and hosts) for one pass;
+    yields False if another pass held it for ``RECOVERY_LOCK_WAIT_SECONDS`` (this one skips:
+    the other does the work, and the next period comes).
+
+    Passes must not overlap: a worker starting runs two (the dispatcher's first pass and the
+    job ``outbox-recovery``), every worker process runs its own, and two passes that both saw a
+    dead run re-enqueued it twice, or one deleted the job the other had just enqueued under the
+    same id, so the intent never ran (CI: ``tests/core/test_worker_crash.py``)."""
+    lock = connection.lock(RECOVERY_LOCK, timeout=RECOVERY_LOCK_SECONDS, blocking_timeout=RECOVERY_LOCK_WAIT_SECONDS)
+    if not lock.acquire():
+        log.info("outbox recovery: another pass is under way; skipping this one")
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            lock.release()
+        except LockError:  # it outlived RECOVERY_LOCK_SECONDS; another pass may have begun
+            log.warning("outbox recovery: the pass outlasted its lock (%s s)", RECOVERY_LOCK_SECONDS)
+        except RedisError:  # Redis went away: the lock expires by itself
+            pass
+
+
 def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)) -> int:
     """Re-enqueue intents dispatched more than ``older_than`` ago that are still ``dispatched``
-    or ``running`` and whose rq job was lost (:func:`_run_lost`)."""
+    or ``running`` and whose rq job was lost (:func:`_run_lost`). One pass at a time."""
+    recovered = 0
+    try:
+        with _one_pass_at_a_time(connection) as mine:
+            if mine:
+                try:
+                    recovered = _recover_lost(connection, older_than)
+                finally:
+                    db.session.commit()  # inside the lock: the next pass sees this one's bookkeeping
+    except RedisError as exc:
+        db.session.rollback()
+        log.warning("outbox recovery paused, Redis unavailable: %s", exc)
+    return recovered
+
+
+def _recover_lost(connection: Redis, older_than: timedelta) -> int:
     cutoff = utcnow() - older_than
     stmt = (
         select(OutboxIntent.id, OutboxIntent.queue, OutboxIntent.run_after)
@@ -234,54 +280,65 @@ def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)
         .limit(500)
     )
     recovered = 0
-    try:
-        for intent_id, queue, run_after in db.session.execute(_lock_for_dispatch(stmt)).all():
-            job = _fetch_job(intent_id, connection)
-            if not _run_lost(job, connection):
-                continue
-            if job is not None:
-                log.warning("outbox intent %s: its run died with its worker; running it again", intent_id)
-            recovered += _enqueue_again(intent_id, queue, run_after, job, connection)
-    except RedisError as exc:
-        log.warning("outbox recovery paused, Redis unavailable: %s", exc)
-    db.session.commit()
+    for intent_id, queue, run_after in db.session.execute(_lock_for_dispatch(stmt)).all():
+        job = _fetch_job(intent_id, connection)
+        if not _run_lost(job, connection):
+            continue
+        if job is not None:
+            log.warning("outbox intent %s: its run died with its worker; running it again", intent_id)
+        recovered += _enqueue_again(intent_id, queue, run_after, job, connection)
     return recovered
 
 
 def recover_abandoned(connection: Redis) -> int:
     """Re-enqueue at once the intents whose rq job a dead worker had started (whatever their
     age): run when a worker starts, so one restarted after a crash takes back what its dead
-    predecessor on this host held, instead of after rq's heartbeat time-out and clean-up."""
+    predecessor on this host held, instead of after rq's heartbeat time-out and clean-up.
+    One pass at a time."""
     recovered = 0
     try:
-        for name in QUEUES:
-            registry = StartedJobRegistry(name, connection=connection)
-            for job_id in registry.get_job_ids(cleanup=False):
-                if not job_id.startswith("intent-"):
-                    continue
-                intent_id = int(job_id.removeprefix("intent-"))
-                job = _fetch_job(intent_id, connection)
-                if job is None or not _holder_is_dead(job, connection):
-                    continue
-                row = db.session.execute(
-                    _lock_for_dispatch(
-                        select(OutboxIntent.queue, OutboxIntent.run_after).where(
-                            OutboxIntent.id == intent_id, OutboxIntent.status.in_((DISPATCHED, RUNNING))
-                        )
-                    )
-                ).first()
-                if row is None:
-                    _forget_job(job, connection)  # done or failed on our side: only rq's record was left
-                    continue
-                log.warning(
-                    "outbox intent %s: its worker %s died mid-run; running it again",
-                    intent_id,
-                    job.worker_name,
-                )
-                recovered += _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
+        with _one_pass_at_a_time(connection) as mine:
+            if mine:
+                try:
+                    recovered = _recover_abandoned(connection)
+                finally:
+                    db.session.commit()
     except RedisError as exc:
+        db.session.rollback()
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
-    db.session.commit()
+    return recovered
+
+
+def _recover_abandoned(connection: Redis) -> int:
+    recovered = 0
+    for name in QUEUES:
+        registry = StartedJobRegistry(name, connection=connection)
+        for job_id in registry.get_job_ids(cleanup=False):
+            if not job_id.startswith("intent-"):
+                continue
+            intent_id = int(job_id.removeprefix("intent-"))
+            job = _fetch_job(intent_id, connection)
+            if job is None or not _holder_is_dead(job, connection):
+                continue
+            row = db.session.execute(
+                _lock_for_dispatch(
+                    select(OutboxIntent.queue, OutboxIntent.run_after).where(
+                        OutboxIntent.id == intent_id, OutboxIntent.status.in_((DISPATCHED, RUNNING))
+                    )
+                )
+            ).first()
+            if row is None:
+                status = db.session.scalar(select(OutboxIntent.status).where(OutboxIntent.id == intent_id))
+                if status in (DISPATCHED, RUNNING):
+                    continue  # locked by another transaction (SKIP LOCKED): not ours to judge now
+                _forget_job(job, connection)  # done or failed on our side: only rq's record was left
+                continue
+            log.warning(
+                "outbox intent %s: its worker %s died mid-run; running it again",
+                intent_id,
+                job.worker_name,
+            )
+            recovered += _enqueue_again(intent_id, row.queue, row.run_after, job, connection)
     return recovered
 
 

@@ -284,3 +284,79 @@ def test_a_job_that_keeps_killing_its_worker_is_given_up_after_ten_deliveries(ap
     db.session.expire_all()
     given_up = db.session.get(OutboxIntent, intent_id)
     assert given_up.status == FAILED and "died" in given_up.last_error
+
+
+@pytest.mark.committed  # the passes run in threads, each with its own connection
+def test_recovery_passes_racing_at_a_workers_start_leave_one_run_queued(app, redis_conn):
+    """A worker starting runs two recovery passes at once (the dispatcher's first pass and the
+    job ``outbox-recovery``), and every worker process runs its own. CI saw the restarted
+    worker of ``tests/core/test_worker_crash.py`` never run the intent: one pass re-enqueued
+    it, and the other, holding the dead run's job from before, deleted the new one (on
+    PostgreSQL the first pass's row lock made SKIP LOCKED read "done on our side")."""
+    import threading
+
+    dead = _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname())
+    for round_ in range(12):
+        intent_id = _record(f"sms-race-{round_}", "hello")
+        outbox.dispatch_pending(redis_conn)
+        _started_by(redis_conn, intent_id, dead)
+        barrier = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def recover() -> None:
+            try:
+                with app.app_context():
+                    barrier.wait()
+                    outbox.recover_abandoned(redis_conn)
+                    db.session.remove()
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=recover) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        job_id = jobs.job_id_for(intent_id)
+        assert Queue("default", connection=redis_conn).job_ids.count(job_id) == 1, f"round {round_}"
+        assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.QUEUED
+        db.session.expire_all()
+        assert db.session.get(OutboxIntent, intent_id).dispatch_count == 2, f"round {round_}"
+        Queue("default", connection=redis_conn).empty()
+
+
+@pytest.mark.postgres
+@pytest.mark.committed  # another connection locks committed rows
+def test_a_recovery_pass_leaves_a_dead_run_whose_row_another_holds(app, redis_conn):
+    """SKIP LOCKED hides a row another transaction holds: that is not "done on our side", and
+    the job must stay for the next pass (it used to be deleted, and the intent never ran)."""
+    from sqlalchemy import text
+
+    intent_id = _record("sms-held", "hello")
+    outbox.dispatch_pending(redis_conn)
+    _started_by(redis_conn, intent_id, _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname()))
+    job_id = jobs.job_id_for(intent_id)
+    with db.engine.connect() as other:
+        other_tx = other.begin()
+        other.execute(text("SELECT id FROM outbox_intents WHERE id = :id FOR UPDATE"), {"id": intent_id})
+        assert outbox.recover_abandoned(redis_conn) == 0
+        assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.STARTED
+        other_tx.rollback()
+    assert outbox.recover_abandoned(redis_conn) == 1
+    assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.QUEUED
+
+
+def test_a_recovery_pass_waits_for_the_one_under_way_and_then_skips(app, redis_conn, monkeypatch):
+    intent_id = _record("sms-lock", "hello")
+    outbox.dispatch_pending(redis_conn)
+    _started_by(redis_conn, intent_id, _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname()))
+    monkeypatch.setattr(outbox, "RECOVERY_LOCK_WAIT_SECONDS", 0.2)
+    other_pass = redis_conn.lock(outbox.RECOVERY_LOCK, timeout=30)
+    assert other_pass.acquire(blocking=False)
+    assert outbox.recover_abandoned(redis_conn) == 0
+    assert outbox.recover_lost(redis_conn, older_than=timedelta(0)) == 0
+    assert Job.fetch(jobs.job_id_for(intent_id), connection=redis_conn).get_status() == JobStatus.STARTED
+    other_pass.release()
+    assert outbox.recover_abandoned(redis_conn) == 1
+    assert redis_conn.get(outbox.RECOVERY_LOCK) is None  # released after the pass
