@@ -238,7 +238,9 @@ def _one_pass_at_a_time(connection: Redis) -> Iterator[bool]:
     job ``outbox-recovery``), every worker process runs its own, and two passes that both saw a
     dead run re-enqueued it twice, or one deleted the job the other had just enqueued under the
     same id, so the intent never ran (CI: ``tests/core/test_worker_crash.py``)."""
-    lock = connection.lock(RECOVERY_LOCK, timeout=RECOVERY_LOCK_SECONDS, blocking_timeout=RECOVERY_LOCK_WAIT_SECONDS)
+    lock = connection.lock(
+        RECOVERY_LOCK, timeout=RECOVERY_LOCK_SECONDS, blocking_timeout=RECOVERY_LOCK_WAIT_SECONDS
+    )
     if not lock.acquire():
         log.info("outbox recovery: another pass is under way; skipping this one")
         yield False

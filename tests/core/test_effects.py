@@ -303,7 +303,7 @@ def test_recovery_passes_racing_at_a_workers_start_leave_one_run_queued(app, red
         barrier = threading.Barrier(3)
         errors: list[BaseException] = []
 
-        def recover() -> None:
+        def recover(barrier: threading.Barrier = barrier, errors: list[BaseException] = errors) -> None:
             try:
                 with app.app_context():
                     barrier.wait()
@@ -335,7 +335,9 @@ def test_a_recovery_pass_leaves_a_dead_run_whose_row_another_holds(app, redis_co
 
     intent_id = _record("sms-held", "hello")
     outbox.dispatch_pending(redis_conn)
-    _started_by(redis_conn, intent_id, _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname()))
+    _started_by(
+        redis_conn, intent_id, _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname())
+    )
     job_id = jobs.job_id_for(intent_id)
     with db.engine.connect() as other:
         other_tx = other.begin()
@@ -350,7 +352,9 @@ def test_a_recovery_pass_leaves_a_dead_run_whose_row_another_holds(app, redis_co
 def test_a_recovery_pass_waits_for_the_one_under_way_and_then_skips(app, redis_conn, monkeypatch):
     intent_id = _record("sms-lock", "hello")
     outbox.dispatch_pending(redis_conn)
-    _started_by(redis_conn, intent_id, _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname()))
+    _started_by(
+        redis_conn, intent_id, _register_worker(redis_conn, pid=_dead_pid(), hostname=socket.gethostname())
+    )
     monkeypatch.setattr(outbox, "RECOVERY_LOCK_WAIT_SECONDS", 0.2)
     other_pass = redis_conn.lock(outbox.RECOVERY_LOCK, timeout=30)
     assert other_pass.acquire(blocking=False)
