@@ -64,9 +64,15 @@ def mask(value: str | None, kind: str = "tail") -> str:
 
 
 # Patterns for free text (log lines): phone numbers in E.164 or local form, 16-digit NIK,
-# Indonesian passports, emails. Deliberately greedy: a masked false positive costs nothing.
+# Indonesian passports, emails. Deliberately greedy, except for dates: "2026-11-20" or
+# "20-11-2026" (how a worker writes the day of her accident) and a log line's timestamp are
+# digits and dashes too, and masking them hid the one fact an agent needed from a description.
+_DATE = r"(?:(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|(?:0[1-9]|[12]\d|3[01])-(?:0[1-9]|1[0-2])-(?:19|20)\d\d)(?!\d)"
 _TEXT_PATTERNS = [
-    (re.compile(r"(?<![\w+])\+?\d[\d \-]{8,17}\d(?!\w)"), lambda m: mask_tail(re.sub(r"\D", "", m.group()), 4)),
+    (
+        re.compile(rf"(?<![\w+])(?!{_DATE})\+?\d[\d \-]{{8,17}}\d(?!\w)"),
+        lambda m: mask_tail(re.sub(r"\D", "", m.group()), 4),
+    ),
     (re.compile(r"\b[A-Z]\d{7}\b"), lambda m: mask_passport(m.group())),
     (re.compile(r"\b([\w.+-])[\w.+-]*@([\w-]+\.[\w.-]+)\b"), lambda m: f"{m.group(1)}{MASK * 3}@{m.group(2)}"),
 ]

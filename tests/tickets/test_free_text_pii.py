@@ -30,6 +30,20 @@ def test_the_detector_masks_each_kind_and_leaves_ordinary_text() -> None:
     assert not has_pii("Gaji saya belum dibayar sejak 3 bulan, tolong bantu.") and not has_pii(None)
 
 
+def test_dates_and_log_timestamps_are_not_taken_for_phone_numbers() -> None:
+    """A worker's "kecelakaan tanggal 20-11-2026" and a log line's "2026-12-03" were masked
+    like phone numbers (digits and dashes), hiding the day of an accident from the agent."""
+    for text in (
+        "Kecelakaan kerja tanggal 20-11-2026 pukul 14:30, dirawat sejak 2026-11-21.",
+        "rolled up 29 day(s) up to 2026-12-03",
+        "2026-12-04 05:59:36,288 INFO rq.worker",
+    ):
+        assert mask_text(text) == text and not has_pii(text)
+    masked = mask_text(f"Sejak 2026-11-21 nomor saya {PHONE}, dulu 0812-3456-7890")
+    assert masked.startswith("Sejak 2026-11-21 nomor saya ") and "9123" not in masked and "3456" not in masked
+    assert "3456" not in mask_text("0812-11-2345678")  # not a date: the day has more digits
+
+
 def test_the_ticket_page_masks_free_text_and_the_reveal_is_audited(client, auth, db) -> None:
     agent = auth.login_as("agent")
     ticket = TicketFactory(subject=f"Gaji ditahan, hubungi {PHONE}", description=DESCRIPTION)
