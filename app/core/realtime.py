@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 from flask import Flask, current_app
 from flask_socketio import SocketIO
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -238,9 +239,13 @@ def _listen(app_ref: Callable[[], Flask | None], pubsub: Any, channel: str) -> N
             return
         try:
             message = pubsub.get_message(timeout=1.0)
-        except Exception:  # noqa: BLE001 - Redis went away: wait, resubscribe, go on
-            if not failing:
-                log.warning("control listener lost Redis; retrying", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - Redis went away: wait, resubscribe, go on
+            if not failing:  # an outage is one line; anything else keeps its traceback
+                log.warning(
+                    "control listener lost Redis (%s); retrying",
+                    exc,
+                    exc_info=not isinstance(exc, RedisError),
+                )
             failing = True
             del app
             time.sleep(1)

@@ -38,3 +38,35 @@ def test_a_second_handler_for_one_message_is_refused(app):
     realtime.on_control(app, "test_op", lambda handled_by, data: None)
     with pytest.raises(ValueError, match="test_op"):
         realtime.on_control(app, "test_op", lambda handled_by, data: None)
+
+
+def test_a_redis_outage_is_one_line_in_the_log_and_other_errors_keep_their_traceback(
+    app, caplog, monkeypatch
+):
+    """Stopping the embedded default (its Redis goes first) printed a 60-line traceback from
+    the control listener; an outage is expected and says itself in one line."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    monkeypatch.setattr(realtime.time, "sleep", lambda _seconds: None)
+    answers: list[Any] = [RedisConnectionError("Connection refused"), None, ValueError("a bug")]
+
+    class PubSub:
+        def get_message(self, timeout: float) -> Any:
+            answer = answers.pop(0) if answers else None
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        def subscribe(self, channel: str) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    refs = iter([app, app, app, app, None])
+    with caplog.at_level("WARNING", logger="app.core.realtime"):
+        realtime._listen(lambda: next(refs), PubSub(), "chan")
+    lost = [r for r in caplog.records if "control listener lost Redis" in r.getMessage()]
+    assert len(lost) == 2
+    assert "Connection refused" in lost[0].getMessage() and not lost[0].exc_info
+    assert lost[1].exc_info and "a bug" in lost[1].getMessage()
