@@ -8,6 +8,7 @@ import secrets
 
 from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core import crypto
@@ -127,8 +128,11 @@ def select_locale() -> str:
     if not has_request_context():  # CLI commands and rq jobs: the default language
         return "id"
     languages = current_app_languages()
-    if current_user and current_user.is_authenticated and current_user.language in languages:
-        return str(current_user.language)
+    try:
+        if current_user and current_user.is_authenticated and current_user.language in languages:
+            return str(current_user.language)
+    except SQLAlchemyError:  # her session names her, the database cannot say who: the page that
+        pass  # says so (a 503) is in the language of her browser rather than a bare 500
     chosen = session.get("lang")
     if chosen in languages:
         return str(chosen)
@@ -228,9 +232,26 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets.routes import bp as tickets_bp
 
     blueprints = (
-        core_bp, agents_bp, admin_bp, console_bp, portal_bp, records_bp, tickets_bp, supervisor_bp,
-        telephony_bp, telephony_api_bp, api_bp, users_cli, records_cli, jobs_cli, pii_cli, supervision_cli,
-        sla_bp, sla_reports_bp, sla_cli, live_calls_bp,
+        core_bp,
+        agents_bp,
+        admin_bp,
+        console_bp,
+        portal_bp,
+        records_bp,
+        tickets_bp,
+        supervisor_bp,
+        telephony_bp,
+        telephony_api_bp,
+        api_bp,
+        users_cli,
+        records_cli,
+        jobs_cli,
+        pii_cli,
+        supervision_cli,
+        sla_bp,
+        sla_reports_bp,
+        sla_cli,
+        live_calls_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

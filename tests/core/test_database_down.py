@@ -49,7 +49,9 @@ def down(redis_url: str) -> Iterator[Flask]:
 def _signed(client: FlaskClient, app: Flask, path: str, data: dict[str, str]) -> Any:
     with app.app_context():
         token = webhook_token(app)
-    return client.post(path, data=data, headers={"X-Twilio-Signature": sign(f"http://localhost{path}", data, token)})
+    return client.post(
+        path, data=data, headers={"X-Twilio-Signature": sign(f"http://localhost{path}", data, token)}
+    )
 
 
 def _call(**more: str) -> dict[str, str]:
@@ -94,7 +96,9 @@ def test_a_worker_sending_a_complaint_is_asked_to_try_again(down: Flask, languag
     assert page.status_code == 200  # the form itself needs no database
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
     assert token
-    response = client.post("/complaints/new", data={**COMPLAINT, "csrf_token": token.group(1)}, headers=headers)
+    response = client.post(
+        "/complaints/new", data={**COMPLAINT, "csrf_token": token.group(1)}, headers=headers
+    )
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert words in response.get_data(as_text=True).lower()
     _no_trace(response.data)
@@ -116,4 +120,26 @@ def test_signing_in_is_a_503_not_a_500(down: Flask) -> None:
         "/login", data={"email": "dewi@example.org", "password": "x" * 12, "csrf_token": token.group(1)}
     )
     assert response.status_code == 503
+    _no_trace(response.data)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/console/api/presence"), ("get", "/console/"), ("get", "/tickets/"), ("get", "/supervisor/")],
+)
+def test_a_signed_in_agent_is_told_to_try_again_not_given_a_500(down: Flask, method: str, path: str) -> None:
+    """Her session names her, so the request loads her from the database first: that failure
+    was a 500 (seen in the crisis-burst benchmark when PostgreSQL ran out of connections)."""
+    from app.extensions import login_manager
+
+    client = down.test_client()
+    with down.test_request_context(environ_base=client.environ_base):
+        bound_to = login_manager._session_identifier_generator()  # this client's address and agent
+    with client.session_transaction() as session:  # as signing in left it
+        session["_user_id"] = "1:0"
+        session["_fresh"] = True
+        session["_id"] = bound_to
+    down.config["WTF_CSRF_ENABLED"] = False  # the console sends its token; not what is tested here
+    response = getattr(client, method)(path, json={"state": "available"} if method == "post" else None)
+    assert response.status_code == 503, response.data[:300]
     _no_trace(response.data)
