@@ -91,6 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agents", type=int, default=50, help="agents answering")
     parser.add_argument("--web", type=int, default=2, help="web processes")
     parser.add_argument("--threads", type=int, default=32, help="gunicorn --threads of each web process")
+    parser.add_argument(
+        "--staff-web", type=int, default=0,
+        help="web processes of their own for the staff's pages and console API (0: they share the webhooks' ones)",
+    )
     parser.add_argument("--think", type=float, default=5.0, help="mean seconds from a prompt to the key press")
     parser.add_argument("--hold-cycle", type=float, default=15.0, help="seconds between two wait-URL fetches")
     parser.add_argument("--talk", type=float, default=2.0, help="seconds an answered call lasts")
@@ -313,11 +317,15 @@ async def run_callers(bases: list[str], args: argparse.Namespace, redis_url: str
 # --- the agents (a process of their own) -----------------------------------------------------
 
 
-def _agents_process(realtime: str, webs: list[str], agents: list[Agent], args: argparse.Namespace, pipe: Connection) -> None:
-    asyncio.run(_agents(realtime, webs, agents, args, pipe))
+def _agents_process(
+    realtime: str, webs: list[str], staff: list[str], agents: list[Agent], args: argparse.Namespace, pipe: Connection
+) -> None:
+    asyncio.run(_agents(realtime, webs, staff, agents, args, pipe))
 
 
-async def _agents(realtime: str, webs: list[str], agents: list[Agent], args: argparse.Namespace, pipe: Connection) -> None:
+async def _agents(
+    realtime: str, webs: list[str], staff: list[str], agents: list[Agent], args: argparse.Namespace, pipe: Connection
+) -> None:
     import aiohttp
     import socketio
 
@@ -326,8 +334,8 @@ async def _agents(realtime: str, webs: list[str], agents: list[Agent], args: arg
     token = common.simulator_token()
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
-        twilio = Twilio(session, webs, token)
-        web = itertools.cycle(webs)
+        twilio = Twilio(session, webs, token)  # the softphone's leg is Twilio's webhook
+        web = itertools.cycle(staff or webs)  # the console's API: the staff's processes, if any
 
         class Console:
             def __init__(self, agent: Agent) -> None:
@@ -452,6 +460,7 @@ class Site:
 
     def __init__(self, env: dict[str, str], args: argparse.Namespace, *, bare: bool = False, root: Path = common.ROOT) -> None:
         self.webs: list[Gunicorn] = []
+        self.staff: list[Gunicorn] = []  # --staff-web: the console API and pages apart from webhooks
         self.realtime: Gunicorn | None = None
         self.worker: common.Worker | None = None
         try:
@@ -459,6 +468,12 @@ class Site:
             for n in range(args.web):
                 self.webs.append(Gunicorn(f"web {n + 1}", target, env, threads=args.threads, root=root))
             if not bare:
+                # The console API is a few requests a second: 8 threads and a pool to match, so the
+                # processes together stay inside PostgreSQL's 100 connections (a third process with
+                # the webhooks' 20 + 20 hit "too many clients" here).
+                staff_env = {**env, "DATABASE_POOL_SIZE": "8", "DATABASE_MAX_OVERFLOW": "4"}
+                for n in range(args.staff_web):
+                    self.staff.append(Gunicorn(f"staff web {n + 1}", target, staff_env, threads=8, root=root))
                 self.realtime = Gunicorn(
                     "realtime", "wsgi_realtime:app", env, worker_class="gevent", root=root,
                     extra=["--worker-connections", "1000"],
@@ -469,7 +484,7 @@ class Site:
             raise
 
     def pids(self) -> dict[str, list[int]]:
-        out = {"web": [p for w in self.webs for p in w.worker_pids()]}
+        out = {"web": [p for w in [*self.webs, *self.staff] for p in w.worker_pids()]}
         if self.realtime is not None:
             out["realtime"] = self.realtime.worker_pids()
         if self.worker is not None:
@@ -477,7 +492,7 @@ class Site:
         return out
 
     def stop(self) -> None:
-        for process in [self.worker, self.realtime, *self.webs]:
+        for process in [self.worker, self.realtime, *self.staff, *self.webs]:
             if process is not None:
                 process.stop()
 
@@ -520,7 +535,14 @@ def burst(args: argparse.Namespace, root: Path = common.ROOT, label: str = "halo
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=_agents_process,
-                args=(site.realtime.url, webs, agents[n :: args.agent_processes], args, theirs),  # type: ignore[union-attr]
+                args=(
+                    site.realtime.url,  # type: ignore[union-attr]
+                    webs,
+                    [w.url for w in site.staff],
+                    agents[n :: args.agent_processes],
+                    args,
+                    theirs,
+                ),
                 daemon=True,
             )
             process.start()
@@ -747,7 +769,9 @@ def summarise(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
 def rows_for(name: str, ours: dict[str, Any], base: dict[str, Any] | None, args: argparse.Namespace) -> list[Row]:
     size = f"{args.calls} calls in {args.spread:g} s, {args.agents} agents, {ours['webhooks']} webhooks"
     conditions = (
-        f"{args.web} web processes (gunicorn gthread {args.threads} threads) + realtime (gevent) + 1 worker, "
+        f"{args.web} web processes (gunicorn gthread {args.threads} threads)"
+        + (f" + {args.staff_web} for the console API" if args.staff_web else "")
+        + " + realtime (gevent) + 1 worker, "
         f"PostgreSQL+Redis, loopback, {common.machine()}; think {args.think:g} s, hold cycle {args.hold_cycle:g} s, "
         f"talk {args.talk:g} s, wrap-up {args.wrap_up:g} s, {args.abandon:.0%} abandon"
     )
@@ -768,6 +792,9 @@ def rows_for(name: str, ours: dict[str, Any], base: dict[str, Any] | None, args:
             f"agent state events available -> offered while more callers waited than agents; {conditions}"),
         Row(f"burst{label}: free agent -> offer, console, p99 (ms)", ours["free_console"]["p99"], None, f"{ours['free_console_n']} offers",
             f"wrap-up POST sent -> offer event received; {conditions}"),
+        Row(f"burst{label}: console API answered, p99 (ms)", ours["console_api_p99_ms"], None, f"{args.agents} agents",
+            f"the agents' accept, wrap-up and presence POSTs, sent -> answered; "
+            f"{ours['console_api_errors']} errors or time-outs; {conditions}"),
         Row(f"burst{label}: consoles dropped during the burst", ours["console_drops"], None, f"{args.agents} consoles",
             f"Socket.IO disconnects before the end ({ours['console_reconnects']} reconnected, "
             f"{ours['set_offline']} agents set offline); {conditions}"),

@@ -136,8 +136,9 @@ def test_the_deep_backlog_is_where_more_callers_wait_than_there_are_agents():
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_a_tiny_burst_runs_through_the_real_servers(redis_url, monkeypatch):
-    """Six callers, two agents, two web processes, the realtime process and a worker: every
-    call ends answered or abandoned, none lost, none offered twice (no timing asserted)."""
+    """Six callers, two agents, a web process for the webhooks and one for the console API
+    (``--staff-web``), the realtime process and a worker: every call ends answered or abandoned,
+    none lost, none offered twice, no console request failed (no timing asserted)."""
     from bench import bench_burst
 
     url = urlsplit(os.environ["TEST_DATABASE_URL"])
@@ -147,13 +148,13 @@ def test_a_tiny_burst_runs_through_the_real_servers(redis_url, monkeypatch):
     args = common.default_args(bench_burst)
     for option, value in dict(
         calls=6, agents=2, spread=1.0, think=0.2, hold_cycle=1.0, talk=0.2, wrap_up=0.1, abandon=0.0,
-        deadline=60.0, threads=4, no_baseline=True,
+        deadline=60.0, threads=4, no_baseline=True, web=1, staff_web=1,
     ).items():
         setattr(args, option, value)
     figures = bench_burst.summarise(_apart(bench_burst.burst, args), args)
     assert figures["outcomes"] == {"answered": 6}
     assert figures["lost"] == 0 and figures["stuck"] == 0 and figures["doubles"] == 0
-    assert figures["errors"] == 0
+    assert figures["errors"] == 0 and figures["console_api_errors"] == 0
     rows = bench_burst.rows_for("halopmi", figures, None, args)
     assert {r.figure for r in rows} >= {"burst: lost calls", "burst: double offers", "burst: webhook p99 (ms)"}
 
