@@ -256,6 +256,18 @@ def _one_pass_at_a_time(connection: Redis) -> Iterator[bool]:
             pass
 
 
+def _committed(recovery: Callable[[], int]) -> int:
+    """Run a recovery pass and commit its bookkeeping inside the lock (the next pass must see
+    it); if Redis goes away midway, what was re-enqueued before keeps its bookkeeping too."""
+    try:
+        recovered = recovery()
+    except RedisError:
+        db.session.commit()
+        raise
+    db.session.commit()
+    return recovered
+
+
 def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)) -> int:
     """Re-enqueue intents dispatched more than ``older_than`` ago that are still ``dispatched``
     or ``running`` and whose rq job was lost (:func:`_run_lost`). One pass at a time."""
@@ -263,10 +275,7 @@ def recover_lost(connection: Redis, older_than: timedelta = timedelta(minutes=5)
     try:
         with _one_pass_at_a_time(connection) as mine:
             if mine:
-                try:
-                    recovered = _recover_lost(connection, older_than)
-                finally:
-                    db.session.commit()  # inside the lock: the next pass sees this one's bookkeeping
+                recovered = _committed(lambda: _recover_lost(connection, older_than))
     except RedisError as exc:
         db.session.rollback()
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
@@ -301,10 +310,7 @@ def recover_abandoned(connection: Redis) -> int:
     try:
         with _one_pass_at_a_time(connection) as mine:
             if mine:
-                try:
-                    recovered = _recover_abandoned(connection)
-                finally:
-                    db.session.commit()
+                recovered = _committed(lambda: _recover_abandoned(connection))
     except RedisError as exc:
         db.session.rollback()
         log.warning("outbox recovery paused, Redis unavailable: %s", exc)
