@@ -18,6 +18,15 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 
+def database_failure(exc: OperationalError) -> str:
+    """What the database said, for the log: the error's class and the first line of its message
+    ("OperationalError: … FATAL:  sorry, too many clients already"), so that an operator can tell
+    a server that is down from one out of connections or a deadlock. The first line only: the
+    detail lines may quote rows."""
+    message = (str(exc.orig).strip().splitlines() or [""])[0]
+    return f"{type(exc.orig).__name__}: {message[:300]}" if message else type(exc.orig).__name__
+
+
 def _messages() -> dict[int, str]:
     return {
         400: _("The request could not be understood."),
@@ -80,7 +89,7 @@ def register(app: Flask) -> None:
         failover): nothing was saved, so the person is asked to try again — a 503 with
         Retry-After, never a 500 and never a trace. Twilio webhooks answer on their own
         blueprint (the voice fallback, see app.telephony.routes)."""
-        log.error("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        log.error("database unavailable on %s %s: %s", request.method, request.path, database_failure(exc))
         _rollback_quietly()
         body, status = error_response(
             503,

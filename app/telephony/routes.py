@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from app.core.errors import database_failure
 from app.extensions import db
 from app.telephony import answers, conference, openapi, selfservice, services, twiml, voicemail
 from app.telephony.blueprint import bp
@@ -270,7 +271,7 @@ def database_unavailable(exc: OperationalError) -> Response:
         log.debug("rollback failed while the database is unavailable", exc_info=True)
     log.error(
         "database unavailable on webhook %s (CallSid %s): %s",
-        request.path, request.form.get("CallSid"), type(exc.orig).__name__,
+        request.path, request.form.get("CallSid"), database_failure(exc),
     )
     if request.endpoint in _REPORTS:
         return Response(status=503, headers={"Retry-After": "30"})

@@ -143,3 +143,17 @@ def test_a_signed_in_agent_is_told_to_try_again_not_given_a_500(down: Flask, met
     response = getattr(client, method)(path, json={"state": "available"} if method == "post" else None)
     assert response.status_code == 503, response.data[:300]
     _no_trace(response.data)
+
+
+def test_the_log_says_what_the_database_said(down: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """The bare "OperationalError" did not tell an operator a server that is down from one out of
+    connections ("too many clients", seen in the crisis-burst benchmark) or a deadlock."""
+    with caplog.at_level("ERROR"):
+        down.test_client().post("/api/v1/complaints", json=COMPLAINT)
+        _signed(down.test_client(), down, "/telephony/voice/inbound", _call())
+    lines = [r.getMessage() for r in caplog.records if "database unavailable on" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert all(
+        "OperationalError: connection failed" in line and "Connection refused" in line for line in lines
+    )
+    assert all("\n" not in line for line in lines)
