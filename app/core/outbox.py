@@ -183,9 +183,9 @@ def _forget_job(job: Job, connection: Redis) -> None:
     does not run it again beside the new one.
 
     The dead run's ``<job id>:<execution id>`` entries in the started registry go first, in
-    every case: left there, the next worker's clean-up took the new job of the same id for the
-    abandoned one and scheduled it for a retry minutes later (CI saw the restarted worker in
-    ``tests/core/test_worker_crash.py`` not run it within 90 s, 2 runs in 4)."""
+    every case: the job that replaces it has the same id, and rq's clean-up must not take the new
+    one for the abandoned one. Callers hold the recovery lock (:func:`_one_pass_at_a_time`): a
+    second pass holding the same dead ``Job`` would delete the job just enqueued in its place."""
     started = StartedJobRegistry(job.origin, connection=connection)
     entries = cast("list[bytes]", connection.zrange(started.key, 0, -1))
     stale = [e for e in entries if e.decode() == job.id or e.decode().startswith(f"{job.id}:")]
